@@ -1,0 +1,94 @@
+// MQTT 3.1.1 / 5.0 encoder and strict decoder. Pure functions over byte buffers:
+// no sockets, clocks, threads, logging or exceptions. Wire input is untrusted.
+// Thread safety: all functions are reentrant.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "broker/codec/packet.hpp"
+
+namespace tern::codec {
+
+enum class DecodeStatus : std::uint8_t {
+  Ok,        // one packet decoded; `consumed` bytes used
+  NeedMore,  // the buffer holds only part of a packet; nothing consumed
+  Error,     // malformed; `reason` is the code the spec gives; the connection must close
+};
+
+struct DecodeResult {
+  DecodeStatus status = DecodeStatus::NeedMore;
+  std::size_t consumed = 0;
+  Packet packet;
+  // On Error: MalformedPacket, ProtocolError, PacketTooLarge, TopicNameInvalid,
+  // UnsupportedProtocolVersion, ClientIdentifierNotValid, ... as the spec says.
+  ReasonCode reason = ReasonCode::Success;
+  const char* detail = "";  // static text naming the broken rule, for logs and tests
+  // For a CONNECT that failed: the protocol level byte read (4 or 5, or another value for
+  // UnsupportedProtocolVersion), 0 if decoding stopped before it. Core uses it to choose
+  // the CONNACK format of its refusal.
+  std::uint8_t connect_protocol_level = 0;
+};
+
+struct DecodeOptions {
+  // Version negotiated by CONNECT; used for every packet but CONNECT (which carries its own).
+  ProtocolVersion version = ProtocolVersion::v5;
+  // Largest whole packet accepted (fixed header included). Larger ones fail with
+  // PacketTooLarge as soon as the fixed header is complete [MQTT-3.2.2-?]/[MQTT-4.13].
+  std::uint32_t max_packet_size = 268435460;
+};
+
+// Decodes at most one packet from the front of `in`.
+DecodeResult decode(std::string_view in, const DecodeOptions& opts);
+
+// Appends the encoding of `p` for protocol `v` to `out`. Properties are written only for v5.
+// REQUIRES: p is well formed (the encoder does not validate; core builds valid packets).
+void encode(const Packet& p, ProtocolVersion v, std::string& out);
+
+// An outgoing PUBLISH assembled from shared parts, so fan-out never copies the message:
+// `props` are the message's stored properties; the per-delivery ones override them.
+struct PublishView {
+  std::uint8_t qos = 0;
+  bool retain = false;
+  bool dup = false;
+  std::string_view topic;  // empty when sending an already-established topic alias
+  std::uint16_t packet_id = 0;
+  std::string_view payload;
+  const Properties* props = nullptr;  // may be null
+  // Per-delivery overrides (v5 only):
+  std::optional<std::uint32_t> message_expiry_interval;  // remaining lifetime [MQTT-3.3.2-6]
+  std::uint16_t topic_alias = 0;                          // 0 = none
+  std::span<const std::uint32_t> subscription_identifiers;  // replaces props' list
+};
+
+void encode_publish(const PublishView& p, ProtocolVersion v, std::string& out);
+// Exact number of bytes encode_publish would append (for the client's maximum packet size).
+std::size_t publish_size(const PublishView& p, ProtocolVersion v);
+
+// Variable byte integer (section 1.5.5), max 268,435,455.
+void encode_varint(std::uint32_t value, std::string& out);
+std::size_t varint_size(std::uint32_t value);
+
+// Well-formed UTF-8 per [MQTT-1.5.4-1] (no surrogates, no overlongs) and no U+0000
+// [MQTT-1.5.4-2].
+bool valid_utf8(std::string_view s);
+// Topic name: non-empty, valid UTF-8, no '+' or '#' [MQTT-3.3.2-2], at most 65535 bytes.
+bool valid_topic_name(std::string_view s);
+// Topic filter: non-empty, wildcards occupy whole levels, '#' last [MQTT-4.7.1-1..3].
+// `$share/<group>/<filter>` is accepted when the group is non-empty and has no wildcards
+// and the filter is valid [MQTT-4.8.2-1, 4.8.2-2].
+bool valid_topic_filter(std::string_view s);
+
+struct SharedFilter {
+  std::string_view group;
+  std::string_view filter;
+};
+// Splits "$share/<group>/<filter>"; nullopt when `s` is not a shared subscription.
+// REQUIRES: valid_topic_filter(s).
+std::optional<SharedFilter> parse_shared(std::string_view s);
+
+}  // namespace tern::codec

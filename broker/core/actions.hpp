@@ -1,0 +1,56 @@
+// What core asks the transport to do. Core appends actions while handling an event; the
+// caller (net) drains them in order. Actions for one connection must be executed in order.
+// Thread safety: plain values.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "broker/codec/packet.hpp"
+#include "broker/core/types.hpp"
+
+namespace tern::core {
+
+// Encode and send a control packet (CONNACK, SUBACK, PUBACK, DISCONNECT, ...).
+struct SendPacket {
+  ConnId conn = 0;
+  codec::Packet packet;
+};
+
+// Send a PUBLISH built from a shared message plus per-delivery fields (see
+// codec::PublishView). The transport encodes it for the connection's protocol version.
+struct SendPublish {
+  ConnId conn = 0;
+  MessagePtr msg;
+  std::uint16_t packet_id = 0;
+  std::uint8_t qos = 0;
+  bool retain = false;
+  bool dup = false;
+  std::uint16_t topic_alias = 0;  // 0 = none
+  bool omit_topic = false;        // alias already established: send an empty topic name
+  std::vector<std::uint32_t> subscription_ids;
+  std::optional<std::uint32_t> message_expiry_interval;  // remaining seconds
+};
+
+// Flush what was queued for the connection before this action, then close it.
+struct CloseConnection {
+  ConnId conn = 0;
+};
+
+// Something worth logging happened to a connection. Core does not log; net does.
+struct ConnectionEvent {
+  enum class Kind : std::uint8_t { Connected, Disconnected, Refused, ProtocolError, TakenOver };
+  ConnId conn = 0;
+  Kind kind = Kind::Connected;
+  std::string client_id;
+  std::uint8_t reason = 0;  // reason code (v5 numbering) where one applies
+  std::string detail;       // short human text: "keep-alive timeout", "client DISCONNECT", ...
+};
+
+using Action = std::variant<SendPacket, SendPublish, CloseConnection, ConnectionEvent>;
+using ActionList = std::vector<Action>;
+
+}  // namespace tern::core

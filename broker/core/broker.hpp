@@ -1,0 +1,100 @@
+// The sans-IO broker: every MQTT rule about sessions, QoS, retained messages, wills,
+// keep-alive, expiry and flow control lives here. Events (packets from connections, the
+// current monotonic time) go in; actions (packets to send, connections to close) come out.
+// It owns all sessions, the subscription tree and the retained store.
+// Thread safety: not thread-safe; the caller serialises every call (net holds one mutex,
+// or runs it on a single loop). It never blocks, sleeps or touches a socket or clock.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "broker/codec/codec.hpp"
+#include "broker/core/actions.hpp"
+#include "broker/core/types.hpp"
+
+namespace tern::core {
+
+enum class OverflowPolicy : std::uint8_t { DropOldest, DropNewest };
+
+struct BrokerOptions {
+  std::uint32_t max_packet_size = 1024 * 1024;  // ours, advertised to v5 clients
+  std::uint16_t receive_maximum = 32;           // inbound QoS>0 in flight per client
+  // Outbound in-flight window towards 3.1.1 clients (v5 clients state their own
+  // Receive Maximum; the window is min(theirs, max_inflight_out)).
+  std::uint16_t max_inflight_out = 32;
+  std::uint16_t topic_alias_maximum = 64;       // aliases a client may set towards us
+  std::uint16_t max_keepalive = 0;              // seconds; 0 = accept the client's
+  bool retain_available = true;
+  std::uint64_t max_retained_bytes = 64ull * 1024 * 1024;
+  bool shared_subscriptions = true;
+  bool wildcard_subscriptions = true;
+  bool subscription_identifiers = true;
+  std::uint8_t maximum_qos = 2;
+  std::uint32_t session_expiry_default = 7200;  // seconds, for 3.1.1 clean_session=0
+  std::uint32_t max_session_expiry = 0xFFFFFFFF; // cap on what a v5 client may ask
+  std::size_t max_queued_messages = 10000;      // per offline/pending session queue
+  std::size_t max_queued_bytes = 16 * 1024 * 1024;
+  OverflowPolicy overflow = OverflowPolicy::DropOldest;
+  bool queue_qos0_offline = false;
+  Duration connect_timeout = std::chrono::seconds(10);  // CONNECT must arrive by then
+};
+
+// Counters for logs, $SYS and metrics. Monotonic unless named as a gauge.
+struct BrokerStats {
+  std::uint64_t clients_connected = 0;      // gauge
+  std::uint64_t clients_maximum = 0;        // high-water mark of clients_connected
+  std::uint64_t sessions = 0;               // gauge: online + offline persistent
+  std::uint64_t subscriptions = 0;          // gauge
+  std::uint64_t retained_messages = 0;      // gauge
+  std::uint64_t queued_messages = 0;        // gauge: across all session queues
+  std::uint64_t messages_received = 0;      // PUBLISH in
+  std::uint64_t messages_sent = 0;          // PUBLISH out
+  std::uint64_t bytes_received = 0;         // PUBLISH payload bytes in
+  std::uint64_t bytes_sent = 0;             // PUBLISH payload bytes out
+  std::uint64_t dropped_queue_full = 0;
+  std::uint64_t dropped_expired = 0;
+  std::uint64_t dropped_too_large = 0;      // exceeded a client's Maximum Packet Size
+  std::uint64_t dropped_qos0_offline = 0;
+};
+
+class Broker {
+ public:
+  explicit Broker(BrokerOptions opts);
+  ~Broker();
+  Broker(const Broker&) = delete;
+  Broker& operator=(const Broker&) = delete;
+
+  // A transport connection opened. CONNECT must follow within connect_timeout.
+  void on_open(ConnId conn, Time now);
+  // A decoded packet arrived on `conn`.
+  void on_packet(ConnId conn, codec::Packet&& packet, Time now);
+  // The decoder rejected input on `conn`: core answers as the spec says (CONNACK with the
+  // reason before CONNECT is accepted, DISCONNECT with the reason for v5 after it) and
+  // closes only that connection [MQTT-4.13.1-1].
+  void on_decode_error(ConnId conn, const codec::DecodeResult& error, Time now);
+  // The transport closed (peer gone, I/O error, or after a CloseConnection). Without a
+  // prior DISCONNECT 0x00 the will is published (possibly after its delay).
+  void on_closed(ConnId conn, Time now);
+  // Timers: keep-alive, will delay, session and message expiry, connect timeout.
+  void on_tick(Time now);
+  // Earliest time on_tick has work to do; nullopt when nothing is pending.
+  std::optional<Time> next_deadline() const;
+  // Server shutdown: v5 clients get DISCONNECT 0x8B; every connection is closed.
+  void shutdown(Time now);
+
+  // Actions produced so far, in order. The caller executes and then clears them.
+  ActionList& actions();
+
+  const BrokerStats& stats() const;
+  const BrokerOptions& options() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tern::core

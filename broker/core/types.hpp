@@ -1,0 +1,50 @@
+// Core vocabulary: time, identifiers, the immutable shared message, subscription options.
+// Message is immutable once built and shared (refcounted) by every subscriber and queue,
+// so fan-out never copies a payload. Thread safety: MessagePtr may cross threads (const).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "broker/codec/packet.hpp"
+
+namespace tern::core {
+
+// Core only ever sees monotonic time, passed in by the caller (a fake clock in tests).
+using Clock = std::chrono::steady_clock;
+using Time = Clock::time_point;
+using Duration = Clock::duration;
+
+// A transport connection, assigned by net. Never reused within one Broker's life.
+using ConnId = std::uint64_t;
+// A session, assigned by core. Never reused within one Broker's life.
+using SessionKey = std::uint64_t;
+
+struct Message {
+  std::string topic;
+  codec::Bytes payload;
+  std::uint8_t qos = 0;   // as published; each delivery is min(qos, subscription max)
+  bool retain = false;    // as published
+  // Stored properties: payload format, content type, response topic, correlation data,
+  // user properties. Never topic alias or subscription identifiers (per delivery)
+  // [MQTT-3.3.2-7], [MQTT-3.3.4-6]. message_expiry_interval is replaced on delivery.
+  codec::Properties props;
+  std::optional<Time> expires_at;  // from Message Expiry Interval
+  std::string origin_client_id;    // publisher, for No Local [MQTT-3.8.3-3]
+  std::size_t size_bytes() const { return topic.size() + payload.size(); }
+};
+using MessagePtr = std::shared_ptr<const Message>;
+
+struct SubOptions {
+  std::uint8_t max_qos = 0;
+  bool no_local = false;
+  bool retain_as_published = false;
+  std::uint8_t retain_handling = 0;
+  std::uint32_t subscription_id = 0;  // 0 = none
+  bool operator==(const SubOptions&) const = default;
+};
+
+}  // namespace tern::core

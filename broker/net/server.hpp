@@ -1,0 +1,74 @@
+// The network front of the broker: `io_threads` Asio event loops, TCP listeners (IPv4 and
+// IPv6), and one byte pipeline per connection (socket -> codec -> core::Broker).
+// A connection lives on one loop for its whole life. Owns the core::Broker.
+// Thread safety: start() and run() from one thread; stop() from any thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "broker/core/broker.hpp"
+
+namespace tern::net {
+
+enum class SlowClientPolicy : std::uint8_t {
+  Disconnect,  // close a client whose outbound buffer exceeds the limit
+  Drop,        // drop QoS 0 messages for it while over the limit (counted)
+};
+
+struct ListenerOptions {
+  std::string name = "mqtt";
+  std::string bind = "0.0.0.0:1883";  // "host:port", "[v6addr]:port"; port 0 = any free port
+  std::size_t max_connections = 0;    // 0 = only the global limit applies
+};
+
+struct ServerOptions {
+  std::vector<ListenerOptions> listeners{ListenerOptions{}};
+  unsigned io_threads = 1;                   // >= 1; app resolves 0 to the core count
+  std::size_t max_connections = 10000;       // all listeners together
+  std::size_t outbound_buffer_limit = 1024 * 1024;  // bytes queued to one client
+  SlowClientPolicy on_slow_client = SlowClientPolicy::Disconnect;
+  bool handle_signals = true;                // SIGINT/SIGTERM stop run()
+};
+
+struct BoundListener {
+  std::string name;
+  std::string address;  // as bound, e.g. "127.0.0.1"
+  std::uint16_t port = 0;  // the real port, also when 0 was asked
+};
+
+struct ServerStats {
+  std::uint64_t connections_accepted = 0;
+  std::uint64_t connections_refused = 0;     // over a connection limit
+  std::uint64_t slow_client_disconnects = 0;
+  std::uint64_t slow_client_dropped = 0;     // QoS 0 messages dropped, policy Drop
+  std::uint64_t malformed_packets = 0;
+};
+
+class Server {
+ public:
+  Server(ServerOptions net, core::BrokerOptions core);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Binds every listener. On failure returns false with a message naming the listener.
+  bool start(std::string& error);
+  const std::vector<BoundListener>& listeners() const;
+  // Runs the loops on io_threads threads (the caller's is one of them) until stop() or a
+  // signal; then disconnects clients (v5: DISCONNECT 0x8B) and returns.
+  void run();
+  void stop();
+
+  core::BrokerStats broker_stats() const;
+  ServerStats stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tern::net
