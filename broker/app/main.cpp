@@ -1,0 +1,112 @@
+// tern: the broker executable. Wiring only: command line -> configuration -> logging ->
+// net::Server (which owns core::Broker) -> run until SIGINT/SIGTERM.
+// Exit codes: 0 clean stop or valid --check-config; 1 invalid configuration, a listener that
+// cannot bind, or a startup failure; 2 command line usage error.
+
+#include <spdlog/spdlog.h>
+
+#include <exception>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "broker/app/cli.hpp"
+#include "broker/app/logging.hpp"
+#include "broker/app/options_map.hpp"
+#include "broker/config/config.hpp"
+#include "broker/net/server.hpp"
+
+#ifndef TERN_VERSION
+#error "TERN_VERSION must be defined by the build"
+#endif
+
+namespace {
+
+using namespace tern;
+
+// The effective configuration (file or defaults, then command line), or every error on `err`.
+std::optional<config::Config> load_config(const app::CliOptions& cli, const std::string& path,
+                                          std::ostream& err) {
+  config::LoadResult r;
+  if (path.empty()) {
+    r.source = "<built-in defaults>";
+    r.config = config::defaults();
+  } else {
+    r = config::load_file(path);
+  }
+  if (!r.ok()) {
+    err << r.error_report();
+    return std::nullopt;
+  }
+  std::vector<config::Error> errors;
+  config::Config c = app::apply_cli(*r.config, cli, errors);
+  if (!errors.empty()) {
+    for (const auto& e : errors) err << config::format_error(e, "command line") << '\n';
+    return std::nullopt;
+  }
+  return c;
+}
+
+std::string endpoint(const net::BoundListener& l) {
+  const bool v6 = l.address.find(':') != std::string::npos;
+  return (v6 ? "[" + l.address + "]" : l.address) + ":" + std::to_string(l.port);
+}
+
+// A startup failure goes to the log and, when the log is not on the terminal, to stderr too.
+void fail(const config::Log& log, const std::string& message) {
+  spdlog::critical("{}", message);
+  if (log.to == config::LogTarget::File || log.to == config::LogTarget::Syslog) {
+    std::cerr << "tern: " << message << '\n';
+  }
+}
+
+int run_broker(const app::CliOptions& cli) {
+  const std::optional<config::Config> loaded = load_config(cli, cli.config_path, std::cerr);
+  if (!loaded) return 1;
+  const config::Config& cfg = *loaded;  // immutable from here on
+
+  std::string error;
+  if (!app::setup_logging(cfg.log, error)) {
+    std::cerr << "tern: " << error << '\n';
+    return 1;
+  }
+  spdlog::info("tern {} starting", TERN_VERSION);
+  spdlog::info("config: {}", cli.config_path.empty() ? "built-in defaults" : cli.config_path);
+
+  net::ServerOptions net_opts = app::to_server_options(cfg, std::thread::hardware_concurrency());
+  spdlog::info("io threads: {}", net_opts.io_threads);
+  try {
+    net::Server server(std::move(net_opts), app::to_broker_options(cfg));
+    if (!server.start(error)) {
+      fail(cfg.log, "cannot start: " + error);
+      return 1;
+    }
+    for (const auto& l : server.listeners()) {
+      spdlog::info("listening: {} on {}", l.name, endpoint(l));
+    }
+    server.run();
+  } catch (const std::exception& e) {
+    fail(cfg.log, std::string("fatal: ") + e.what());
+    return 1;
+  }
+  spdlog::info("tern stopped");
+  return 0;
+}
+
+int check_config(const app::CliOptions& cli) {
+  if (!load_config(cli, cli.check_path, std::cerr)) return 1;
+  std::cout << "configuration OK\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const app::CliResult parsed = app::parse_cli(argc, argv, TERN_VERSION, std::cout, std::cerr);
+  if (!parsed.options) return parsed.exit_code;
+  if (!parsed.options->check_path.empty()) return check_config(*parsed.options);
+  return run_broker(*parsed.options);
+}

@@ -1,0 +1,125 @@
+// Loading: file -> text -> yaml-cpp tree -> Config -> cross-field checks, every error kept.
+// This is the only place yaml-cpp may throw (while parsing); nothing escapes it.
+
+#include "broker/config/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "broker/config/reader.hpp"
+#include "broker/config/sections.hpp"
+
+namespace tern::config {
+namespace {
+
+void finish_errors(std::vector<Error>& errors) {
+  // File order reads best; errors with no line (from code) go last.
+  std::stable_sort(errors.begin(), errors.end(), [](const Error& a, const Error& b) {
+    const int la = a.line ? a.line : INT_MAX;
+    const int lb = b.line ? b.line : INT_MAX;
+    return la < lb;
+  });
+  if (errors.size() > kMaxErrors) {
+    const std::size_t more = errors.size() - kMaxErrors;
+    errors.resize(kMaxErrors);
+    errors.push_back(Error{"", 0, 0, "... and " + std::to_string(more) + " more errors"});
+  }
+}
+
+}  // namespace
+
+std::string format_error(const Error& e, std::string_view source) {
+  std::string out(source);
+  if (e.line > 0) out += ":" + std::to_string(e.line);
+  if (e.line > 0 && e.column > 0) out += ":" + std::to_string(e.column);
+  out += ": ";
+  if (!e.path.empty()) out += e.path + ": ";
+  out += e.message;
+  return out;
+}
+
+std::string LoadResult::error_report() const {
+  std::string out;
+  for (const auto& e : errors) {
+    out += format_error(e, source);
+    out += '\n';
+  }
+  return out;
+}
+
+Config defaults() { return Config{}; }
+
+LoadResult load_string(std::string_view text, std::string_view name) {
+  LoadResult r;
+  r.source = std::string(name);
+  detail::Diagnostics d;
+  if (text.size() > kMaxFileBytes) {
+    d.error("", 0, "file is larger than " + format_size(kMaxFileBytes) + "; not a configuration");
+    r.errors = std::move(d.errors());
+    return r;
+  }
+  Config c = defaults();
+  try {
+    const std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text));
+    if (docs.size() > 1) {
+      d.error("", detail::line_of(docs[1]), "only one YAML document is allowed (found a second)");
+    }
+    if (!docs.empty()) detail::read_config(docs.front(), d, c);
+  } catch (const YAML::Exception& e) {
+    // ParserException (syntax, including DeepRecursion) carries a mark; others may not.
+    const int line = e.mark.line >= 0 ? e.mark.line + 1 : 0;
+    const int col = e.mark.column >= 0 ? e.mark.column + 1 : 0;
+    d.error("", line, "YAML syntax error: " + e.msg, col);
+  } catch (const std::exception& e) {
+    d.error("", 0, std::string("cannot read the YAML: ") + e.what());
+  }
+  // Cross-field rules only make sense once every value read cleanly.
+  if (d.empty()) detail::check_config(c, d);
+  if (d.empty()) {
+    r.config = std::move(c);
+  } else {
+    r.errors = std::move(d.errors());
+    finish_errors(r.errors);
+  }
+  return r;
+}
+
+LoadResult load_file(const std::string& path) {
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(path.c_str(), "rb"), &std::fclose);
+  std::string text;
+  int err = 0;
+  if (!f) {
+    err = errno;
+  } else {
+    char buf[16384];
+    std::size_t n = 0;
+    // Read one byte past the cap so an oversized file is recognised, never slurped whole.
+    while (text.size() <= kMaxFileBytes && (n = std::fread(buf, 1, sizeof buf, f.get())) > 0) {
+      text.append(buf, n);
+    }
+    if (std::ferror(f.get())) err = errno ? errno : EIO;
+  }
+  if (err != 0) {
+    LoadResult r;
+    r.source = path;
+    r.errors.push_back(Error{"", 0, 0, std::string("cannot read file: ") + std::strerror(err)});
+    return r;
+  }
+  return load_string(text, path);
+}
+
+std::vector<Error> validate(const Config& c) {
+  detail::Diagnostics d;
+  detail::check_config(c, d);
+  finish_errors(d.errors());
+  return std::move(d.errors());
+}
+
+}  // namespace tern::config

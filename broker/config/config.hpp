@@ -1,0 +1,164 @@
+// Tern's configuration: the typed, validated form of the YAML file (see configs/tern.yaml).
+// load_file()/load_string() parse, type-check and cross-validate, collecting every error
+// (each with its YAML path and line) instead of stopping at the first. A Config owns only
+// plain values; it is immutable once loaded and passed by const reference.
+// Thread safety: all functions are reentrant; a const Config may be shared across threads.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tern::config {
+
+using Millis = std::chrono::milliseconds;
+using Seconds = std::chrono::seconds;
+
+inline constexpr std::uint64_t kKiB = 1024;
+inline constexpr std::uint64_t kMiB = 1024 * kKiB;
+inline constexpr std::uint64_t kGiB = 1024 * kMiB;
+
+// A Session Expiry Interval of 0xFFFFFFFF means the session never expires (MQTT 5.0
+// section 3.1.2.11.2); the YAML spells it `never`.
+inline constexpr Seconds kNeverExpires{0xFFFFFFFFu};
+
+// "host:port" of a listener. `host` is an IP literal in canonical form (inet_ntop), so
+// "[0::0]:1883" and "[::]:1883" compare equal.
+struct BindAddress {
+  std::string host = "0.0.0.0";
+  std::uint16_t port = 1883;
+  bool ipv6 = false;
+  // "0.0.0.0:1883" or "[::]:1883": the form net::ListenerOptions::bind takes.
+  std::string to_string() const;
+  bool is_wildcard() const;  // 0.0.0.0 or ::
+  bool operator==(const BindAddress&) const = default;
+};
+
+// Only plain MQTT over TCP for now; `websocket` and `tls:` are rejected with a clear error
+// until the transports land, rather than being ignored.
+enum class ListenerProtocol : std::uint8_t { Mqtt };
+
+struct Listener {
+  std::string name = "mqtt";
+  BindAddress bind;
+  ListenerProtocol protocol = ListenerProtocol::Mqtt;
+  std::size_t max_connections = 0;  // 0 = only limits.max_connections applies
+  bool operator==(const Listener&) const = default;
+};
+
+struct Mqtt {
+  std::uint32_t max_packet_size = 1 * kMiB;  // advertised to v5 clients; 16 B .. 256 MiB
+  std::uint16_t max_inflight = 32;           // our Receive Maximum; 0 is a protocol error
+  std::uint16_t topic_alias_maximum = 64;    // 0 = clients may not set aliases
+  Seconds max_keepalive{0};                  // 0 = accept the client's; else Server Keep Alive cap
+  bool retain_available = true;
+  std::uint64_t max_retained_bytes = 64 * kMiB;
+  bool shared_subscriptions = true;
+  bool wildcard_subscriptions = true;
+  bool subscription_identifiers = true;
+  std::uint8_t maximum_qos = 2;
+  Millis connect_timeout{10'000};            // CONNECT must arrive this soon after accept
+  bool operator==(const Mqtt&) const = default;
+};
+
+enum class Overflow : std::uint8_t { DropOldest, DropNewest };
+enum class SlowClient : std::uint8_t { Disconnect, Drop };
+
+struct Sessions {
+  Seconds expiry_default{2 * 3600};          // 3.1.1 clean_session=0 sessions
+  Seconds max_session_expiry = kNeverExpires;  // cap on what a v5 client may ask
+  std::size_t max_queued_messages = 10000;   // per session
+  std::uint64_t max_queued_bytes = 16 * kMiB;  // per session
+  Overflow overflow = Overflow::DropOldest;
+  bool queue_qos0_offline = false;
+  std::uint64_t outbound_buffer_limit = 1 * kMiB;  // bytes waiting for one client's socket
+  SlowClient on_slow_client = SlowClient::Disconnect;
+  bool operator==(const Sessions&) const = default;
+};
+
+struct Limits {
+  std::size_t max_connections = 10000;  // all listeners together
+  bool operator==(const Limits&) const = default;
+};
+
+enum class LogLevel : std::uint8_t { Trace, Debug, Info, Warn, Error, Critical, Off };
+enum class LogFormat : std::uint8_t { Text, Json };
+enum class LogTarget : std::uint8_t { Stdout, Stderr, File, Syslog };
+
+struct Log {
+  LogLevel level = LogLevel::Info;
+  LogFormat format = LogFormat::Text;
+  LogTarget to = LogTarget::Stdout;
+  std::string file;  // absolute path; set iff to == File
+  bool operator==(const Log&) const = default;
+};
+
+struct Config {
+  std::vector<Listener> listeners{Listener{}};
+  Mqtt mqtt;
+  Sessions sessions;
+  Limits limits;
+  Log log;
+  unsigned io_threads = 0;  // 0 = number of cores, at most 4 (resolved by app)
+  bool operator==(const Config&) const = default;
+};
+
+// One problem found in a configuration.
+struct Error {
+  std::string path;  // YAML path, e.g. "listeners[1].bind"; empty for file-level errors
+  int line = 0;      // 1-based; 0 = unknown (e.g. a value from the command line)
+  int column = 0;    // 1-based; only for YAML syntax errors
+  std::string message;
+  bool operator==(const Error&) const = default;
+};
+
+// "configs/x.yaml:12: mqtt.max_inflight: expected ..." (the line only when known).
+std::string format_error(const Error& e, std::string_view source);
+
+struct LoadResult {
+  std::string source;            // file name or the name given to load_string
+  std::optional<Config> config;  // present iff errors is empty
+  std::vector<Error> errors;     // in file order; at most kMaxErrors plus a summary line
+  bool ok() const { return config.has_value(); }
+  // Every error formatted, one per line.
+  std::string error_report() const;
+};
+
+inline constexpr std::size_t kMaxErrors = 100;
+inline constexpr std::size_t kMaxFileBytes = 1024 * 1024;  // a config file, not a data set
+
+// The built-in defaults: exactly what configs/tern.yaml spells out.
+Config defaults();
+LoadResult load_file(const std::string& path);
+// `name` stands for the file name in error messages.
+LoadResult load_string(std::string_view text, std::string_view name = "<string>");
+// Cross-field rules (unique listener names, distinct binds, expiry_default within
+// max_session_expiry, ...), for a Config built or changed in code (e.g. command line
+// overrides). load_* already apply them.
+std::vector<Error> validate(const Config& c);
+
+// Value syntax shared by the loader and the command line. Each returns nullopt and sets
+// `error` (a sentence without the YAML path) when `text` is not valid.
+std::optional<Millis> parse_duration(std::string_view text, std::string& error);
+std::optional<std::uint64_t> parse_size(std::string_view text, std::string& error);
+std::optional<BindAddress> parse_bind(std::string_view text, std::string& error);
+// An address alone ("0.0.0.0", "::", "[::1]") for the --bind option.
+std::optional<BindAddress> parse_bind_host(std::string_view text, std::uint16_t port,
+                                           std::string& error);
+std::optional<LogLevel> parse_log_level(std::string_view text);
+
+// Human-readable forms, as the YAML would spell them: "2h", "1500ms", "64MiB", "never".
+std::string format_duration(Millis d);
+std::string format_size(std::uint64_t bytes);
+std::string_view to_string(LogLevel v);
+std::string_view to_string(LogFormat v);
+std::string_view to_string(Overflow v);
+std::string_view to_string(SlowClient v);
+// "stdout", "stderr", "syslog" or "file:/path".
+std::string log_target_string(const Log& log);
+
+}  // namespace tern::config

@@ -1,0 +1,66 @@
+// Internal to tern_config: the YAML spelling of every enum, in one table per enum, so the
+// parser, its "allowed values" error text and the to_string() functions never disagree.
+// Thread safety: constant data and pure functions.
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "broker/config/config.hpp"
+
+namespace tern::config::detail {
+
+template <class E>
+struct EnumName {
+  std::string_view name;
+  E value;
+};
+
+inline constexpr EnumName<LogLevel> kLogLevels[] = {
+    {"trace", LogLevel::Trace}, {"debug", LogLevel::Debug},       {"info", LogLevel::Info},
+    {"warn", LogLevel::Warn},   {"error", LogLevel::Error},       {"critical", LogLevel::Critical},
+    {"off", LogLevel::Off},
+};
+inline constexpr EnumName<LogFormat> kLogFormats[] = {
+    {"text", LogFormat::Text},
+    {"json", LogFormat::Json},
+};
+inline constexpr EnumName<Overflow> kOverflows[] = {
+    {"drop_oldest", Overflow::DropOldest},
+    {"drop_newest", Overflow::DropNewest},
+};
+inline constexpr EnumName<SlowClient> kSlowClients[] = {
+    {"disconnect", SlowClient::Disconnect},
+    {"drop", SlowClient::Drop},
+};
+
+template <class E>
+std::optional<E> enum_value(std::span<const EnumName<E>> table, std::string_view name) {
+  for (const auto& e : table) {
+    if (e.name == name) return e.value;
+  }
+  return std::nullopt;
+}
+
+template <class E>
+std::string_view enum_name(std::span<const EnumName<E>> table, E value) {
+  for (const auto& e : table) {
+    if (e.value == value) return e.name;
+  }
+  return "?";
+}
+
+// "drop_oldest | drop_newest", as the error message lists the allowed values.
+template <class E>
+std::string enum_choices(std::span<const EnumName<E>> table) {
+  std::string out;
+  for (const auto& e : table) {
+    if (!out.empty()) out += " | ";
+    out += e.name;
+  }
+  return out;
+}
+
+}  // namespace tern::config::detail

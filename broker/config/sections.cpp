@@ -1,0 +1,221 @@
+// One reader per YAML section, over the defaults in Config. To add a section: a struct in
+// config.hpp, a read_<section>() here, a row in kSections, and its keys in configs/tern.yaml.
+// Ranges are checked here, where the YAML value and its line are at hand; rules spanning
+// fields are in validate.cpp.
+
+#include <string>
+#include <string_view>
+
+#include "broker/config/sections.hpp"
+
+namespace tern::config::detail {
+namespace {
+
+constexpr std::uint64_t kTiB = 1024 * kGiB;
+
+// Listener names show up in logs and metrics labels: keep them plain.
+bool valid_name(std::string_view s) {
+  if (s.empty() || s.size() > 64) return false;
+  for (char c : s) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '-' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+void read_listener(MapReader& m, Listener& l) {
+  if (const YAML::Node* n = m.get("name")) {
+    if (auto v = read_string(*n, m.child_path("name"), m.diag())) {
+      if (valid_name(*v)) {
+        l.name = *v;
+      } else {
+        m.diag().error(m.child_path("name"), line_of(*n),
+                       "expected 1 to 64 letters, digits, '_', '-' or '.', got " + describe(*n));
+      }
+    }
+  } else {
+    m.diag().error(m.child_path("name"), m.line(), "required key is missing");
+  }
+  if (const YAML::Node* n = m.get("bind")) {
+    if (auto v = read_string(*n, m.child_path("bind"), m.diag())) {
+      std::string err;
+      if (auto b = parse_bind(*v, err)) {
+        l.bind = *b;
+      } else {
+        m.diag().error(m.child_path("bind"), line_of(*n), err);
+      }
+    }
+  } else {
+    m.diag().error(m.child_path("bind"), m.line(), "required key is missing");
+  }
+  if (const YAML::Node* n = m.get("protocol")) {
+    if (n->IsScalar() && n->Scalar() == "mqtt") {
+      l.protocol = ListenerProtocol::Mqtt;
+    } else if (n->IsScalar() && n->Scalar() == "websocket") {
+      m.diag().error(m.child_path("protocol"), line_of(*n),
+                     "WebSocket listeners are not available in this build yet");
+    } else {
+      m.diag().error(m.child_path("protocol"), line_of(*n),
+                     "expected one of mqtt | websocket, got " + describe(*n));
+    }
+  }
+  m.integer("max_connections", l.max_connections, 0, 1'000'000);
+  m.unsupported("tls", "TLS listeners are not available in this build yet");
+  m.unsupported("path", "WebSocket listeners (and their path) are not available in this build yet");
+  m.unsupported("allow_anonymous",
+                "authentication is not available in this build yet (every client is accepted)");
+  m.unsupported("protocols", "restricting a listener's MQTT versions is not supported yet");
+}
+
+void read_listeners(MapReader& top, Config& c) {
+  const YAML::Node* n = top.get("listeners");
+  if (!n) return;
+  Diagnostics& d = top.diag();
+  c.listeners.clear();  // a listeners section replaces the default listener
+  if (n->IsNull()) return;  // validate.cpp: "at least one listener is required"
+  if (!n->IsSequence()) {
+    d.error("listeners", line_of(*n),
+            "expected a list of listeners (\"- name: ... bind: ...\"), got " + describe(*n));
+    return;
+  }
+  constexpr std::size_t kMaxListeners = 64;
+  if (n->size() > kMaxListeners) {
+    d.error("listeners", line_of(*n),
+            "at most " + std::to_string(kMaxListeners) + " listeners are allowed, got " +
+                std::to_string(n->size()));
+    return;
+  }
+  std::size_t i = 0;
+  for (const auto& item : *n) {
+    const std::string path = "listeners[" + std::to_string(i++) + "]";
+    Listener l;
+    MapReader m(item, path, d);
+    if (!item.IsMap()) {
+      if (m.is_map()) d.error(path, line_of(item), "expected a listener mapping, got " + describe(item));
+      continue;
+    }
+    read_listener(m, l);
+    m.finish();
+    c.listeners.push_back(std::move(l));
+  }
+}
+
+void read_mqtt(MapReader& m, Config& c) {
+  Mqtt& q = c.mqtt;
+  // A Remaining Length tops out just under 256 MiB (MQTT 5.0 1.5.5 Variable Byte Integer);
+  // below 16 bytes not even a CONNECT fits.
+  m.size("max_packet_size", q.max_packet_size, 16, 256 * kMiB);
+  // Receive Maximum 0 is a Protocol Error (MQTT 5.0 3.2.2.3.3).
+  m.integer("max_inflight", q.max_inflight, 1, 65535);
+  m.integer("topic_alias_maximum", q.topic_alias_maximum, 0, 65535);
+  // Keep Alive and Server Keep Alive are two-byte numbers of seconds (MQTT 5.0 3.1.2.10).
+  m.seconds("max_keepalive", q.max_keepalive, Seconds{65535}, false);
+  m.boolean("retain_available", q.retain_available);
+  m.size("max_retained_bytes", q.max_retained_bytes, kKiB, 64 * kGiB);
+  m.boolean("shared_subscriptions", q.shared_subscriptions);
+  m.boolean("wildcard_subscriptions", q.wildcard_subscriptions);
+  m.boolean("subscription_identifiers", q.subscription_identifiers);
+  m.integer("maximum_qos", q.maximum_qos, 0, 2);
+  m.duration("connect_timeout", q.connect_timeout, Millis{100}, Millis{3'600'000});
+}
+
+void read_sessions(MapReader& m, Config& c) {
+  Sessions& s = c.sessions;
+  // 0xFFFFFFFF is MQTT's "never" (MQTT 5.0 3.1.2.11.2), spelled `never` here.
+  const Seconds kMaxFinite{0xFFFFFFFEu};
+  m.seconds("expiry_default", s.expiry_default, kMaxFinite, true);
+  m.seconds("max_session_expiry", s.max_session_expiry, kMaxFinite, true);
+  m.integer("max_queued_messages", s.max_queued_messages, 1, 10'000'000);
+  m.size("max_queued_bytes", s.max_queued_bytes, kKiB, kGiB);
+  m.enumeration<Overflow>("overflow", s.overflow, kOverflows);
+  m.boolean("queue_qos0_offline", s.queue_qos0_offline);
+  m.size("outbound_buffer_limit", s.outbound_buffer_limit, kKiB, kGiB);
+  m.enumeration<SlowClient>("on_slow_client", s.on_slow_client, kSlowClients);
+}
+
+void read_limits(MapReader& m, Config& c) {
+  m.integer("max_connections", c.limits.max_connections, 1, 1'000'000);
+  m.unsupported("connect_rate", "limits.connect_rate is not supported yet in this build");
+  m.unsupported("publish_rate", "limits.publish_rate is not supported yet in this build");
+  m.unsupported("memory_budget", "limits.memory_budget is not supported yet in this build");
+}
+
+void read_log(MapReader& m, Config& c) {
+  Log& l = c.log;
+  m.enumeration<LogLevel>("level", l.level, kLogLevels);
+  m.enumeration<LogFormat>("format", l.format, kLogFormats);
+  if (const YAML::Node* n = m.get("to")) {
+    const std::string s = n->IsScalar() ? n->Scalar() : std::string();
+    if (s == "stdout") {
+      l.to = LogTarget::Stdout;
+    } else if (s == "stderr") {
+      l.to = LogTarget::Stderr;
+    } else if (s == "syslog") {
+      l.to = LogTarget::Syslog;
+    } else if (s.starts_with("file:") && s.size() > 6 && s[5] == '/') {
+      // Absolute only: a relative path would depend on where the broker was started.
+      l.to = LogTarget::File;
+      l.file = s.substr(5);
+    } else {
+      m.diag().error(m.child_path("to"), line_of(*n),
+                     "expected stdout | stderr | syslog | file:/absolute/path, got " + describe(*n));
+    }
+  }
+}
+
+using SectionReader = void (*)(MapReader&, Config&);
+struct Section {
+  std::string_view key;
+  SectionReader read;
+};
+// The mapping sections. `listeners` (a list) and `io_threads` (a scalar) are read apart.
+constexpr Section kSections[] = {
+    {"mqtt", read_mqtt},
+    {"sessions", read_sessions},
+    {"limits", read_limits},
+    {"log", read_log},
+};
+
+// Sections of the planned shape (CONFIG.md) that this build lacks. Present, they are
+// errors rather than silently ignored, so no one believes e.g. an ACL is in force.
+struct NotYet {
+  std::string_view key;
+  std::string_view message;
+};
+constexpr NotYet kNotYet[] = {
+    {"storage", "persistence is not supported yet in this build (sessions and retained messages "
+                "live in memory only); remove this section"},
+    {"auth", "authentication is not supported yet in this build (every client is accepted); "
+             "remove this section"},
+    {"acl", "access control is not supported yet in this build (every client may publish and "
+            "subscribe to every topic); remove this section"},
+    {"bridges", "bridges are not supported yet in this build; remove this section"},
+    {"http", "the HTTP endpoint (metrics, health) is not supported yet in this build; remove "
+             "this section"},
+    {"sys_topics", "$SYS topics are not supported yet in this build; remove this section"},
+    {"dead_letter", "the dead letter topic is not supported yet in this build; remove this "
+                    "section"},
+};
+
+}  // namespace
+
+void read_config(const YAML::Node& root, Diagnostics& d, Config& c) {
+  MapReader top(root, "", d);
+  if (!top.is_map()) return;
+  read_listeners(top, c);
+  for (const auto& s : kSections) {
+    const YAML::Node* n = top.get(s.key);
+    if (!n) continue;
+    MapReader m(*n, std::string(s.key), d);
+    if (!m.is_map()) continue;
+    s.read(m, c);
+    m.finish();
+  }
+  // 0 = one loop per core (capped at 4 by app); more than 64 loops is never useful here.
+  top.integer("io_threads", c.io_threads, 0, 64);
+  for (const auto& s : kNotYet) top.unsupported(s.key, s.message);
+  top.finish();
+}
+
+}  // namespace tern::config::detail

@@ -1,0 +1,19 @@
+// Internal to tern_config: the YAML tree -> Config reader (sections.cpp) and the
+// cross-field rules (validate.cpp), both reporting into Diagnostics.
+// Thread safety: reentrant.
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include "broker/config/config.hpp"
+#include "broker/config/reader.hpp"
+
+namespace tern::config::detail {
+
+// Reads every section present in `root` over the defaults already in `c`.
+void read_config(const YAML::Node& root, Diagnostics& d, Config& c);
+// Rules that span fields. `d` supplies lines for the paths it read (none when the Config
+// came from code) and receives the errors.
+void check_config(const Config& c, Diagnostics& d);
+
+}  // namespace tern::config::detail
