@@ -46,6 +46,8 @@ struct ServerStats {
   std::uint64_t slow_client_disconnects = 0;
   std::uint64_t slow_client_dropped = 0;     // QoS 0 messages dropped, policy Drop
   std::uint64_t malformed_packets = 0;
+  std::uint64_t connections_open = 0;        // gauge: open client sockets
+  std::uint64_t outbound_bytes_queued = 0;   // gauge: encoded bytes not yet written
 };
 
 class Server {

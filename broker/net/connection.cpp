@@ -1,0 +1,454 @@
+#include "broker/net/connection.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cassert>
+#include <chrono>
+#include <type_traits>
+#include <utility>
+
+#include "broker/net/endpoint.hpp"
+
+namespace tern::net {
+namespace {
+
+// Reads per readiness before yielding to the loop's other connections (8 x 64 KiB).
+constexpr int kMaxReadsPerTurn = 8;
+// How long a CloseConnection may wait for queued bytes to drain to a client that does not
+// read, and how long a closed connection drains its input (so that closing with unread
+// bytes does not turn into a TCP reset that could destroy the answer we just sent).
+constexpr core::Duration kFlushTimeout = std::chrono::seconds(5);
+constexpr core::Duration kLingerTimeout = std::chrono::seconds(2);
+// A carried-over partial packet buffer larger than this is shrunk once mostly consumed.
+constexpr std::size_t kShrinkInAbove = 64 * 1024;
+
+const char* version_name(codec::ProtocolVersion v) {
+  return v == codec::ProtocolVersion::v5 ? "5.0" : "3.1.1";
+}
+
+}  // namespace
+
+char* Loop::scratch_buffer() {
+  if (!scratch) scratch = std::make_unique_for_overwrite<char[]>(kScratchSize);
+  return scratch.get();
+}
+
+void Loop::run_local() {
+  if (in_local) return;
+  in_local = true;
+  // Index loops: executing an action may append (a close reports to the broker, whose
+  // fallout is drained here again), and those must run after what is already queued.
+  for (std::size_t i = 0; i < local.size(); ++i) {
+    Routed r = std::move(local[i]);
+    r.conn->execute(r);
+  }
+  local.clear();
+  if (local.capacity() > 4096) local.shrink_to_fit();  // after a big fan-out burst
+  for (std::size_t i = 0; i < dirty.size(); ++i) {
+    auto conn = std::move(dirty[i]);
+    conn->flush();
+  }
+  dirty.clear();
+  in_local = false;
+}
+
+Connection::Connection(Loop& loop, std::uint16_t listener, core::ConnId id, Socket socket)
+    : loop_(loop), socket_(std::move(socket)), id_(id), listener_(listener) {}
+
+Connection::~Connection() = default;
+
+void Connection::start() { wait_readable(); }
+
+// ---------------------------------------------------------------------------------------
+// Input
+
+void Connection::wait_readable() {
+  if (read_waiting_ || closed_) return;
+  read_waiting_ = true;
+  // Readiness, not a read: no buffer is tied up while the client is idle. The bytes are
+  // read into the loop's scratch buffer when they arrive.
+  socket_.async_wait(Socket::wait_read, [self = shared_from_this()](const asio::error_code& ec) {
+    self->read_waiting_ = false;
+    self->on_readable(ec);
+  });
+}
+
+void Connection::on_readable(const asio::error_code& ec) {
+  if (closed_) return;
+  if (ec) {
+    if (ec != asio::error::operation_aborted) abort();
+    return;
+  }
+  char* buf = loop_.scratch_buffer();
+  for (int i = 0; i < kMaxReadsPerTurn; ++i) {
+    asio::error_code rec;
+    const std::size_t n = socket_.read_some(asio::buffer(buf, Loop::kScratchSize), rec);
+    if (rec == asio::error::would_block || rec == asio::error::try_again) {
+      // Drained to EAGAIN, as the edge-triggered reactor requires before waiting again.
+      wait_readable();
+      return;
+    }
+    if (rec) {
+      if (rec != asio::error::eof) {
+        SPDLOG_DEBUG("conn {}: read error: {}", id_, rec.message());
+        abort();
+        return;
+      }
+      peer_eof_ = true;
+      if (lingering_) {
+        close_socket();
+        return;
+      }
+      // The peer will send no more. Tell the broker now (an abnormal close publishes the
+      // will), but let what is already queued reach it if it still reads.
+      input_done_ = true;
+      if (queued() == 0) {
+        abort();
+        return;
+      }
+      closing_ = true;
+      arm_close_timer(kFlushTimeout);
+      notify_closed();
+      return;
+    }
+    if (!input_done_) on_bytes(std::string_view(buf, n));
+    if (closed_) return;
+  }
+  // Still readable after a full turn: let the loop's other connections run, then continue.
+  read_waiting_ = true;
+  asio::post(loop_.ctx, [self = shared_from_this()] {
+    self->read_waiting_ = false;
+    self->on_readable({});
+  });
+}
+
+std::size_t Connection::decode_all(std::string_view data,
+                                   std::optional<codec::DecodeResult>& error) {
+  codec::DecodeOptions opts;
+  opts.max_packet_size = loop_.srv.max_packet_size;
+  std::size_t off = 0;
+  while (off < data.size()) {
+    opts.version = version_;
+    codec::DecodeResult r = codec::decode(data.substr(off), opts);
+    if (r.status == codec::DecodeStatus::NeedMore) break;
+    if (r.status == codec::DecodeStatus::Error || r.consumed == 0) {
+      error = std::move(r);
+      break;
+    }
+    off += r.consumed;
+    // Every later packet is decoded with the version this CONNECT negotiated. A second
+    // CONNECT is core's protocol error [MQTT-3.1.0-2] and does not change it.
+    if (!version_known_) {
+      if (const auto* c = std::get_if<codec::Connect>(&r.packet)) {
+        version_ = c->version;
+        version_known_ = true;
+      }
+    }
+    loop_.decoded.push_back(std::move(r.packet));
+  }
+  return off;
+}
+
+void Connection::on_bytes(std::string_view data) {
+  std::optional<codec::DecodeResult> error;
+  if (bufs_ && !bufs_->in.empty()) {
+    std::string& in = bufs_->in;
+    in.append(data);
+    const std::size_t used = decode_all(in, error);
+    if (error) {
+      std::string().swap(in);
+    } else {
+      in.erase(0, used);
+      if (in.capacity() > kShrinkInAbove && in.size() < in.capacity() / 4) in.shrink_to_fit();
+    }
+  } else {
+    const std::size_t used = decode_all(data, error);
+    // Keep only the partial packet at the tail; the decoder bounds it by max_packet_size.
+    if (!error && used < data.size()) buffers().in.assign(data.substr(used));
+  }
+
+  auto& packets = loop_.decoded;
+  if (!packets.empty() || error) {
+    Engine& srv = loop_.srv;
+    const core::Time now = core::Clock::now();
+    auto lk = srv.lock();
+    auto& actions = srv.broker.actions();
+    std::size_t scanned = actions.size();
+    bool closed_by_core = false;
+    for (auto& p : packets) {
+      srv.broker.on_packet(id_, std::move(p), now);
+      // Once core has closed this connection, nothing more it sent is processed
+      // [MQTT-4.8.0-1]/[MQTT-4.13.1-1]: stop feeding the rest of this read.
+      for (; scanned < actions.size(); ++scanned) {
+        const auto* close = std::get_if<core::CloseConnection>(&actions[scanned]);
+        if (close != nullptr && close->conn == id_) closed_by_core = true;
+      }
+      if (closed_by_core) break;
+    }
+    if (error && !closed_by_core) srv.broker.on_decode_error(id_, *error, now);
+    srv.drain(loop_);
+    lk = {};
+    packets.clear();
+    if (closed_by_core) input_done_ = true;
+  }
+  if (error) {
+    input_done_ = true;
+    loop_.counters.malformed.fetch_add(1, std::memory_order_relaxed);
+    spdlog::info("malformed packet from {} (conn {}): {} (reason 0x{:02x})", remote(), id_,
+                 error->detail, static_cast<unsigned>(error->reason));
+  }
+  loop_.run_local();
+  // Core answers a decode error with a CloseConnection; if it did not, close anyway, since
+  // the stream cannot be resynchronised.
+  if (input_done_ && !closing_ && !closed_) begin_close();
+  release_idle_buffers();
+}
+
+// ---------------------------------------------------------------------------------------
+// Output
+
+Connection::Buffers& Connection::buffers() {
+  if (!bufs_) bufs_ = std::make_unique<Buffers>();
+  return *bufs_;
+}
+
+void Connection::release_idle_buffers() {
+  if (!bufs_ || write_in_flight_) return;
+  if (bufs_->in.empty() && bufs_->out.empty() && bufs_->writing.empty()) bufs_.reset();
+}
+
+std::size_t Connection::queued() const {
+  return bufs_ ? bufs_->out.size() + bufs_->writing.size() : 0;
+}
+
+void Connection::adjust_queued(std::int64_t delta) {
+  loop_.counters.queued_bytes.fetch_add(delta, std::memory_order_relaxed);
+}
+
+void Connection::appended(std::size_t n) {
+  adjust_queued(static_cast<std::int64_t>(n));
+  const ServerOptions& o = loop_.srv.opts;
+  if (o.on_slow_client == SlowClientPolicy::Disconnect && queued() > o.outbound_buffer_limit) {
+    // The client stopped reading: drop it rather than grow without bound. An abnormal
+    // close, so core publishes its will.
+    loop_.counters.slow_disconnects.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("conn {} ({}): {} bytes queued, over the outbound limit of {}: disconnecting",
+                 id_, remote(), queued(), o.outbound_buffer_limit);
+    abort();
+    return;
+  }
+  if (!write_in_flight_ && !flush_pending_) {
+    // Coalesce: the write starts once the whole batch of actions has been encoded.
+    flush_pending_ = true;
+    loop_.dirty.push_back(shared_from_this());
+  }
+}
+
+void Connection::send_packet(const codec::Packet& p) {
+  if (!can_send()) return;
+  codec::ProtocolVersion v = version_;
+  if (!version_known_) {
+    if (const auto* ack = std::get_if<codec::Connack>(&p)) {
+      // Refusing a CONNECT we could not decode: its format follows the return code core
+      // chose. 3.1.1 codes are 1..5 [MQTT-3.2.2-5], v5 refusals are >= 0x80.
+      if (ack->reason_code >= 1 && ack->reason_code <= 5) v = codec::ProtocolVersion::v311;
+    }
+  }
+  std::string& out = buffers().out;
+  const std::size_t before = out.size();
+  codec::encode(p, v, out);
+  appended(out.size() - before);
+}
+
+void Connection::send_publish(const core::SendPublish& sp) {
+  if (!can_send() || !sp.msg) return;
+  const ServerOptions& o = loop_.srv.opts;
+  if (sp.qos == 0 && o.on_slow_client == SlowClientPolicy::Drop &&
+      queued() >= o.outbound_buffer_limit) {
+    // QoS 0 may be lost; QoS > 0 and control packets still go, bounded by the in-flight
+    // window, so the session state stays consistent.
+    loop_.counters.slow_dropped.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  const core::Message& m = *sp.msg;
+  codec::PublishView v;
+  v.qos = sp.qos;
+  v.retain = sp.retain;
+  v.dup = sp.dup;
+  if (!sp.omit_topic) v.topic = m.topic;
+  v.packet_id = sp.packet_id;
+  v.payload = m.payload;
+  v.props = &m.props;
+  v.message_expiry_interval = sp.message_expiry_interval;
+  v.topic_alias = sp.topic_alias;
+  v.subscription_identifiers = sp.subscription_ids;
+  std::string& out = buffers().out;
+  const std::size_t before = out.size();
+  codec::encode_publish(v, version_, out);
+  appended(out.size() - before);
+}
+
+void Connection::flush() {
+  flush_pending_ = false;
+  if (write_in_flight_ || closed_ || !bufs_ || bufs_->out.empty()) return;
+  Buffers& b = *bufs_;
+  std::swap(b.out, b.writing);  // `out` keeps collecting while `writing` is on the wire
+  write_in_flight_ = true;
+  asio::async_write(socket_, asio::buffer(b.writing),
+                    [self = shared_from_this()](const asio::error_code& ec, std::size_t) {
+                      self->on_written(ec);
+                    });
+}
+
+void Connection::on_written(const asio::error_code& ec) {
+  write_in_flight_ = false;
+  Buffers& b = *bufs_;  // never released while a write is in flight
+  adjust_queued(-static_cast<std::int64_t>(b.writing.size()));
+  b.writing.clear();
+  if (closed_) {
+    release_idle_buffers();
+    return;
+  }
+  if (ec) {
+    SPDLOG_DEBUG("conn {}: write error: {}", id_, ec.message());
+    abort();
+    return;
+  }
+  if (!b.out.empty()) {
+    flush();
+    return;
+  }
+  // Idle: give the memory back. A busy client never gets here between its writes.
+  b.writing.shrink_to_fit();
+  release_idle_buffers();
+  if (closing_) after_flush();
+}
+
+// ---------------------------------------------------------------------------------------
+// Actions and logging
+
+void Connection::execute(Routed& r) {
+  if (auto* sp = std::get_if<core::SendPublish>(&r.what)) {
+    send_publish(*sp);
+    return;
+  }
+  core::Action& a = *std::get<std::unique_ptr<core::Action>>(r.what);
+  std::visit(
+      [this](auto& act) {
+        using T = std::decay_t<decltype(act)>;
+        if constexpr (std::is_same_v<T, core::SendPacket>) {
+          send_packet(act.packet);
+        } else if constexpr (std::is_same_v<T, core::SendPublish>) {
+          send_publish(act);
+        } else if constexpr (std::is_same_v<T, core::CloseConnection>) {
+          begin_close();
+        } else {
+          log_event(act);
+        }
+      },
+      a);
+}
+
+std::string Connection::remote() const {
+  asio::error_code ec;
+  const auto ep = socket_.remote_endpoint(ec);
+  return ec ? std::string("?") : format_endpoint(ep);
+}
+
+void Connection::log_event(const core::ConnectionEvent& e) {
+  using Kind = core::ConnectionEvent::Kind;
+  const auto reason = static_cast<unsigned>(e.reason);
+  switch (e.kind) {
+    case Kind::Connected:
+      spdlog::info("client '{}' connected from {} (conn {}, MQTT {})", e.client_id, remote(), id_,
+                   version_name(version_));
+      break;
+    case Kind::Disconnected:
+      spdlog::info("client '{}' disconnected (conn {}): reason 0x{:02x} {}", e.client_id, id_,
+                   reason, e.detail);
+      break;
+    case Kind::Refused:
+      spdlog::info("client '{}' refused (conn {}, from {}): reason 0x{:02x} {}", e.client_id, id_,
+                   remote(), reason, e.detail);
+      break;
+    case Kind::ProtocolError:
+      spdlog::warn("client '{}' protocol error (conn {}, from {}): reason 0x{:02x} {}",
+                   e.client_id, id_, remote(), reason, e.detail);
+      break;
+    case Kind::TakenOver:
+      spdlog::info("client '{}' taken over (conn {}): {}", e.client_id, id_, e.detail);
+      break;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Closing
+
+void Connection::begin_close() {
+  if (closing_ || closed_) return;
+  closing_ = true;
+  input_done_ = true;  // [MQTT-4.13.1-1] nothing more from this client is processed
+  if (queued() == 0) {
+    after_flush();
+  } else {
+    arm_close_timer(kFlushTimeout);  // a client that stopped reading must not pin us
+  }
+}
+
+void Connection::after_flush() {
+  auto self = shared_from_this();
+  asio::error_code ec;
+  socket_.shutdown(Socket::shutdown_send, ec);
+  notify_closed();
+  if (closed_) return;
+  if (peer_eof_ || ec) {
+    close_socket();
+    return;
+  }
+  // Drain what the peer still sends until it closes too (or the timer fires), so that
+  // unread input does not make the kernel reset the connection over our last packet.
+  lingering_ = true;
+  arm_close_timer(kLingerTimeout);
+  wait_readable();
+}
+
+void Connection::abort() {
+  auto self = shared_from_this();
+  close_socket();
+  notify_closed();
+}
+
+void Connection::notify_closed() {
+  if (notified_) return;
+  notified_ = true;
+  auto self = shared_from_this();  // the broker's map may hold the last other reference
+  loop_.srv.connection_closed(loop_, id_);
+  loop_.run_local();
+}
+
+void Connection::close_socket() {
+  if (closed_) return;
+  closed_ = true;
+  asio::error_code ec;
+  socket_.close(ec);     // cancels the pending wait and write
+  close_timer_.reset();  // cancels its wait
+  if (bufs_) {
+    adjust_queued(-static_cast<std::int64_t>(bufs_->out.size()));
+    std::string().swap(bufs_->out);
+    std::string().swap(bufs_->in);
+  }
+  release_idle_buffers();
+  loop_.srv.release_slot(listener_);
+}
+
+void Connection::arm_close_timer(core::Duration d) {
+  if (!close_timer_) close_timer_ = std::make_unique<Timer>(loop_.ctx.get_executor());
+  close_timer_->expires_after(d);
+  close_timer_->async_wait([self = shared_from_this()](const asio::error_code& ec) {
+    if (ec || self->closed_) return;
+    SPDLOG_DEBUG("conn {}: close timeout", self->id_);
+    self->abort();
+  });
+}
+
+}  // namespace tern::net

@@ -1,0 +1,89 @@
+// One client's byte pipeline: socket -> codec -> core::Broker, and actions -> codec -> socket.
+// Owns its socket and, only while there is traffic, its buffers: an idle connection holds no
+// buffer at all (reads land in the loop's shared scratch buffer first).
+// Thread safety: every member runs on the thread of the Loop the connection is pinned to.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "broker/net/server_impl.hpp"
+
+namespace tern::net {
+
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(Loop& loop, std::uint16_t listener, core::ConnId id, Socket socket);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  core::ConnId id() const { return id_; }
+  Loop& loop() const { return loop_; }
+
+  // Starts reading. Call once, after the broker knows the connection (on_open).
+  void start();
+  // Executes one routed action (send, close, log).
+  void execute(Routed& r);
+  // Starts a write of the coalesced outbound bytes unless one is in flight.
+  void flush();
+  // Server teardown: close the socket without telling the broker.
+  void close_socket();
+
+ private:
+  struct Buffers {
+    std::string in;       // a partial packet carried over between reads
+    std::string out;      // encoded packets waiting for the write in flight
+    std::string writing;  // the bytes of the write in flight
+  };
+
+  void wait_readable();
+  void on_readable(const asio::error_code& ec);
+  void on_bytes(std::string_view data);
+  // Decodes every complete packet of `data` into loop_.decoded; returns the bytes used.
+  std::size_t decode_all(std::string_view data, std::optional<codec::DecodeResult>& error);
+
+  bool can_send() const { return !closing_ && !closed_; }
+  Buffers& buffers();
+  void release_idle_buffers();
+  std::size_t queued() const;
+  void adjust_queued(std::int64_t delta);
+  void appended(std::size_t n);
+  void send_packet(const codec::Packet& p);
+  void send_publish(const core::SendPublish& p);
+  void log_event(const core::ConnectionEvent& e);
+  void on_written(const asio::error_code& ec);
+
+  // CloseConnection from core: flush what is queued, then shut down.
+  void begin_close();
+  void after_flush();
+  // Transport failure or policy: close at once, then tell the broker.
+  void abort();
+  void notify_closed();
+  void arm_close_timer(core::Duration d);
+  std::string remote() const;
+
+  Loop& loop_;
+  Socket socket_;
+  core::ConnId id_;
+  std::unique_ptr<Buffers> bufs_;       // null while idle
+  std::unique_ptr<Timer> close_timer_;  // only while closing
+  std::uint16_t listener_;
+  codec::ProtocolVersion version_ = codec::ProtocolVersion::v5;
+  bool version_known_ = false;  // a CONNECT was decoded
+  bool read_waiting_ = false;   // an async_wait (or a posted continuation) is pending
+  bool write_in_flight_ = false;
+  bool flush_pending_ = false;  // listed in loop_.dirty
+  bool input_done_ = false;     // decode error or closing: read only to discard
+  bool closing_ = false;        // CloseConnection received, flushing
+  bool peer_eof_ = false;       // the peer closed its side
+  bool lingering_ = false;      // flushed and shut down for sending; draining input
+  bool closed_ = false;         // socket closed
+  bool notified_ = false;       // broker.on_closed called
+};
+
+}  // namespace tern::net

@@ -1,0 +1,408 @@
+#include "broker/net/server.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <exception>
+#include <utility>
+
+#include "broker/net/connection.hpp"
+#include "broker/net/endpoint.hpp"
+#include "broker/net/server_impl.hpp"
+
+namespace tern::net {
+namespace {
+
+// on_tick runs at least this often, whatever next_deadline() says.
+constexpr core::Duration kTickSafetyNet = std::chrono::seconds(1);
+// Never re-arm closer than this, so a deadline core fails to clear cannot spin a loop.
+constexpr core::Duration kMinTick = std::chrono::milliseconds(1);
+// After stop(): time for clients to receive their DISCONNECT before the loops are stopped.
+constexpr core::Duration kShutdownGrace = std::chrono::seconds(2);
+constexpr core::Duration kAcceptBackoff = std::chrono::milliseconds(100);
+constexpr core::Duration kRefusalLogInterval = std::chrono::seconds(1);
+
+}  // namespace
+
+Engine::Engine(ServerOptions net, core::BrokerOptions core)
+    : opts(std::move(net)),
+      max_packet_size(core.max_packet_size),
+      broker(std::move(core)) {
+  const unsigned n = std::max(1u, opts.io_threads);
+  loops.reserve(n);
+  for (unsigned i = 0; i < n; ++i) loops.push_back(std::make_unique<Loop>(*this, i));
+  outbox.resize(n);
+}
+
+Engine::~Engine() {
+  // Everything bound to an io_context is destroyed before that context, and loop 0 (whose
+  // pending accepts hold sockets of the other loops) goes first.
+  stop_loops();
+  for (auto& l : loops) {
+    if (l->thread.joinable()) l->thread.join();
+  }
+  signals.reset();
+  tick_timer.reset();
+  shutdown_timer.reset();
+  for (auto& l : listeners) {
+    asio::error_code ec;
+    l->acceptor.close(ec);
+    l->backoff.reset();
+  }
+  std::vector<std::shared_ptr<Connection>> open;
+  open.reserve(conns.size());
+  for (auto& [id, c] : conns) open.push_back(c);
+  conns.clear();
+  for (auto& c : open) c->close_socket();
+  open.clear();
+  for (auto& l : loops) {
+    l->local.clear();
+    l->dirty.clear();
+  }
+  for (auto& batch : outbox) batch.clear();
+  for (auto& l : loops) l.reset();  // handlers still queued release their connections here
+  listeners.clear();
+}
+
+void Engine::drain(Loop& current) {
+  auto& actions = broker.actions();
+  for (core::Action& a : actions) {
+    const core::ConnId id = std::visit([](const auto& x) { return x.conn; }, a);
+    const auto it = conns.find(id);
+    if (it == conns.end()) {
+      // The connection is already gone (its last packets raced its close): nothing to send.
+      if (const auto* ev = std::get_if<core::ConnectionEvent>(&a)) {
+        spdlog::info("client '{}' (conn {}): event {} reason 0x{:02x} {}", ev->client_id, id,
+                     static_cast<int>(ev->kind), static_cast<unsigned>(ev->reason), ev->detail);
+      }
+      continue;
+    }
+    Routed r{it->second, {}};
+    if (auto* sp = std::get_if<core::SendPublish>(&a)) {
+      r.what = std::move(*sp);
+    } else {
+      r.what = std::make_unique<core::Action>(std::move(a));
+    }
+    const unsigned target = it->second->loop().index;
+    if (target == current.index) {
+      current.local.push_back(std::move(r));
+    } else {
+      outbox[target].push_back(std::move(r));
+    }
+  }
+  actions.clear();
+  // Posted while mu is held: the next drain's batches queue behind these, so every
+  // connection sees its actions in the order core produced them.
+  for (std::size_t i = 0; i < outbox.size(); ++i) {
+    if (outbox[i].empty()) continue;
+    Loop* l = loops[i].get();
+    asio::post(l->ctx, [l, batch = std::move(outbox[i])]() mutable {
+      if (l->local.empty()) {
+        l->local.swap(batch);
+      } else {
+        for (auto& r : batch) l->local.push_back(std::move(r));
+      }
+      l->run_local();
+    });
+    outbox[i].clear();
+  }
+  // Re-arm the tick timer when this event moved the broker's deadline earlier.
+  const auto deadline = broker.next_deadline();
+  if (deadline && *deadline < armed_deadline) {
+    const core::Time at = *deadline;
+    armed_deadline = at;
+    if (current.index == 0) {
+      arm_tick(at);
+    } else {
+      asio::post(loops[0]->ctx, [this, at] {
+        if (tick_timer && at < tick_timer->expiry()) arm_tick(at);
+      });
+    }
+  }
+}
+
+void Engine::connection_closed(Loop& loop, core::ConnId id) {
+  auto lk = lock();
+  broker.on_closed(id, core::Clock::now());
+  drain(loop);
+  conns.erase(id);
+  if (stopping && conns.empty()) stop_loops();
+}
+
+void Engine::release_slot(std::size_t listener) {
+  live.fetch_sub(1, std::memory_order_relaxed);
+  if (listener < listeners.size()) listeners[listener]->live.fetch_sub(1, std::memory_order_relaxed);
+}
+
+// ---------------------------------------------------------------------------------------
+// Accepting (loop 0)
+
+void Engine::start_accept(Listener& l) {
+  Loop& target = *loops[next_loop % loops.size()];
+  // Accepted straight into the target loop's context: the socket is pinned from birth.
+  l.acceptor.async_accept(target.ctx, [this, &l, &target](const asio::error_code& ec, Socket s) {
+    on_accept(l, target, ec, std::move(s));
+  });
+}
+
+void Engine::on_accept(Listener& l, Loop& target, const asio::error_code& ec, Socket s) {
+  if (ec == asio::error::operation_aborted || stop_requested.load()) return;
+  if (ec) {
+    // EMFILE and friends: back off instead of spinning on a listener that cannot accept.
+    spdlog::warn("listener {}: accept failed: {}", l.opts.name, ec.message());
+    if (!l.backoff) l.backoff.emplace(loops[0]->ctx.get_executor());
+    l.backoff->expires_after(kAcceptBackoff);
+    l.backoff->async_wait([this, &l](const asio::error_code& e) {
+      if (!e && !stop_requested.load()) start_accept(l);
+    });
+    return;
+  }
+  const bool over_total = opts.max_connections != 0 && live.load() >= opts.max_connections;
+  const bool over_listener = l.opts.max_connections != 0 && l.live.load() >= l.opts.max_connections;
+  if (over_total || over_listener) {
+    refused.fetch_add(1, std::memory_order_relaxed);
+    asio::error_code ignored;
+    s.close(ignored);
+    ++refusals_unlogged;
+    const core::Time now = core::Clock::now();
+    if (now - last_refusal_log >= kRefusalLogInterval) {
+      spdlog::warn("listener {}: {} connection limit reached, refused {} connection(s)",
+                   l.opts.name, over_total ? "server" : "listener", refusals_unlogged);
+      refusals_unlogged = 0;
+      last_refusal_log = now;
+    }
+    start_accept(l);
+    return;
+  }
+
+  asio::error_code oc;
+  s.set_option(asio::ip::tcp::no_delay(true), oc);
+  if (!oc) s.non_blocking(true, oc);  // reads go until EAGAIN on the loop
+  if (oc) {
+    spdlog::warn("listener {}: cannot set up accepted socket: {}", l.opts.name, oc.message());
+    asio::error_code ignored;
+    s.close(ignored);
+    start_accept(l);
+    return;
+  }
+  live.fetch_add(1, std::memory_order_relaxed);
+  l.live.fetch_add(1, std::memory_order_relaxed);
+  accepted.fetch_add(1, std::memory_order_relaxed);
+  ++next_loop;
+  const core::ConnId id = next_id++;
+  asio::post(target.ctx, [this, &l, &target, id, sock = std::move(s)]() mutable {
+    open_connection(l.index, target, id, std::move(sock));
+  });
+  start_accept(l);
+}
+
+void Engine::open_connection(std::size_t listener, Loop& loop, core::ConnId id, Socket s) {
+  auto conn = std::make_shared<Connection>(loop, static_cast<std::uint16_t>(listener), id,
+                                           std::move(s));
+  {
+    auto lk = lock();
+    if (stopping) {
+      lk.unlock();
+      conn->close_socket();
+      return;
+    }
+    conns.emplace(id, conn);
+    broker.on_open(id, core::Clock::now());
+    drain(loop);
+  }
+  conn->start();
+  loop.run_local();
+}
+
+// ---------------------------------------------------------------------------------------
+// Time (loop 0)
+
+void Engine::arm_tick(core::Time at) {
+  tick_timer->expires_at(at);
+  tick_timer->async_wait([this](const asio::error_code& ec) { on_tick(ec); });
+}
+
+void Engine::on_tick(const asio::error_code& ec) {
+  if (ec) return;  // cancelled by a re-arm
+  Loop& l0 = *loops[0];
+  core::Time next;
+  {
+    auto lk = lock();
+    const core::Time now = core::Clock::now();
+    broker.on_tick(now);
+    drain(l0);
+    next = now + kTickSafetyNet;
+    if (const auto d = broker.next_deadline(); d && *d < next) next = std::max(*d, now + kMinTick);
+    armed_deadline = next;
+  }
+  arm_tick(next);
+  l0.run_local();
+}
+
+// ---------------------------------------------------------------------------------------
+// Shutdown
+
+void Engine::begin_shutdown() {
+  spdlog::info("shutting down");
+  asio::error_code ignored;
+  for (auto& l : listeners) {
+    l->acceptor.close(ignored);
+    if (l->backoff) l->backoff->cancel();
+  }
+  if (signals) signals->cancel(ignored);
+  Loop& l0 = *loops[0];
+  {
+    auto lk = lock();
+    stopping = true;
+    // v5 clients get DISCONNECT 0x8B [MQTT-3.14.2-?]; core closes every connection.
+    broker.shutdown(core::Clock::now());
+    drain(l0);
+    if (conns.empty()) stop_loops();
+  }
+  shutdown_timer.emplace(l0.ctx.get_executor());
+  shutdown_timer->expires_after(kShutdownGrace);
+  shutdown_timer->async_wait([this](const asio::error_code& ec) {
+    if (ec) return;
+    spdlog::warn("shutdown: connections still open after {} ms, closing them",
+                 std::chrono::duration_cast<std::chrono::milliseconds>(kShutdownGrace).count());
+    stop_loops();
+  });
+  l0.run_local();
+}
+
+void Engine::stop_loops() {
+  for (auto& l : loops) l->ctx.stop();
+}
+
+// ---------------------------------------------------------------------------------------
+// Server
+
+// The pimpl is the Engine; the nested name only exists because the public header names it.
+struct Server::Impl : Engine {
+  using Engine::Engine;
+};
+
+Server::Server(ServerOptions net, core::BrokerOptions core)
+    : impl_(std::make_unique<Impl>(std::move(net), std::move(core))) {}
+
+Server::~Server() = default;
+
+bool Server::start(std::string& error) {
+  Impl& s = *impl_;
+  if (s.started) {
+    error = "server already started";
+    return false;
+  }
+  if (s.opts.listeners.empty()) {
+    error = "no listeners configured";
+    return false;
+  }
+  auto fail = [&](const std::string& msg) {
+    error = msg;
+    for (auto& l : s.listeners) {
+      asio::error_code ignored;
+      l->acceptor.close(ignored);
+    }
+    s.listeners.clear();
+    s.bound.clear();
+    return false;
+  };
+  for (const ListenerOptions& lo : s.opts.listeners) {
+    asio::ip::tcp::endpoint ep;
+    std::string err;
+    if (!resolve_bind(lo.bind, ep, err)) return fail("listener " + lo.name + ": " + err);
+    Acceptor a(s.loops[0]->ctx.get_executor());
+    asio::error_code ec;
+    a.open(ep.protocol(), ec);
+    if (!ec) a.set_option(asio::socket_base::reuse_address(true), ec);
+    // An IPv6 listener serves IPv6 only, so "[::]:1883" can sit beside "0.0.0.0:1883".
+    if (!ec && ep.address().is_v6()) a.set_option(asio::ip::v6_only(true), ec);
+    if (!ec) a.bind(ep, ec);
+    if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
+    asio::ip::tcp::endpoint local;
+    if (!ec) local = a.local_endpoint(ec);
+    if (ec) return fail("listener " + lo.name + " (" + lo.bind + "): " + ec.message());
+    s.bound.push_back(BoundListener{lo.name, local.address().to_string(), local.port()});
+    s.listeners.push_back(std::make_unique<Listener>(s.listeners.size(), lo, std::move(a)));
+    // The integration tests read the port from this exact line.
+    spdlog::info("listener {} listening on {}:{}", lo.name, s.bound.back().address,
+                 s.bound.back().port);
+  }
+  s.started = true;
+  return true;
+}
+
+const std::vector<BoundListener>& Server::listeners() const { return impl_->bound; }
+
+void Server::run() {
+  Impl& s = *impl_;
+  if (!s.started) {
+    spdlog::error("Server::run() called without a successful start()");
+    return;
+  }
+  Loop& l0 = *s.loops[0];
+  for (auto& l : s.listeners) s.start_accept(*l);
+  s.tick_timer.emplace(l0.ctx.get_executor());
+  {
+    auto lk = s.lock();
+    s.armed_deadline = core::Clock::now() + kTickSafetyNet;
+    s.arm_tick(s.armed_deadline);
+  }
+  if (s.opts.handle_signals) {
+    s.signals.emplace(l0.ctx.get_executor(), SIGINT, SIGTERM);
+    s.signals->async_wait([this](const asio::error_code& ec, int sig) {
+      if (ec) return;
+      spdlog::info("received signal {}", sig);
+      stop();
+    });
+  }
+  for (std::size_t i = 1; i < s.loops.size(); ++i) {
+    Loop* l = s.loops[i].get();
+    l->thread = std::thread([l] { l->ctx.run(); });
+  }
+  try {
+    l0.ctx.run();
+  } catch (...) {
+    s.stop_loops();
+    for (auto& l : s.loops) {
+      if (l->thread.joinable()) l->thread.join();
+    }
+    throw;
+  }
+  s.stop_loops();  // when loop 0 ended for any reason, the others end too
+  for (auto& l : s.loops) {
+    if (l->thread.joinable()) l->thread.join();
+  }
+}
+
+void Server::stop() {
+  if (impl_->stop_requested.exchange(true)) return;
+  Impl* s = impl_.get();
+  asio::post(s->loops[0]->ctx, [s] { s->begin_shutdown(); });
+}
+
+core::BrokerStats Server::broker_stats() const {
+  auto lk = impl_->lock();
+  return impl_->broker.stats();
+}
+
+ServerStats Server::stats() const {
+  const Impl& s = *impl_;
+  ServerStats out;
+  out.connections_accepted = s.accepted.load(std::memory_order_relaxed);
+  out.connections_refused = s.refused.load(std::memory_order_relaxed);
+  out.connections_open = s.live.load(std::memory_order_relaxed);
+  std::int64_t queued = 0;
+  for (const auto& l : s.loops) {
+    out.slow_client_disconnects += l->counters.slow_disconnects.load(std::memory_order_relaxed);
+    out.slow_client_dropped += l->counters.slow_dropped.load(std::memory_order_relaxed);
+    out.malformed_packets += l->counters.malformed.load(std::memory_order_relaxed);
+    queued += l->counters.queued_bytes.load(std::memory_order_relaxed);
+  }
+  out.outbound_bytes_queued = static_cast<std::uint64_t>(std::max<std::int64_t>(queued, 0));
+  return out;
+}
+
+}  // namespace tern::net

@@ -1,0 +1,145 @@
+// Internals of net::Server shared by server.cpp and connection.cpp: the event loops, routed
+// action batches, and Engine, which owns the core::Broker and the mutex guarding it.
+// Private to broker/net. Thread safety is stated per member ("loop thread" = the thread
+// running that Loop's io_context; "under mu" = Engine::mu held).
+#pragma once
+
+#include <asio.hpp>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "broker/core/broker.hpp"
+#include "broker/net/server.hpp"
+
+namespace tern::net {
+
+class Connection;
+struct Engine;
+
+using Executor = asio::io_context::executor_type;
+// Sockets and timers bound to a concrete io_context executor: 40 bytes instead of the 88 of
+// the type-erased default, which matters at tens of thousands of idle connections.
+using Socket = asio::basic_stream_socket<asio::ip::tcp, Executor>;
+using Acceptor = asio::basic_socket_acceptor<asio::ip::tcp, Executor>;
+using Timer = asio::basic_waitable_timer<core::Clock, asio::wait_traits<core::Clock>, Executor>;
+
+// One core action bound to its connection. SendPublish (the fan-out hot path) is kept inline;
+// any other action is boxed, because a core::Action is ~1.2 KB and batches should stay small.
+struct Routed {
+  std::shared_ptr<Connection> conn;
+  std::variant<core::SendPublish, std::unique_ptr<core::Action>> what;
+};
+
+// Written by the owning loop thread only; read (relaxed) by Server::stats() from any thread.
+struct LoopCounters {
+  std::atomic<std::int64_t> queued_bytes{0};  // gauge: outbound bytes not yet written
+  std::atomic<std::uint64_t> slow_disconnects{0};
+  std::atomic<std::uint64_t> slow_dropped{0};
+  std::atomic<std::uint64_t> malformed{0};
+};
+
+// One event loop: an io_context run by exactly one thread. Connections are pinned to it.
+struct Loop {
+  static constexpr std::size_t kScratchSize = 64 * 1024;
+
+  Loop(Engine& s, unsigned i) : srv(s), index(i), ctx(1), work(asio::make_work_guard(ctx)) {}
+
+  // Runs `local` in order, then starts the coalesced writes of every dirty connection.
+  // Reentrant calls return at once: the outer call picks up what they appended. Loop thread.
+  void run_local();
+  char* scratch_buffer();
+
+  Engine& srv;
+  const unsigned index;
+  asio::io_context ctx;  // concurrency hint 1: run by one thread (posts may come from any)
+  asio::executor_work_guard<Executor> work;
+  std::thread thread;  // loops 1..n-1; loop 0 runs on the caller of run()
+
+  // Loop thread only:
+  std::unique_ptr<char[]> scratch;     // read buffer shared by all the loop's connections
+  std::vector<codec::Packet> decoded;  // reused per read
+  std::vector<Routed> local;           // actions for this loop from its own drains
+  bool in_local = false;
+  std::vector<std::shared_ptr<Connection>> dirty;  // have bytes queued, no write started
+
+  alignas(64) LoopCounters counters;
+};
+
+struct Listener {
+  Listener(std::size_t i, ListenerOptions o, Acceptor a)
+      : index(i), opts(std::move(o)), acceptor(std::move(a)) {}
+  const std::size_t index;
+  ListenerOptions opts;
+  Acceptor acceptor;  // on loop 0
+  std::optional<Timer> backoff;  // retry after accept errors such as EMFILE
+  std::atomic<std::size_t> live{0};
+};
+
+struct Engine {
+  Engine(ServerOptions net, core::BrokerOptions core);
+  ~Engine();
+
+  // Serialises access to the Broker (and everything marked "under mu"). Taken even with one
+  // io thread: it is uncontended then (~20 ns per event), and broker_stats() may be called
+  // from any thread.
+  std::unique_lock<std::mutex> lock() { return std::unique_lock<std::mutex>(mu); }
+  // Routes broker.actions() to their connections: those on `current` go to current.local
+  // (run after the lock is released), the rest are posted, one batch per loop, while the
+  // lock is still held so that each connection sees its actions in order. REQUIRES: under mu,
+  // on current's thread.
+  void drain(Loop& current);
+  // A connection's transport closed: tell the broker once, route the fallout, forget it.
+  // Loop thread of `loop`. Takes mu.
+  void connection_closed(Loop& loop, core::ConnId id);
+  // A connection slot was given back (socket closed).
+  void release_slot(std::size_t listener);
+
+  // Loop 0 only:
+  void start_accept(Listener& l);
+  void on_accept(Listener& l, Loop& target, const asio::error_code& ec, Socket s);
+  void open_connection(std::size_t listener, Loop& loop, core::ConnId id, Socket s);
+  void arm_tick(core::Time at);
+  void on_tick(const asio::error_code& ec);
+  void begin_shutdown();
+  void stop_loops();  // any thread
+
+  const ServerOptions opts;
+  const std::uint32_t max_packet_size;  // decoder limit, from core options
+
+  std::mutex mu;
+  core::Broker broker;                                                  // under mu
+  std::unordered_map<core::ConnId, std::shared_ptr<Connection>> conns;  // under mu
+  std::vector<std::vector<Routed>> outbox;                              // under mu; per loop
+  core::Time armed_deadline = core::Time::max();                        // under mu
+  bool stopping = false;                                                // under mu
+
+  std::vector<std::unique_ptr<Loop>> loops;  // fixed after construction
+  std::vector<std::unique_ptr<Listener>> listeners;  // fixed after start()
+  std::vector<BoundListener> bound;
+
+  // Loop 0 only:
+  std::optional<Timer> tick_timer;
+  std::optional<Timer> shutdown_timer;
+  std::optional<asio::basic_signal_set<Executor>> signals;
+  std::size_t next_loop = 0;
+  core::ConnId next_id = 1;
+  core::Time last_refusal_log{};
+  std::uint64_t refusals_unlogged = 0;
+
+  std::atomic<bool> stop_requested{false};
+  bool started = false;  // start() succeeded
+  std::atomic<std::size_t> live{0};  // open sockets, all listeners
+  std::atomic<std::uint64_t> accepted{0};
+  std::atomic<std::uint64_t> refused{0};
+};
+
+}  // namespace tern::net
