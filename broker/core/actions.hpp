@@ -18,6 +18,9 @@ namespace tern::core {
 struct SendPacket {
   ConnId conn = 0;
   codec::Packet packet;
+  // The format to encode with. Core always sets it: it is the connection's version, or,
+  // for a CONNACK refusing a CONNECT that failed to decode, the format the client can read.
+  codec::ProtocolVersion version = codec::ProtocolVersion::v5;
 };
 
 // Send a PUBLISH built from a shared message plus per-delivery fields (see

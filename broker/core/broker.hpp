@@ -59,6 +59,7 @@ struct BrokerStats {
   std::uint64_t dropped_expired = 0;
   std::uint64_t dropped_too_large = 0;      // exceeded a client's Maximum Packet Size
   std::uint64_t dropped_qos0_offline = 0;
+  std::uint64_t dropped_retained_quota = 0; // retained not stored: max_retained_bytes
 };
 
 class Broker {

@@ -1,0 +1,165 @@
+// Broker::Impl, the private state shared by broker.cpp and the per-packet handler files
+// (handle_*.cpp, outbound.cpp, will.cpp). Owns connections, sessions, the subscription
+// tree, the retained store, the timer heap and the pending action list.
+// Thread safety: none; Broker's caller serialises every call.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "broker/codec/codec.hpp"
+#include "broker/core/actions.hpp"
+#include "broker/core/broker.hpp"
+#include "broker/core/connection_state.hpp"
+#include "broker/core/retained.hpp"
+#include "broker/core/session.hpp"
+#include "broker/core/timer_queue.hpp"
+#include "broker/core/topic_tree.hpp"
+
+namespace tern::core {
+
+using codec::ProtocolVersion;
+using codec::ReasonCode;
+using EventKind = ConnectionEvent::Kind;
+
+constexpr std::uint32_t kExpiryNever = 0xFFFFFFFF;
+
+inline std::uint8_t rc(ReasonCode r) { return static_cast<std::uint8_t>(r); }
+
+// Whole seconds left until `at`, rounded up, as sent in Message Expiry Interval
+// [MQTT-3.3.2-6]; 0 once passed.
+inline std::uint32_t seconds_left(Time at, Time now) {
+  if (at <= now) return 0;
+  const auto left = at - now;
+  const auto secs = std::chrono::ceil<std::chrono::seconds>(left).count();
+  return secs > 0xFFFFFFFFll ? 0xFFFFFFFFu : static_cast<std::uint32_t>(secs);
+}
+
+struct Broker::Impl {
+  explicit Impl(BrokerOptions o);
+
+  BrokerOptions opts;
+  BrokerStats stats;
+  ActionList actions;
+
+  TopicTree tree;
+  RetainedStore retained;
+  // Expiry times of retained messages (mirrors the store's own index, which has no
+  // accessor), so next_deadline() knows when the next one expires.
+  std::multiset<Time> retained_expiries;
+  Time retained_armed = Time::max();
+
+  std::unordered_map<ConnId, std::unique_ptr<ConnectionState>> conns;
+  std::unordered_map<SessionKey, std::unique_ptr<Session>> sessions;
+  std::unordered_map<std::string, SessionKey> by_client_id;
+  SessionKey next_session_key = 1;
+  std::uint64_t assigned_ids = 0;
+  TimerQueue timers;
+
+  // Routing scratch, reused across publishes so fan-out does not allocate per message.
+  struct Target {
+    Session* session = nullptr;
+    std::uint8_t qos = 0;
+    bool retain_as_published = false;
+    std::vector<std::uint32_t> ids;
+  };
+  std::vector<Target> targets;
+  std::size_t target_count = 0;
+  std::vector<Target> shared_targets;
+  std::size_t shared_count = 0;
+  std::uint64_t match_epoch = 0;
+  std::vector<MessagePtr> retained_scratch;
+
+  // ---- lookups (broker.cpp)
+  ConnectionState* find_conn(ConnId id);
+  Session* find_session(SessionKey key);
+  Session* find_session(const std::string& client_id);
+  ConnectionState* online_conn(const Session& s);  // null when offline
+
+  // ---- output (broker.cpp)
+  void send(const ConnectionState& c, codec::Packet&& p);
+  void event(const ConnectionState& c, EventKind kind, std::uint8_t reason, std::string detail);
+  // Sets a Reason String on a v5 packet when allowed: always on CONNACK/DISCONNECT,
+  // otherwise only if the client did not set Request Problem Information to 0
+  // [MQTT-3.1.2-29]; never when it would push the packet past the client's Maximum
+  // Packet Size [MQTT-3.1.2-25].
+  void add_reason(const ConnectionState& c, codec::Properties& props, std::string_view text,
+                  bool connack_or_disconnect) const;
+
+  // ---- connection lifecycle (broker.cpp)
+  // Server-side close: a v5 client past CONNECT gets DISCONNECT `reason` (when
+  // send_disconnect), the connection is closed, the event logged, the session detached.
+  void close(ConnectionState& c, ReasonCode reason, EventKind kind, std::string detail,
+             bool send_disconnect, bool publish_will, Time now);
+  // A protocol violation after CONNECT: DISCONNECT with the reason (v5) and close
+  // [MQTT-4.13.1-1]; the will is published.
+  void protocol_error(ConnectionState& c, ReasonCode reason, const char* detail, Time now);
+  // Detaches the connection from its session: will, session expiry, gauges.
+  void end_connection(ConnectionState& c, bool publish_will, Time now);
+  void destroy_session(Session& s, Time now);
+  Session& create_session(const std::string& client_id);
+
+  // ---- timers (broker.cpp)
+  void arm_conn(ConnectionState& c);
+  void arm_session(Session& s);
+  void arm_retained();
+  void fire_conn(ConnectionState& c, Time now);
+  void fire_session(Session& s, Time now);
+  void fire_retained(Time now);
+  void maybe_compact_timers();
+
+  // ---- packet handlers (handle_*.cpp)
+  void handle_connect(ConnectionState& c, codec::Connect&& p, Time now);
+  void refuse_connect(ConnectionState& c, ProtocolVersion v, std::uint8_t code,
+                      std::string detail, Time now);
+  void handle_publish(ConnectionState& c, codec::Publish&& p, Time now);
+  void handle_puback(ConnectionState& c, const codec::PubAck& p, Time now);
+  void handle_pubrec(ConnectionState& c, const codec::PubAck& p, Time now);
+  void handle_pubrel(ConnectionState& c, const codec::PubAck& p, Time now);
+  void handle_pubcomp(ConnectionState& c, const codec::PubAck& p, Time now);
+  void handle_subscribe(ConnectionState& c, codec::Subscribe&& p, Time now);
+  void handle_unsubscribe(ConnectionState& c, const codec::Unsubscribe& p, Time now);
+  void handle_disconnect(ConnectionState& c, const codec::Disconnect& p, Time now);
+  void handle_auth(ConnectionState& c, const codec::Auth& p, Time now);
+  void handle_decode_error(ConnectionState& c, const codec::DecodeResult& e, Time now);
+
+  // ---- routing (handle_publish.cpp)
+  // Delivers msg to every matching subscription (merged per session) and shared group.
+  void route(const MessagePtr& msg, Time now);
+  // Stores or clears the retained message for msg->topic. False when storing would pass
+  // max_retained_bytes (nothing stored; counted).
+  bool store_retained(const MessagePtr& msg);
+
+  // ---- wills (will.cpp)
+  // The connection ended without DISCONNECT 0x00: publish now or after the delay.
+  void schedule_will(Session& s, codec::Will&& w, ProtocolVersion v, Time now);
+  void publish_will(const std::string& client_id, codec::Will&& w, Time now);
+
+  // ---- outbound (outbound.cpp)
+  void deliver(Session& s, const MessagePtr& msg, std::uint8_t qos, bool retain,
+               std::span<const std::uint32_t> ids, Time now);
+  void enqueue(Session& s, QueuedMessage&& m);
+  // Sends queued messages while the in-flight window allows [MQTT-4.9.0-?].
+  void drain(ConnectionState& c, Session& s, Time now);
+  // On reconnect: resend unacknowledged PUBLISH (DUP=1) and PUBREL in original order
+  // [MQTT-4.4.0-1].
+  void resend_inflight(ConnectionState& c, Session& s, Time now);
+  // Starts a QoS 1/2 flow; false when the message was discarded as too large.
+  bool start_flight(ConnectionState& c, Session& s, QueuedMessage&& m, Time now);
+  // Emits SendPublish unless the packet exceeds the client's Maximum Packet Size, in
+  // which case it is discarded and counted [MQTT-3.1.2-25]; returns false then.
+  bool send_publish(ConnectionState& c, const MessagePtr& msg, std::uint8_t qos, bool retain,
+                    bool dup, std::uint16_t packet_id, std::span<const std::uint32_t> ids,
+                    Time now);
+  std::size_t window(const ConnectionState& c) const;
+  QueueLimits queue_limits() const;
+};
+
+}  // namespace tern::core

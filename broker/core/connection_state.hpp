@@ -1,0 +1,68 @@
+// Per-connection state of core::Broker: what lives exactly as long as one network
+// connection (protocol version, keep-alive, topic aliases both ways, the client's limits,
+// the will until the connection ends). Nothing here survives a reconnect; that is Session.
+// Thread safety: plain data owned by Broker::Impl; not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "broker/codec/packet.hpp"
+#include "broker/core/types.hpp"
+
+namespace tern::core {
+
+enum class ConnPhase : std::uint8_t {
+  AwaitConnect,  // opened; the first packet must be CONNECT [MQTT-3.1.0-1]
+  Connected,     // CONNACK 0x00 sent; attached to a session
+  Closing,       // CloseConnection emitted; waiting for net's on_closed
+};
+
+// Topic aliases the server assigns towards the client [MQTT-3.3.2-?]: each alias maps to
+// one topic for the life of the connection. Aliases are handed out in order; once the
+// client's Topic Alias Maximum is used up the oldest assignment is recycled round-robin,
+// so the map never holds more than the client allowed.
+struct OutboundAliases {
+  std::uint16_t maximum = 0;                      // the client's Topic Alias Maximum
+  std::unordered_map<std::string, std::uint16_t> by_topic;
+  std::vector<std::string> topics;                // alias - 1 -> topic
+  std::uint16_t cursor = 0;                       // next alias slot to recycle (0-based)
+};
+
+struct ConnectionState {
+  ConnId id = 0;
+  ConnPhase phase = ConnPhase::AwaitConnect;
+  codec::ProtocolVersion version = codec::ProtocolVersion::v5;
+  SessionKey session = 0;  // set once connected
+  std::string client_id;   // copy for events and No Local
+
+  Time opened_at{};
+  Time last_packet{};        // keep-alive counts from the last packet received
+  std::uint16_t keep_alive = 0;  // effective seconds (after Server Keep Alive), 0 = off
+
+  // MQTT 5 properties the client sent in CONNECT.
+  bool problem_info = true;                 // Request Problem Information [MQTT-3.1.2-29]
+  std::uint16_t client_receive_maximum = 65535;  // bounds our outbound in-flight window
+  std::uint32_t client_max_packet_size = 0;      // 0 = no limit beyond the protocol's
+  std::uint32_t connect_session_expiry = 0;      // as sent in CONNECT, for [MQTT-3.14.2-2]
+
+  // Client -> server topic aliases: alias - 1 -> topic; sized on first use, at most
+  // BrokerOptions::topic_alias_maximum entries.
+  std::vector<std::string> aliases_in;
+  OutboundAliases aliases_out;
+
+  // QoS 1/2 PUBLISH packets received on this connection and not yet completed (QoS 1 is
+  // answered at once, so this counts QoS 2 awaiting PUBREL). Checked against our Receive
+  // Maximum; per connection because the client's send quota restarts with each one.
+  std::uint32_t inbound_unacked = 0;
+
+  std::optional<codec::Will> will;  // until the connection ends or DISCONNECT 0x00
+
+  // Timer bookkeeping (see TimerQueue): the deadline currently armed, max() if none.
+  Time timer_armed = Time::max();
+};
+
+}  // namespace tern::core

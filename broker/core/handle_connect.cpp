@@ -1,0 +1,184 @@
+// CONNECT: client identifier, session (clean start, resume, takeover, expiry), keep-alive,
+// the client's limits, the will, and the CONNACK with the server's capabilities (v5).
+#include <algorithm>
+#include <string>
+#include <utility>
+
+#include "broker/core/broker_impl.hpp"
+
+namespace tern::core {
+
+namespace {
+
+std::string make_client_id(std::uint64_t n) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id = "tern-";
+  char buf[16];
+  int len = 0;
+  do {
+    buf[len++] = kHex[n & 0xF];
+    n >>= 4;
+  } while (n != 0);
+  while (len > 0) id.push_back(buf[--len]);
+  return id;
+}
+
+}  // namespace
+
+void Broker::Impl::refuse_connect(ConnectionState& c, ProtocolVersion v, std::uint8_t code,
+                                  std::string detail, Time now) {
+  c.version = v;
+  codec::Connack ack;
+  ack.session_present = false;  // [MQTT-3.2.2-4] / [MQTT-3.2.2-6] with a non-zero code
+  ack.reason_code = code;
+  add_reason(c, ack.props, detail, true);
+  send(c, std::move(ack));
+  actions.emplace_back(CloseConnection{c.id});  // [MQTT-3.2.2-5] / [MQTT-3.2.2-7]
+  event(c, EventKind::Refused, code, std::move(detail));
+  end_connection(c, false, now);
+}
+
+void Broker::Impl::handle_connect(ConnectionState& c, codec::Connect&& p, Time now) {
+  const bool v5 = p.version == ProtocolVersion::v5;
+  c.version = p.version;
+  c.client_id = p.client_id;  // for events, also when refused
+
+  if (v5) {
+    // No enhanced authentication method is supported yet [MQTT-4.12.0-1].
+    if (p.props.authentication_method) {
+      refuse_connect(c, p.version, rc(ReasonCode::BadAuthenticationMethod),
+                     "authentication method not supported", now);
+      return;
+    }
+    if (p.will) {
+      if (p.will->qos > opts.maximum_qos) {  // [MQTT-3.2.2-12]
+        refuse_connect(c, p.version, rc(ReasonCode::QosNotSupported), "will QoS not supported",
+                       now);
+        return;
+      }
+      if (p.will->retain && !opts.retain_available) {  // [MQTT-3.2.2-13]
+        refuse_connect(c, p.version, rc(ReasonCode::RetainNotSupported),
+                       "retained will not supported", now);
+        return;
+      }
+      if (p.will->props.payload_format_indicator == 1 && !codec::valid_utf8(p.will->payload)) {
+        // [MQTT-3.1.3-?] will payload announced as UTF-8 but is not.
+        refuse_connect(c, p.version, rc(ReasonCode::PayloadFormatInvalid),
+                       "will payload is not UTF-8", now);
+        return;
+      }
+    }
+  } else if (p.will) {
+    // 3.1.1 has no way to refuse these: clamp to what the server supports.
+    p.will->qos = std::min(p.will->qos, opts.maximum_qos);
+    if (!opts.retain_available) p.will->retain = false;
+  }
+
+  // Client identifier.
+  std::string client_id = std::move(p.client_id);
+  bool assigned = false;
+  if (client_id.empty()) {
+    if (!v5 && !p.clean_start) {
+      // [MQTT-3.1.3-8] 3.1.1: a zero-byte ClientId needs CleanSession=1.
+      refuse_connect(c, p.version,
+                     static_cast<std::uint8_t>(codec::ConnackCode311::IdentifierRejected),
+                     "empty client identifier with clean session 0", now);
+      return;
+    }
+    // [MQTT-3.1.3-6] assign a unique identifier ([MQTT-3.1.3-7] v5: returned in CONNACK).
+    do {
+      client_id = make_client_id(++assigned_ids);
+    } while (by_client_id.count(client_id));
+    assigned = true;
+  }
+  c.client_id = client_id;
+
+  // Keep-alive: v5 Server Keep Alive overrides the client's value when we cap it
+  // [MQTT-3.2.2-21]. 3.1.1 cannot be told, so its value stands.
+  std::uint16_t keep_alive = p.keep_alive;
+  bool server_keep_alive = false;
+  if (v5 && opts.max_keepalive > 0 && (keep_alive == 0 || keep_alive > opts.max_keepalive)) {
+    keep_alive = opts.max_keepalive;
+    server_keep_alive = true;
+  }
+
+  // Session expiry: v5 from the property (absent = 0), 3.1.1 from CleanSession.
+  const std::uint32_t requested =
+      v5 ? p.props.session_expiry_interval.value_or(0)
+         : (p.clean_start ? 0u : opts.session_expiry_default);
+  const std::uint32_t expiry = std::min(requested, opts.max_session_expiry);
+
+  // [MQTT-3.1.4-3] a second connection for a client id takes the session over: the old
+  // connection gets DISCONNECT 0x8E (v5) and is closed. Its will follows the usual rules
+  // (3.1.2.5): published now unless it has a delay and this connection resumes the
+  // session (then [MQTT-3.1.3-9] cancels it below); a clean start ends the old session,
+  // which publishes a delayed will at once.
+  if (Session* old = find_session(client_id); old && old->conn != 0) {
+    if (ConnectionState* oc = find_conn(old->conn)) {
+      close(*oc, ReasonCode::SessionTakenOver, EventKind::TakenOver, "session taken over", true,
+            true, now);
+    }
+  }
+
+  bool session_present = false;
+  Session* s = find_session(client_id);
+  if (s && p.clean_start) {
+    destroy_session(*s, now);  // [MQTT-3.1.2-4] discard any existing session
+    s = nullptr;
+  }
+  if (s) {
+    session_present = true;  // [MQTT-3.2.2-2] / [MQTT-3.2.2-3]
+    // [MQTT-3.1.3-9] reconnected before the will delay passed: the will is not sent.
+    s->pending_will.reset();
+    s->expires_at.reset();
+  } else {
+    s = &create_session(client_id);
+  }
+  s->version = p.version;
+  s->expiry_interval = expiry;
+  s->conn = c.id;
+
+  c.phase = ConnPhase::Connected;
+  c.session = s->key;
+  c.keep_alive = keep_alive;
+  c.connect_session_expiry = requested;
+  if (v5) {
+    c.problem_info = p.props.request_problem_information.value_or(1) != 0;
+    c.client_receive_maximum = p.props.receive_maximum.value_or(65535);
+    if (c.client_receive_maximum == 0) c.client_receive_maximum = 1;  // codec rejects 0
+    c.client_max_packet_size = p.props.maximum_packet_size.value_or(0);
+    c.aliases_out.maximum = p.props.topic_alias_maximum.value_or(0);
+  }
+  c.will = std::move(p.will);
+
+  codec::Connack ack;
+  ack.session_present = session_present;
+  ack.reason_code = 0;
+  if (v5) {
+    codec::Properties& pr = ack.props;
+    if (expiry != requested) pr.session_expiry_interval = expiry;  // [MQTT-3.2.2-?] capped
+    if (opts.receive_maximum != 65535) pr.receive_maximum = opts.receive_maximum;
+    if (opts.maximum_qos < 2) pr.maximum_qos = opts.maximum_qos;
+    if (!opts.retain_available) pr.retain_available = 0;
+    if (opts.max_packet_size != 0 && opts.max_packet_size < 268435460u)
+      pr.maximum_packet_size = opts.max_packet_size;
+    if (assigned) pr.assigned_client_identifier = client_id;  // [MQTT-3.2.2-16]
+    if (opts.topic_alias_maximum > 0) pr.topic_alias_maximum = opts.topic_alias_maximum;
+    if (!opts.wildcard_subscriptions) pr.wildcard_subscription_available = 0;
+    if (!opts.subscription_identifiers) pr.subscription_identifier_available = 0;
+    if (!opts.shared_subscriptions) pr.shared_subscription_available = 0;
+    if (server_keep_alive) pr.server_keep_alive = keep_alive;  // [MQTT-3.2.2-21]
+  }
+  send(c, std::move(ack));
+
+  ++stats.clients_connected;
+  stats.clients_maximum = std::max(stats.clients_maximum, stats.clients_connected);
+  event(c, EventKind::Connected, 0, v5 ? "MQTT 5.0" : "MQTT 3.1.1");
+  arm_conn(c);
+
+  // [MQTT-4.4.0-1] resend what was in flight, in order, before anything new.
+  if (session_present) resend_inflight(c, *s, now);
+  drain(c, *s, now);
+}
+
+}  // namespace tern::core

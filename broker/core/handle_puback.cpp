@@ -1,0 +1,78 @@
+// PUBACK, PUBREC, PUBREL, PUBCOMP: the acknowledgement halves of the QoS 1 and QoS 2
+// flows, outbound (we sent the PUBLISH) and inbound (PUBREL for a PUBLISH we received).
+#include "broker/core/broker_impl.hpp"
+
+namespace tern::core {
+
+using Stage = OutboundFlight::Stage;
+
+void Broker::Impl::handle_puback(ConnectionState& c, const codec::PubAck& p, Time now) {
+  Session* s = find_session(c.session);
+  if (!s) return;
+  const OutboundFlight* f = s->inflight.find(p.packet_id);
+  // An unknown or out-of-flow id is ignored: nothing to complete.
+  if (!f || f->stage != Stage::AwaitPuback) return;
+  // [MQTT-4.3.2-?] the QoS 1 flow is complete (whatever the reason code); the slot is
+  // free for the next queued message [MQTT-4.9.0-?].
+  s->inflight.erase(p.packet_id);
+  drain(c, *s, now);
+}
+
+void Broker::Impl::handle_pubrec(ConnectionState& c, const codec::PubAck& p, Time now) {
+  Session* s = find_session(c.session);
+  if (!s) return;
+  OutboundFlight* f = s->inflight.find(p.packet_id);
+  if (!f) {
+    if (c.version == ProtocolVersion::v5) {
+      // v5 4.3.3: PUBREL 0x92 for an identifier we do not know.
+      codec::Pubrel rel;
+      rel.packet_id = p.packet_id;
+      rel.reason_code = rc(ReasonCode::PacketIdentifierNotFound);
+      send(c, std::move(rel));
+    }
+    return;
+  }
+  if (f->stage == Stage::AwaitPuback) return;  // a PUBREC for a QoS 1 flow: ignore
+  if (p.reason_code >= 0x80) {
+    // [MQTT-4.3.3-?] a failure PUBREC ends the flow; no PUBREL, never resent.
+    s->inflight.erase(p.packet_id);
+    drain(c, *s, now);
+    return;
+  }
+  if (f->stage == Stage::AwaitPubrec) {
+    // [MQTT-4.3.3-?] the message is now owned by the receiver: keep only the id.
+    f->stage = Stage::AwaitPubcomp;
+    f->msg.reset();
+    f->subscription_ids.clear();
+  }
+  // A duplicate PUBREC in AwaitPubcomp gets the PUBREL again.
+  codec::Pubrel rel;
+  rel.packet_id = p.packet_id;
+  send(c, std::move(rel));
+}
+
+void Broker::Impl::handle_pubrel(ConnectionState& c, const codec::PubAck& p, Time now) {
+  (void)now;
+  Session* s = find_session(c.session);
+  if (!s) return;
+  codec::Pubcomp comp;
+  comp.packet_id = p.packet_id;
+  if (s->remove_inbound_qos2(p.packet_id)) {
+    // [MQTT-4.3.3-?] release the id; a later PUBLISH with it is a new message.
+    if (c.inbound_unacked > 0) --c.inbound_unacked;
+  } else if (c.version == ProtocolVersion::v5) {
+    comp.reason_code = rc(ReasonCode::PacketIdentifierNotFound);  // v5 4.3.3
+  }
+  send(c, std::move(comp));
+}
+
+void Broker::Impl::handle_pubcomp(ConnectionState& c, const codec::PubAck& p, Time now) {
+  Session* s = find_session(c.session);
+  if (!s) return;
+  const OutboundFlight* f = s->inflight.find(p.packet_id);
+  if (!f || f->stage != Stage::AwaitPubcomp) return;  // unknown: ignore
+  s->inflight.erase(p.packet_id);  // [MQTT-4.3.3-?] QoS 2 flow complete
+  drain(c, *s, now);
+}
+
+}  // namespace tern::core

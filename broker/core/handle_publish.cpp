@@ -1,0 +1,232 @@
+// Inbound PUBLISH (QoS 0/1/2 receiver side, topic aliases, retained store) and routing:
+// fan-out to matching subscriptions merged per session, and to one member per shared
+// group.
+#include <algorithm>
+#include <utility>
+
+#include "broker/core/broker_impl.hpp"
+
+namespace tern::core {
+
+bool Broker::Impl::store_retained(const MessagePtr& msg) {
+  const MessagePtr old = retained.find(msg->topic);
+  auto forget_expiry = [&] {
+    if (old && old->expires_at) {
+      auto it = retained_expiries.find(*old->expires_at);
+      if (it != retained_expiries.end()) retained_expiries.erase(it);
+    }
+  };
+  if (msg->payload.empty()) {
+    // [MQTT-3.3.1-6] / [MQTT-3.3.1-7] a zero-length retained payload clears the topic.
+    if (old) {
+      forget_expiry();
+      retained.erase(msg->topic);
+    }
+    return true;
+  }
+  const std::size_t old_bytes = old ? old->size_bytes() : 0;
+  if (retained.bytes() - old_bytes + msg->size_bytes() > opts.max_retained_bytes) {
+    ++stats.dropped_retained_quota;
+    return false;
+  }
+  forget_expiry();
+  retained.put(msg);  // [MQTT-3.3.1-5] replaces any previous message for the topic
+  if (msg->expires_at) {
+    retained_expiries.insert(*msg->expires_at);
+    arm_retained();
+  }
+  return true;
+}
+
+void Broker::Impl::handle_publish(ConnectionState& c, codec::Publish&& p, Time now) {
+  const bool v5 = c.version == ProtocolVersion::v5;
+  Session* sp = find_session(c.session);
+  if (!sp) return;
+  Session& s = *sp;
+
+  if (p.qos > opts.maximum_qos) {
+    // [MQTT-3.2.2-11] more than the Maximum QoS we announced.
+    protocol_error(c, ReasonCode::QosNotSupported, "QoS not supported", now);
+    return;
+  }
+
+  if (v5 && p.props.topic_alias) {
+    const std::uint16_t alias = *p.props.topic_alias;
+    if (alias == 0 || alias > opts.topic_alias_maximum) {
+      // [MQTT-3.3.2-8] 0 is not a valid alias; [MQTT-3.3.2-9] above our maximum.
+      protocol_error(c, ReasonCode::TopicAliasInvalid, "topic alias out of range", now);
+      return;
+    }
+    if (c.aliases_in.size() < opts.topic_alias_maximum)
+      c.aliases_in.resize(opts.topic_alias_maximum);
+    std::string& slot = c.aliases_in[alias - 1];
+    if (p.topic.empty()) {
+      if (slot.empty()) {
+        // 3.3.2.3.4: an alias with no mapping on this connection is a protocol error.
+        protocol_error(c, ReasonCode::ProtocolError, "unknown topic alias", now);
+        return;
+      }
+      p.topic = slot;
+    } else {
+      slot = p.topic;  // establish or replace the mapping
+    }
+  } else if (p.topic.empty()) {
+    protocol_error(c, v5 ? ReasonCode::ProtocolError : ReasonCode::TopicNameInvalid,
+                   "empty topic name without topic alias", now);
+    return;
+  }
+
+  if (p.retain && !opts.retain_available) {
+    if (v5) {  // [MQTT-3.2.2-14] retained PUBLISH after Retain Available 0
+      protocol_error(c, ReasonCode::RetainNotSupported, "retain not supported", now);
+      return;
+    }
+    p.retain = false;  // 3.1.1 cannot be told: deliver it, do not store it
+  }
+
+  auto ack = [&](std::uint8_t code, const char* why) {
+    codec::PubAck a;
+    a.packet_id = p.packet_id;
+    a.reason_code = code;
+    if (code >= 0x80) add_reason(c, a.props, why, false);
+    if (p.qos == 1)
+      send(c, codec::Puback{a});
+    else
+      send(c, codec::Pubrec{a});
+  };
+
+  if (v5 && p.props.payload_format_indicator == 1 && !codec::valid_utf8(p.payload)) {
+    // [MQTT-3.3.2-?] payload announced as UTF-8 is not: refuse it.
+    if (p.qos == 0)
+      protocol_error(c, ReasonCode::PayloadFormatInvalid, "payload is not UTF-8", now);
+    else
+      ack(rc(ReasonCode::PayloadFormatInvalid), "payload is not UTF-8");
+    return;
+  }
+
+  if (p.qos == 2 && s.has_inbound_qos2(p.packet_id)) {
+    // [MQTT-4.3.3-?] method A: routed when first received; a duplicate is acknowledged
+    // again and not routed twice.
+    ack(0, "");
+    return;
+  }
+  if (p.qos > 0 && c.inbound_unacked >= opts.receive_maximum) {
+    // [MQTT-3.3.4-?] more unacknowledged QoS>0 PUBLISH than our Receive Maximum.
+    protocol_error(c, ReasonCode::ReceiveMaximumExceeded, "receive maximum exceeded", now);
+    return;
+  }
+
+  ++stats.messages_received;
+  stats.bytes_received += p.payload.size();
+
+  auto m = std::make_shared<Message>();
+  m->topic = std::move(p.topic);
+  m->payload = std::move(p.payload);
+  m->qos = p.qos;
+  m->retain = p.retain;
+  m->props = std::move(p.props);
+  // Per-delivery fields are never stored [MQTT-3.3.2-7] (alias), [MQTT-3.3.4-6] (ids).
+  m->props.topic_alias.reset();
+  m->props.subscription_identifiers.clear();
+  if (m->props.message_expiry_interval) {
+    m->expires_at = now + std::chrono::seconds(*m->props.message_expiry_interval);
+    m->props.message_expiry_interval.reset();  // the remaining time is sent per delivery
+  }
+  m->origin_client_id = c.client_id;
+  const MessagePtr msg = std::move(m);
+
+  std::uint8_t code = 0;
+  if (msg->retain && !store_retained(msg) && v5 && msg->qos > 0)
+    code = rc(ReasonCode::QuotaExceeded);  // refused: not stored and not forwarded
+  if (code == 0) route(msg, now);
+
+  if (msg->qos == 1) {
+    ack(code, "retained message quota exceeded");  // [MQTT-4.3.2-?] PUBACK after routing
+  } else if (msg->qos == 2) {
+    if (code < 0x80) {
+      s.add_inbound_qos2(p.packet_id);  // [MQTT-4.3.3-?] keep the id until PUBREL
+      ++c.inbound_unacked;
+    }
+    ack(code, "retained message quota exceeded");
+  }
+}
+
+void Broker::Impl::route(const MessagePtr& msg, Time now) {
+  ++match_epoch;
+  target_count = 0;
+  shared_count = 0;
+
+  auto slot = [](std::vector<Target>& v, std::size_t& n) -> Target& {
+    if (v.size() == n) v.emplace_back();
+    Target& t = v[n++];
+    t.ids.clear();
+    return t;
+  };
+
+  tree.match(
+      msg->topic,
+      [&](const Subscriber& sub) {
+        Session* s = find_session(sub.session);
+        if (!s) return;
+        // [MQTT-3.8.3-3] No Local: not back to the publishing client id.
+        if (sub.opts.no_local && s->client_id == msg->origin_client_id) return;
+        if (s->match_epoch == match_epoch) {
+          // Overlapping subscriptions of one session: one copy at the highest QoS
+          // [MQTT-3.3.5-1], carrying every matching subscription id [MQTT-3.3.4-4].
+          Target& t = targets[s->match_slot];
+          t.qos = std::max(t.qos, sub.opts.max_qos);
+          t.retain_as_published = t.retain_as_published || sub.opts.retain_as_published;
+          if (sub.opts.subscription_id) t.ids.push_back(sub.opts.subscription_id);
+          return;
+        }
+        s->match_epoch = match_epoch;
+        s->match_slot = static_cast<std::uint32_t>(target_count);
+        Target& t = slot(targets, target_count);
+        t.session = s;
+        t.qos = sub.opts.max_qos;
+        t.retain_as_published = sub.opts.retain_as_published;
+        if (sub.opts.subscription_id) t.ids.push_back(sub.opts.subscription_id);
+      },
+      [&](SharedGroup& g) {
+        // [MQTT-4.8.2-?] one member per group: round robin over members with a live
+        // connection; if none is online, the next member's session queues it.
+        const std::size_t n = g.members.size();
+        if (n == 0) return;
+        const std::size_t start = g.next % n;
+        std::size_t pick = start;
+        Session* chosen = nullptr;
+        for (std::size_t i = 0; i < n; ++i) {
+          const std::size_t idx = (start + i) % n;
+          Session* s = find_session(g.members[idx].session);
+          if (s && online_conn(*s)) {
+            chosen = s;
+            pick = idx;
+            break;
+          }
+        }
+        if (!chosen) chosen = find_session(g.members[start].session);
+        g.next = pick + 1;
+        if (!chosen) return;
+        const SubOptions& o = g.members[pick].opts;
+        Target& t = slot(shared_targets, shared_count);
+        t.session = chosen;
+        t.qos = o.max_qos;
+        t.retain_as_published = o.retain_as_published;
+        if (o.subscription_id) t.ids.push_back(o.subscription_id);
+      });
+
+  // [MQTT-3.8.4-8] delivery QoS is the lower of the message's and the subscription's;
+  // [MQTT-3.3.1-12]/[MQTT-3.3.1-13] RETAIN is 0 unless Retain As Published.
+  for (std::size_t i = 0; i < target_count; ++i) {
+    Target& t = targets[i];
+    deliver(*t.session, msg, std::min(msg->qos, t.qos), msg->retain && t.retain_as_published,
+            t.ids, now);
+  }
+  for (std::size_t i = 0; i < shared_count; ++i) {
+    Target& t = shared_targets[i];
+    deliver(*t.session, msg, std::min(msg->qos, t.qos), msg->retain && t.retain_as_published,
+            t.ids, now);
+  }
+}
+
+}  // namespace tern::core

@@ -1,0 +1,61 @@
+// Outbound QoS 1/2 in-flight window of one session: packet identifier allocation and the
+// sender side of the QoS state machines [MQTT-4.3.2], [MQTT-4.3.3]. Entries are kept in
+// the order their PUBLISH was first sent, which is the order they are resent on reconnect
+// [MQTT-4.4.0-1]. Part of the session state (survives reconnects; persistable).
+// Thread safety: plain data; not thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <vector>
+
+#include "broker/core/types.hpp"
+
+namespace tern::core {
+
+struct OutboundFlight {
+  enum class Stage : std::uint8_t {
+    AwaitPuback,   // QoS 1 PUBLISH sent
+    AwaitPubrec,   // QoS 2 PUBLISH sent
+    AwaitPubcomp,  // QoS 2 PUBREC received, PUBREL sent
+  };
+  std::uint16_t packet_id = 0;
+  Stage stage = Stage::AwaitPuback;
+  std::uint8_t qos = 1;
+  bool retain = false;
+  MessagePtr msg;
+  std::vector<std::uint32_t> subscription_ids;
+};
+
+class InflightWindow {
+ public:
+  std::size_t size() const { return flights_.size(); }
+  bool empty() const { return flights_.empty(); }
+
+  // A packet identifier not used by any entry [MQTT-2.2.1-3]. Identifiers advance
+  // round-robin so a just-freed one is not reused at once.
+  // REQUIRES: size() < 65535.
+  std::uint16_t next_free_id();
+
+  // Appends an entry (the PUBLISH is being sent now).
+  // REQUIRES: f.packet_id is not in use.
+  void add(OutboundFlight&& f) { flights_.push_back(std::move(f)); }
+
+  // The entry with this identifier, or nullptr. Acknowledgements usually arrive in send
+  // order, so the search starts at the oldest entry and is short in practice.
+  OutboundFlight* find(std::uint16_t packet_id);
+  // Removes the entry; returns false when there was none.
+  bool erase(std::uint16_t packet_id);
+
+  // Oldest first.
+  std::deque<OutboundFlight>& entries() { return flights_; }
+  const std::deque<OutboundFlight>& entries() const { return flights_; }
+  void clear() { flights_.clear(); }
+
+ private:
+  std::deque<OutboundFlight> flights_;
+  std::uint16_t next_id_ = 1;
+};
+
+}  // namespace tern::core

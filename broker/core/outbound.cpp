@@ -1,0 +1,181 @@
+// Outbound delivery to one session: direct send, in-flight window, bounded queue,
+// resend on reconnect, topic aliases towards the client and its Maximum Packet Size.
+#include <algorithm>
+#include <utility>
+
+#include "broker/core/broker_impl.hpp"
+
+namespace tern::core {
+
+std::size_t Broker::Impl::window(const ConnectionState& c) const {
+  // [MQTT-3.3.4-7] never more unacknowledged QoS>0 PUBLISH than the client's Receive
+  // Maximum; our own cap bounds memory for clients that allow 65535.
+  const std::size_t w = std::min<std::size_t>(c.client_receive_maximum, opts.max_inflight_out);
+  return std::max<std::size_t>(w, 1);
+}
+
+QueueLimits Broker::Impl::queue_limits() const {
+  return QueueLimits{opts.max_queued_messages, opts.max_queued_bytes,
+                     opts.overflow == OverflowPolicy::DropOldest};
+}
+
+void Broker::Impl::deliver(Session& s, const MessagePtr& msg, std::uint8_t qos, bool retain,
+                           std::span<const std::uint32_t> ids, Time now) {
+  if (ConnectionState* c = online_conn(s)) {
+    if (qos == 0) {
+      // QoS 0 takes no in-flight slot; it only waits behind queued QoS 0 messages so
+      // their order holds [MQTT-4.6.0-6].
+      if (s.queue.qos0_count() == 0) {
+        send_publish(*c, msg, 0, retain, false, 0, ids, now);
+        return;
+      }
+    } else if (s.queue.empty() && s.inflight.size() < window(*c)) {
+      start_flight(*c, s, QueuedMessage{msg, qos, retain, {ids.begin(), ids.end()}}, now);
+      return;
+    }
+  } else if (qos == 0 && !opts.queue_qos0_offline) {
+    ++stats.dropped_qos0_offline;
+    return;
+  }
+  enqueue(s, QueuedMessage{msg, qos, retain, {ids.begin(), ids.end()}});
+}
+
+void Broker::Impl::enqueue(Session& s, QueuedMessage&& m) {
+  const std::size_t before = s.queue.size();
+  bool accepted = false;
+  const bool expires = m.msg->expires_at.has_value();
+  stats.dropped_queue_full += s.queue.push(std::move(m), queue_limits(), accepted);
+  const std::size_t after = s.queue.size();
+  stats.queued_messages = stats.queued_messages + after - before;
+  if (accepted && expires) arm_session(s);
+}
+
+bool Broker::Impl::send_publish(ConnectionState& c, const MessagePtr& msg, std::uint8_t qos,
+                                bool retain, bool dup, std::uint16_t packet_id,
+                                std::span<const std::uint32_t> ids, Time now) {
+  const bool v5 = c.version == ProtocolVersion::v5;
+  SendPublish a;
+  a.conn = c.id;
+  a.msg = msg;
+  a.packet_id = packet_id;
+  a.qos = qos;
+  a.retain = retain;
+  a.dup = dup;  // [MQTT-3.3.1-1] set only on re-delivery
+  if (v5) {
+    // [MQTT-3.3.2-6] the lifetime left, not the one published.
+    if (msg->expires_at) a.message_expiry_interval = seconds_left(*msg->expires_at, now);
+    a.subscription_ids.assign(ids.begin(), ids.end());
+  }
+
+  // Topic alias towards the client, within its Topic Alias Maximum [MQTT-3.3.2-?].
+  OutboundAliases& ao = c.aliases_out;
+  std::uint16_t alias = 0;
+  bool omit_topic = false;
+  bool new_alias = false;
+  if (v5 && ao.maximum > 0) {
+    auto it = ao.by_topic.find(msg->topic);
+    if (it != ao.by_topic.end()) {
+      alias = it->second;
+      omit_topic = true;
+    } else {
+      new_alias = true;
+      alias = ao.topics.size() < ao.maximum ? static_cast<std::uint16_t>(ao.topics.size() + 1)
+                                            : static_cast<std::uint16_t>(ao.cursor + 1);
+    }
+  }
+
+  if (v5 && c.client_max_packet_size != 0) {
+    codec::PublishView view;
+    view.qos = qos;
+    view.retain = retain;
+    view.dup = dup;
+    view.topic = omit_topic ? std::string_view{} : std::string_view{msg->topic};
+    view.packet_id = packet_id;
+    view.payload = msg->payload;
+    view.props = &msg->props;
+    view.message_expiry_interval = a.message_expiry_interval;
+    view.topic_alias = alias;
+    view.subscription_identifiers = a.subscription_ids;
+    if (codec::publish_size(view, c.version) > c.client_max_packet_size) {
+      // [MQTT-3.1.2-25] too large for the client: discard as if it had been sent.
+      ++stats.dropped_too_large;
+      return false;
+    }
+  }
+
+  if (new_alias) {
+    if (ao.topics.size() < ao.maximum) {
+      ao.topics.push_back(msg->topic);
+    } else {
+      // Recycle the oldest assignment; the client replaces its mapping when it sees the
+      // alias with a topic name again.
+      ao.by_topic.erase(ao.topics[ao.cursor]);
+      ao.topics[ao.cursor] = msg->topic;
+      ao.cursor = static_cast<std::uint16_t>((ao.cursor + 1) % ao.maximum);
+    }
+    ao.by_topic.emplace(msg->topic, alias);
+  }
+  a.topic_alias = alias;
+  a.omit_topic = omit_topic;
+
+  ++stats.messages_sent;
+  stats.bytes_sent += msg->payload.size();
+  actions.emplace_back(std::move(a));
+  return true;
+}
+
+bool Broker::Impl::start_flight(ConnectionState& c, Session& s, QueuedMessage&& m, Time now) {
+  const std::uint16_t id = s.inflight.next_free_id();
+  if (!send_publish(c, m.msg, m.qos, m.retain, false, id, m.subscription_ids, now)) return false;
+  OutboundFlight f;
+  f.packet_id = id;
+  f.stage = m.qos == 1 ? OutboundFlight::Stage::AwaitPuback : OutboundFlight::Stage::AwaitPubrec;
+  f.qos = m.qos;
+  f.retain = m.retain;
+  f.msg = std::move(m.msg);
+  f.subscription_ids = std::move(m.subscription_ids);
+  s.inflight.add(std::move(f));
+  return true;
+}
+
+void Broker::Impl::drain(ConnectionState& c, Session& s, Time now) {
+  while (!s.queue.empty()) {
+    QueuedMessage& front = s.queue.front();
+    if (front.msg->expires_at && *front.msg->expires_at <= now) {
+      // [MQTT-3.3.2-5] expired before onward delivery started: dropped.
+      s.queue.pop_front();
+      --stats.queued_messages;
+      ++stats.dropped_expired;
+      continue;
+    }
+    if (front.qos > 0 && s.inflight.size() >= window(c)) break;  // [MQTT-4.9.0-?]
+    QueuedMessage m = s.queue.pop_front();
+    --stats.queued_messages;
+    if (m.qos == 0)
+      send_publish(c, m.msg, 0, m.retain, false, 0, m.subscription_ids, now);
+    else
+      start_flight(c, s, std::move(m), now);
+  }
+}
+
+void Broker::Impl::resend_inflight(ConnectionState& c, Session& s, Time now) {
+  auto& flights = s.inflight.entries();
+  for (auto it = flights.begin(); it != flights.end();) {
+    if (it->stage == OutboundFlight::Stage::AwaitPubcomp) {
+      codec::Pubrel rel;
+      rel.packet_id = it->packet_id;
+      send(c, std::move(rel));
+      ++it;
+      continue;
+    }
+    // [MQTT-4.4.0-1] same packet identifier, DUP=1 [MQTT-3.3.1-1].
+    if (!send_publish(c, it->msg, it->qos, it->retain, true, it->packet_id, it->subscription_ids,
+                      now)) {
+      it = flights.erase(it);  // too large for the new connection's limit: completed
+      continue;
+    }
+    ++it;
+  }
+}
+
+}  // namespace tern::core

@@ -1,0 +1,85 @@
+// Session and its bounded message queue.
+#include "broker/core/session.hpp"
+
+#include <algorithm>
+#include <utility>
+
+namespace tern::core {
+
+std::size_t MessageQueue::push(QueuedMessage&& m, const QueueLimits& limits, bool& accepted) {
+  const std::size_t size = m.msg->size_bytes();
+  accepted = false;
+  // A message that can never fit is refused whatever the policy.
+  if (limits.max_messages == 0 || size > limits.max_bytes) return 1;
+  std::size_t dropped = 0;
+  while (items_.size() + 1 > limits.max_messages || bytes_ + size > limits.max_bytes) {
+    if (!limits.drop_oldest) return 1;
+    pop_front();
+    ++dropped;
+  }
+  bytes_ += size;
+  if (m.qos == 0) ++qos0_;
+  if (m.msg->expires_at && (!earliest_expiry_ || *m.msg->expires_at < *earliest_expiry_))
+    earliest_expiry_ = m.msg->expires_at;
+  items_.push_back(std::move(m));
+  accepted = true;
+  return dropped;
+}
+
+void MessageQueue::note_removed(const QueuedMessage& m) {
+  bytes_ -= m.msg->size_bytes();
+  if (m.qos == 0) --qos0_;
+}
+
+QueuedMessage MessageQueue::pop_front() {
+  QueuedMessage m = std::move(items_.front());
+  items_.pop_front();
+  note_removed(m);
+  if (items_.empty()) earliest_expiry_.reset();
+  return m;
+}
+
+std::size_t MessageQueue::erase_expired(Time now) {
+  std::size_t n = 0;
+  std::optional<Time> earliest;
+  auto keep = items_.begin();
+  for (auto it = items_.begin(); it != items_.end(); ++it) {
+    const auto& exp = it->msg->expires_at;
+    if (exp && *exp <= now) {
+      note_removed(*it);
+      ++n;
+      continue;
+    }
+    if (exp && (!earliest || *exp < *earliest)) earliest = exp;
+    if (keep != it) *keep = std::move(*it);
+    ++keep;
+  }
+  items_.erase(keep, items_.end());
+  earliest_expiry_ = earliest;
+  return n;
+}
+
+void MessageQueue::clear() {
+  items_.clear();
+  bytes_ = 0;
+  qos0_ = 0;
+  earliest_expiry_.reset();
+}
+
+bool Session::has_inbound_qos2(std::uint16_t id) const {
+  return std::binary_search(inbound_qos2.begin(), inbound_qos2.end(), id);
+}
+
+void Session::add_inbound_qos2(std::uint16_t id) {
+  auto it = std::lower_bound(inbound_qos2.begin(), inbound_qos2.end(), id);
+  if (it == inbound_qos2.end() || *it != id) inbound_qos2.insert(it, id);
+}
+
+bool Session::remove_inbound_qos2(std::uint16_t id) {
+  auto it = std::lower_bound(inbound_qos2.begin(), inbound_qos2.end(), id);
+  if (it == inbound_qos2.end() || *it != id) return false;
+  inbound_qos2.erase(it);
+  return true;
+}
+
+}  // namespace tern::core

@@ -1,0 +1,107 @@
+// Session state of core::Broker: everything that survives a reconnect [MQTT-4.1.0]:
+// the client identifier, subscriptions, outbound in-flight flows, inbound QoS 2 ids
+// awaiting PUBREL, the queue of messages not yet sent, the expiry interval and a delayed
+// will. Plain data so a storage layer can persist and restore it; the few runtime-only
+// fields are marked. Thread safety: owned by Broker::Impl; not thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "broker/codec/packet.hpp"
+#include "broker/core/inflight.hpp"
+#include "broker/core/types.hpp"
+
+namespace tern::core {
+
+// A message waiting for its turn to be sent to one session (offline, or beyond the
+// in-flight window). The message itself is shared, never copied per subscriber.
+struct QueuedMessage {
+  MessagePtr msg;
+  std::uint8_t qos = 0;   // delivery QoS: min(published, subscription)
+  bool retain = false;    // the RETAIN flag to send
+  std::vector<std::uint32_t> subscription_ids;
+};
+
+struct QueueLimits {
+  std::size_t max_messages = 0;
+  std::size_t max_bytes = 0;
+  bool drop_oldest = true;  // else drop the newest (the one being added)
+};
+
+// Bounded FIFO of QueuedMessage, counted in messages and in Message::size_bytes().
+class MessageQueue {
+ public:
+  // Adds m at the back, dropping per the limits' policy when full. Returns how many
+  // messages were dropped (the new one included when it was refused); sets `accepted`.
+  std::size_t push(QueuedMessage&& m, const QueueLimits& limits, bool& accepted);
+
+  bool empty() const { return items_.empty(); }
+  std::size_t size() const { return items_.size(); }
+  std::size_t bytes() const { return bytes_; }
+  // Queued QoS 0 messages: a new QoS 0 message must not overtake them [MQTT-4.6.0-6].
+  std::size_t qos0_count() const { return qos0_; }
+
+  QueuedMessage& front() { return items_.front(); }
+  // REQUIRES: !empty().
+  QueuedMessage pop_front();
+
+  // Removes messages whose expiry is at or before `now` [MQTT-3.3.2-5]; returns how many.
+  std::size_t erase_expired(Time now);
+  // Earliest expiry among queued messages (a lower bound: popped entries are not
+  // subtracted until the next erase_expired), nullopt if none expires.
+  std::optional<Time> earliest_expiry() const { return earliest_expiry_; }
+
+  void clear();
+  const std::deque<QueuedMessage>& items() const { return items_; }
+
+ private:
+  void note_removed(const QueuedMessage& m);
+
+  std::deque<QueuedMessage> items_;
+  std::size_t bytes_ = 0;
+  std::size_t qos0_ = 0;
+  std::optional<Time> earliest_expiry_;
+};
+
+// A will waiting for its Will Delay Interval [MQTT-3.1.3-9].
+struct PendingWill {
+  codec::Will will;
+  Time due{};
+};
+
+struct Session {
+  SessionKey key = 0;
+  std::string client_id;
+  codec::ProtocolVersion version = codec::ProtocolVersion::v5;  // of the last connection
+  // Seconds after the connection closes; 0 = ends with the connection, 0xFFFFFFFF = never.
+  std::uint32_t expiry_interval = 0;
+
+  // filter (as subscribed, $share prefix included) -> options; mirrors the topic tree.
+  std::unordered_map<std::string, SubOptions> subscriptions;
+  InflightWindow inflight;
+  // Inbound QoS 2 packet ids whose PUBREC was sent and PUBREL not yet received, sorted
+  // [MQTT-4.3.3-?] method A: the message was routed on PUBLISH; a duplicate PUBLISH with
+  // one of these ids is acknowledged again but not routed twice.
+  std::vector<std::uint16_t> inbound_qos2;
+  MessageQueue queue;
+  std::optional<PendingWill> pending_will;
+
+  // Runtime only (rebuilt, not persisted):
+  ConnId conn = 0;                   // the live connection, 0 when offline
+  std::optional<Time> expires_at;    // when offline with a finite expiry interval
+  Time timer_armed = Time::max();    // see TimerQueue
+  std::uint64_t match_epoch = 0;     // routing scratch: last publish that matched it
+  std::uint32_t match_slot = 0;      // index of its merged delivery for that publish
+
+  bool has_inbound_qos2(std::uint16_t id) const;
+  void add_inbound_qos2(std::uint16_t id);
+  bool remove_inbound_qos2(std::uint16_t id);
+};
+
+}  // namespace tern::core
