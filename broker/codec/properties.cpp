@@ -224,11 +224,9 @@ bool decode_properties(wire::Reader& r, PropContext ctx, Properties& out, Failur
         stored = store_once(out.topic_alias_maximum, two, f);
         break;
       case PropertyId::TopicAlias:
-        // [MQTT-3.3.2-8] a Topic Alias of 0 is not permitted; the spec's reason for a bad
-        // alias is 0x94 Topic Alias invalid.
-        if (two == 0) {
-          return fail_with(f, ReasonCode::TopicAliasInvalid, "[MQTT-3.3.2-8] topic alias 0");
-        }
+        // [MQTT-3.3.2-8] a Topic Alias of 0 is not permitted. 0x94 Topic Alias invalid is
+        // defined only for an alias above the maximum, so this is a Protocol Error (4.13).
+        if (two == 0) return protocol_error(f, "[MQTT-3.3.2-8] topic alias 0");
         stored = store_once(out.topic_alias, two, f);
         break;
       case PropertyId::MaximumQos:
