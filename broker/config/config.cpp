@@ -3,6 +3,7 @@
 
 #include "broker/config/config.hpp"
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -31,6 +32,27 @@ void finish_errors(std::vector<Error>& errors) {
     errors.resize(kMaxErrors);
     errors.push_back(Error{"", 0, 0, "... and " + std::to_string(more) + " more errors"});
   }
+}
+
+// YAML forbids tabs in indentation, and yaml-cpp's message for them ("illegal map value")
+// does not say so. Look at the reported line and the one before it.
+std::string tab_hint(std::string_view text, int line) {
+  int n = 1;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const std::size_t end = std::min(text.find('\n', start), text.size());
+    if (n == line - 1 || n == line) {
+      const std::string_view l = text.substr(start, end - start);
+      const std::size_t indent = l.find_first_not_of(" \t");
+      if (l.substr(0, indent).find('\t') != std::string_view::npos) {
+        return " (tabs are not allowed in YAML indentation; use spaces)";
+      }
+    }
+    if (n >= line) break;
+    start = end + 1;
+    ++n;
+  }
+  return "";
 }
 
 }  // namespace
@@ -72,11 +94,16 @@ LoadResult load_string(std::string_view text, std::string_view name) {
       d.error("", detail::line_of(docs[1]), "only one YAML document is allowed (found a second)");
     }
     if (!docs.empty()) detail::read_config(docs.front(), d, c);
+  } catch (const YAML::DeepRecursion& e) {
+    d.error("", e.mark.line >= 0 ? e.mark.line + 1 : 0,
+            "YAML syntax error: nesting deeper than " + std::to_string(e.depth()) +
+                " levels; not a configuration",
+            e.mark.column >= 0 ? e.mark.column + 1 : 0);
   } catch (const YAML::Exception& e) {
     // ParserException (syntax, including DeepRecursion) carries a mark; others may not.
     const int line = e.mark.line >= 0 ? e.mark.line + 1 : 0;
     const int col = e.mark.column >= 0 ? e.mark.column + 1 : 0;
-    d.error("", line, "YAML syntax error: " + e.msg, col);
+    d.error("", line, "YAML syntax error: " + e.msg + tab_hint(text, line), col);
   } catch (const std::exception& e) {
     d.error("", 0, std::string("cannot read the YAML: ") + e.what());
   }

@@ -44,6 +44,11 @@ int Diagnostics::line_of(const std::string& path) const {
   return it == lines_.end() ? 0 : it->second;
 }
 
+int Diagnostics::line_for(const std::string& path, const YAML::Node& n) const {
+  const int l = line_of(path);
+  return l ? l : detail::line_of(n);
+}
+
 int line_of(const YAML::Node& n) {
   const YAML::Mark m = n.Mark();
   return m.line >= 0 ? m.line + 1 : 0;
@@ -79,7 +84,7 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 std::optional<std::uint64_t> read_uint(const YAML::Node& n, const std::string& path,
                                        Diagnostics& d, std::uint64_t min, std::uint64_t max) {
   const auto fail = [&] {
-    d.error(path, line_of(n),
+    d.error(path, d.line_for(path, n),
             "expected an integer between " + std::to_string(min) + " and " + std::to_string(max) +
                 ", got " + describe(n));
     return std::nullopt;
@@ -100,7 +105,7 @@ std::optional<std::uint64_t> read_uint(const YAML::Node& n, const std::string& p
 std::optional<std::string> read_string(const YAML::Node& n, const std::string& path,
                                        Diagnostics& d) {
   if (!n.IsScalar() || n.Scalar().empty()) {
-    d.error(path, line_of(n), "expected a non-empty string, got " + describe(n));
+    d.error(path, d.line_for(path, n), "expected a non-empty string, got " + describe(n));
     return std::nullopt;
   }
   return n.Scalar();
@@ -142,8 +147,9 @@ const YAML::Node* MapReader::get(std::string_view key) {
   for (auto& e : entries_) {
     if (e.key == key) {
       e.used = true;
-      // A null value points at its key's line; yaml-cpp gives it no mark of its own.
-      diag_.note_line(child_path(key), line_of(e.value) ? line_of(e.value) : e.line);
+      // A null value's mark is the next token's (often the next line): use its key's line.
+      const int vl = e.value.IsNull() ? 0 : line_of(e.value);
+      diag_.note_line(child_path(key), vl ? vl : e.line);
       return &e.value;
     }
   }
@@ -165,7 +171,7 @@ void MapReader::duration(std::string_view key, Millis& out, Millis min, Millis m
     v.reset();
   }
   if (!v) {
-    diag_.error(path, line_of(*n), err);
+    diag_.error(path, diag_.line_for(path, *n), err);
     return;
   }
   out = *v;
@@ -195,7 +201,7 @@ void MapReader::seconds(std::string_view key, Seconds& out, Seconds max, bool al
     v.reset();
   }
   if (!v) {
-    diag_.error(path, line_of(*n), err);
+    diag_.error(path, diag_.line_for(path, *n), err);
     return;
   }
   out = std::chrono::duration_cast<Seconds>(*v);
@@ -216,7 +222,8 @@ void MapReader::boolean(std::string_view key, bool& out) {
       return;
     }
   }
-  diag_.error(child_path(key), line_of(*n), "expected true or false, got " + describe(*n));
+  diag_.error(child_path(key), diag_.line_for(child_path(key), *n),
+              "expected true or false, got " + describe(*n));
 }
 
 void MapReader::string(std::string_view key, std::string& out, bool required) {
@@ -252,7 +259,7 @@ std::optional<std::uint64_t> MapReader::read_size(std::string_view key, std::uin
           describe(*n);
     v.reset();
   }
-  if (!v) diag_.error(child_path(key), line_of(*n), err);
+  if (!v) diag_.error(child_path(key), diag_.line_for(child_path(key), *n), err);
   return v;
 }
 
@@ -260,7 +267,8 @@ void MapReader::finish() {
   for (const auto& e : entries_) {
     if (e.used) continue;
     std::string best;
-    std::size_t best_d = std::max<std::size_t>(2, e.key.size() / 3) + 1;
+    // Close enough to be a typo, not so loose that "a" suggests "acl".
+    std::size_t best_d = std::max<std::size_t>(1, e.key.size() / 3) + 1;
     for (const auto& k : known_) {
       const std::size_t d = edit_distance(e.key, k.key);
       if (d < best_d) {

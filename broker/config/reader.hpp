@@ -29,6 +29,9 @@ class Diagnostics {
   std::vector<Error>& errors() { return errors_; }
   void note_line(const std::string& path, int line) { lines_[path] = line; }
   int line_of(const std::string& path) const;
+  // The line recorded for `path`, else the node's own. A null value has no mark of its own
+  // (yaml-cpp gives it the next token's), so its key's line is recorded instead.
+  int line_for(const std::string& path, const YAML::Node& n) const;
 
  private:
   std::vector<Error> errors_;
@@ -91,7 +94,7 @@ class MapReader {
           return;
         }
       }
-      diag_.error(path, line_of(*n),
+      diag_.error(path, diag_.line_for(path, *n),
                   "expected one of " + enum_choices(table) + ", got " + describe(*n));
     }
   }

@@ -30,7 +30,7 @@ void read_listener(MapReader& m, Listener& l) {
       if (valid_name(*v)) {
         l.name = *v;
       } else {
-        m.diag().error(m.child_path("name"), line_of(*n),
+        m.diag().error(m.child_path("name"), m.diag().line_for(m.child_path("name"), *n),
                        "expected 1 to 64 letters, digits, '_', '-' or '.', got " + describe(*n));
       }
     }
@@ -43,7 +43,7 @@ void read_listener(MapReader& m, Listener& l) {
       if (auto b = parse_bind(*v, err)) {
         l.bind = *b;
       } else {
-        m.diag().error(m.child_path("bind"), line_of(*n), err);
+        m.diag().error(m.child_path("bind"), m.diag().line_for(m.child_path("bind"), *n), err);
       }
     }
   } else {
@@ -53,10 +53,10 @@ void read_listener(MapReader& m, Listener& l) {
     if (n->IsScalar() && n->Scalar() == "mqtt") {
       l.protocol = ListenerProtocol::Mqtt;
     } else if (n->IsScalar() && n->Scalar() == "websocket") {
-      m.diag().error(m.child_path("protocol"), line_of(*n),
+      m.diag().error(m.child_path("protocol"), m.diag().line_for(m.child_path("protocol"), *n),
                      "WebSocket listeners are not available in this build yet");
     } else {
-      m.diag().error(m.child_path("protocol"), line_of(*n),
+      m.diag().error(m.child_path("protocol"), m.diag().line_for(m.child_path("protocol"), *n),
                      "expected one of mqtt | websocket, got " + describe(*n));
     }
   }
@@ -75,13 +75,13 @@ void read_listeners(MapReader& top, Config& c) {
   c.listeners.clear();  // a listeners section replaces the default listener
   if (n->IsNull()) return;  // validate.cpp: "at least one listener is required"
   if (!n->IsSequence()) {
-    d.error("listeners", line_of(*n),
+    d.error("listeners", d.line_for("listeners", *n),
             "expected a list of listeners (\"- name: ... bind: ...\"), got " + describe(*n));
     return;
   }
   constexpr std::size_t kMaxListeners = 64;
   if (n->size() > kMaxListeners) {
-    d.error("listeners", line_of(*n),
+    d.error("listeners", d.line_for("listeners", *n),
             "at most " + std::to_string(kMaxListeners) + " listeners are allowed, got " +
                 std::to_string(n->size()));
     return;
@@ -158,7 +158,7 @@ void read_log(MapReader& m, Config& c) {
       l.to = LogTarget::File;
       l.file = s.substr(5);
     } else {
-      m.diag().error(m.child_path("to"), line_of(*n),
+      m.diag().error(m.child_path("to"), m.diag().line_for(m.child_path("to"), *n),
                      "expected stdout | stderr | syslog | file:/absolute/path, got " + describe(*n));
     }
   }
