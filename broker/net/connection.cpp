@@ -244,19 +244,13 @@ void Connection::appended(std::size_t n) {
   }
 }
 
-void Connection::send_packet(const codec::Packet& p) {
+void Connection::send_packet(const core::SendPacket& sp) {
   if (!can_send()) return;
-  codec::ProtocolVersion v = version_;
-  if (!version_known_) {
-    if (const auto* ack = std::get_if<codec::Connack>(&p)) {
-      // Refusing a CONNECT we could not decode: its format follows the return code core
-      // chose. 3.1.1 codes are 1..5 [MQTT-3.2.2-5], v5 refusals are >= 0x80.
-      if (ack->reason_code >= 1 && ack->reason_code <= 5) v = codec::ProtocolVersion::v311;
-    }
-  }
+  // Core names the format: the connection's version, or for a CONNACK refusing a CONNECT
+  // that failed to decode, the one the client can read [MQTT-3.1.2-2].
   std::string& out = buffers().out;
   const std::size_t before = out.size();
-  codec::encode(p, v, out);
+  codec::encode(sp.packet, sp.version, out);
   appended(out.size() - before);
 }
 
@@ -337,7 +331,7 @@ void Connection::execute(Routed& r) {
       [this](auto& act) {
         using T = std::decay_t<decltype(act)>;
         if constexpr (std::is_same_v<T, core::SendPacket>) {
-          send_packet(act.packet);
+          send_packet(act);
         } else if constexpr (std::is_same_v<T, core::SendPublish>) {
           send_publish(act);
         } else if constexpr (std::is_same_v<T, core::CloseConnection>) {

@@ -53,7 +53,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::size_t queued() const;
   void adjust_queued(std::int64_t delta);
   void appended(std::size_t n);
-  void send_packet(const codec::Packet& p);
+  void send_packet(const core::SendPacket& sp);
   void send_publish(const core::SendPublish& p);
   void log_event(const core::ConnectionEvent& e);
   void on_written(const asio::error_code& ec);

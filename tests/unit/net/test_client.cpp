@@ -1,0 +1,175 @@
+#include "test_client.hpp"
+
+#include <poll.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace tern::net::test {
+
+TestClient::TestClient(const std::string& host, std::uint16_t port, int rcvbuf) : sock_(ctx_) {
+  asio::error_code ec;
+  const asio::ip::tcp::endpoint ep(asio::ip::make_address(host, ec), port);
+  if (ec) return;
+  sock_.open(ep.protocol(), ec);
+  if (ec) return;
+  if (rcvbuf > 0) sock_.set_option(asio::socket_base::receive_buffer_size(rcvbuf), ec);
+  sock_.connect(ep, ec);
+  if (ec) return;
+  sock_.set_option(asio::ip::tcp::no_delay(true), ec);
+  sock_.non_blocking(true, ec);
+  ok_ = !ec;
+}
+
+void TestClient::send(const codec::Packet& p) {
+  std::string out;
+  codec::encode(p, version, out);
+  send_raw(out);
+}
+
+void TestClient::send_raw(std::string_view bytes) {
+  // Blocking write in a non-blocking socket: wait for writability on EAGAIN.
+  while (!bytes.empty() && !closed_) {
+    asio::error_code ec;
+    const std::size_t n = sock_.write_some(asio::buffer(bytes.data(), bytes.size()), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      pollfd pfd{sock_.native_handle(), POLLOUT, 0};
+      ::poll(&pfd, 1, 1000);
+      continue;
+    }
+    if (ec) {
+      closed_ = true;
+      return;
+    }
+    bytes.remove_prefix(n);
+  }
+}
+
+bool TestClient::fill(Ms timeout) {
+  if (closed_) return false;
+  pollfd pfd{sock_.native_handle(), POLLIN, 0};
+  const int r = ::poll(&pfd, 1, static_cast<int>(timeout.count()));
+  if (r <= 0) return false;
+  char tmp[65536];
+  asio::error_code ec;
+  const std::size_t n = sock_.read_some(asio::buffer(tmp), ec);
+  if (ec == asio::error::would_block || ec == asio::error::try_again) return true;
+  if (ec) {
+    closed_ = true;
+    return false;
+  }
+  buf_.append(tmp, n);
+  return true;
+}
+
+std::optional<codec::Packet> TestClient::recv(Ms timeout) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  codec::DecodeOptions opts;
+  opts.version = version;
+  while (true) {
+    if (!buf_.empty()) {
+      auto r = codec::decode(buf_, opts);
+      if (r.status == codec::DecodeStatus::Ok) {
+        buf_.erase(0, r.consumed);
+        return std::move(r.packet);
+      }
+      if (r.status == codec::DecodeStatus::Error) return std::nullopt;
+    }
+    const auto left = std::chrono::duration_cast<Ms>(until - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return std::nullopt;
+    if (!fill(left) && closed_) return std::nullopt;
+  }
+}
+
+bool TestClient::wait_closed(Ms timeout) {
+  const auto until = std::chrono::steady_clock::now() + timeout;
+  while (!closed_) {
+    const auto left = std::chrono::duration_cast<Ms>(until - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    fill(left);
+    buf_.clear();
+  }
+  return true;
+}
+
+int TestClient::connect(const std::string& client_id, codec::ProtocolVersion v, bool clean) {
+  version = v;
+  codec::Connect c;
+  c.version = v;
+  c.client_id = client_id;
+  c.clean_start = clean;
+  c.keep_alive = 60;
+  send(c);
+  auto ack = recv_as<codec::Connack>();
+  return ack ? ack->reason_code : -1;
+}
+
+int TestClient::subscribe(const std::string& filter, std::uint8_t qos, std::uint16_t packet_id) {
+  codec::Subscribe s;
+  s.packet_id = packet_id;
+  s.entries.push_back(codec::SubscribeEntry{filter, qos});
+  send(s);
+  auto ack = recv_as<codec::Suback>();
+  if (!ack || ack->packet_id != packet_id || ack->reason_codes.size() != 1) return -1;
+  return ack->reason_codes[0];
+}
+
+void TestClient::publish(const std::string& topic, std::string payload, std::uint8_t qos,
+                         std::uint16_t packet_id) {
+  codec::Publish p;
+  p.topic = topic;
+  p.payload = std::move(payload);
+  p.qos = qos;
+  p.packet_id = packet_id;
+  send(p);
+}
+
+bool TestClient::ping(Ms timeout) {
+  send(codec::Pingreq{});
+  return recv_as<codec::Pingresp>(timeout).has_value();
+}
+
+RunningServer::RunningServer(ServerOptions net, core::BrokerOptions core)
+    : server_(std::move(net), std::move(core)) {
+  started_ = server_.start(error_);
+  if (started_) thread_ = std::thread([this] { server_.run(); });
+}
+
+RunningServer::~RunningServer() { stop(); }
+
+std::uint16_t RunningServer::port(std::size_t listener) const {
+  return server_.listeners().at(listener).port;
+}
+
+std::chrono::steady_clock::duration RunningServer::stop() {
+  const auto t0 = std::chrono::steady_clock::now();
+  if (thread_.joinable()) {
+    server_.stop();
+    thread_.join();
+  }
+  return std::chrono::steady_clock::now() - t0;
+}
+
+ServerOptions loopback_options(unsigned io_threads) {
+  ServerOptions o;
+  o.listeners = {ListenerOptions{"mqtt", "127.0.0.1:0", 0}};
+  o.io_threads = io_threads;
+  o.handle_signals = false;
+  return o;
+}
+
+std::size_t rss_bytes() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) {
+      std::istringstream s(line.substr(6));
+      std::size_t kb = 0;
+      s >> kb;
+      return kb * 1024;
+    }
+  }
+  return 0;
+}
+
+}  // namespace tern::net::test
