@@ -30,7 +30,8 @@ struct DecodeResult {
   const char* detail = "";  // static text naming the broken rule, for logs and tests
   // For a CONNECT that failed: the protocol level byte read (4 or 5, or another value for
   // UnsupportedProtocolVersion), 0 if decoding stopped before it. Core uses it to choose
-  // the CONNACK format of its refusal.
+  // the CONNACK format of its refusal. Also set for a CONNECT decoded Ok, and for one
+  // refused as PacketTooLarge when its first bytes are buffered.
   std::uint8_t connect_protocol_level = 0;
 };
 
@@ -46,6 +47,8 @@ struct DecodeOptions {
 DecodeResult decode(std::string_view in, const DecodeOptions& opts);
 
 // Appends the encoding of `p` for protocol `v` to `out`. Properties are written only for v5.
+// A CONNECT's protocol level byte is `v` (Connect::version is not consulted). AUTH does not
+// exist in 3.1.1: nothing is appended for it there.
 // REQUIRES: p is well formed (the encoder does not validate; core builds valid packets).
 void encode(const Packet& p, ProtocolVersion v, std::string& out);
 
@@ -63,6 +66,8 @@ struct PublishView {
   std::optional<std::uint32_t> message_expiry_interval;  // remaining lifetime [MQTT-3.3.2-6]
   std::uint16_t topic_alias = 0;                          // 0 = none
   std::span<const std::uint32_t> subscription_identifiers;  // replaces props' list
+  // Only the properties PUBLISH may carry are written; props->topic_alias and
+  // props->subscription_identifiers are ignored (they belong to the inbound connection).
 };
 
 void encode_publish(const PublishView& p, ProtocolVersion v, std::string& out);
