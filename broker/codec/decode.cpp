@@ -425,9 +425,12 @@ DecodeResult decode(std::string_view in, const DecodeOptions& opts) {
 
   // Type and flags are checked before the length is complete: they are wrong whatever
   // follows, so the connection can be closed at once.
-  if (type == 0) return error_result({ReasonCode::MalformedPacket, "[MQTT-2.1.2] reserved packet type 0"});
+  if (type == 0) {
+    return error_result({ReasonCode::MalformedPacket, "[MQTT-2.1.2] reserved packet type 0"});
+  }
   if (type == 15 && !is_v5(v)) {
-    return error_result({ReasonCode::MalformedPacket, "[MQTT-2.2.1] packet type 15 is reserved in 3.1.1"});
+    return error_result(
+        {ReasonCode::MalformedPacket, "[MQTT-2.2.1] packet type 15 is reserved in 3.1.1"});
   }
   const auto pt = static_cast<PacketType>(type);
   if (pt != PacketType::Publish) {
@@ -436,7 +439,8 @@ DecodeResult decode(std::string_view in, const DecodeOptions& opts) {
     const bool needs_0010 = pt == PacketType::Pubrel || pt == PacketType::Subscribe ||
                             pt == PacketType::Unsubscribe;
     if (flags != (needs_0010 ? 0x02 : 0x00)) {
-      return error_result({ReasonCode::MalformedPacket, "[MQTT-2.2.2-1] invalid fixed header flags"});
+      return error_result(
+          {ReasonCode::MalformedPacket, "[MQTT-2.2.2-1] invalid fixed header flags"});
     }
   }
 

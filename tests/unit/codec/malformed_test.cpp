@@ -12,7 +12,9 @@ namespace {
 std::string b(int v) { return std::string(1, static_cast<char>(v)); }
 
 // Property block: one-byte Property Length (tests stay under 128 bytes) + list.
-std::string props(std::string_view list) { return b(static_cast<int>(list.size())) + std::string(list); }
+std::string props(std::string_view list) {
+  return b(static_cast<int>(list.size())) + std::string(list);
+}
 
 // CONNECT with the given level and flags, keep alive 60; `rest` follows the keep alive
 // (v5: properties first).
@@ -511,7 +513,9 @@ TEST_CASE("[MQTT-3.2.2.3.4] Maximum QoS other than 0 or 1 is a protocol error") 
   REQUIRE_DECODE_ERROR(dec(connack5(bytes({0x24, 2})), v5), RC::ProtocolError);
 }
 
-TEST_CASE("[MQTT-3.2.2.3.5] [MQTT-3.2.2.3.11] [MQTT-3.2.2.3.12] [MQTT-3.2.2.3.13] availability bytes other than 0 or 1 are protocol errors") {
+// Retain Available (3.2.2.3.5), Wildcard (3.2.2.3.11), Subscription Identifier (3.2.2.3.12)
+// and Shared Subscription (3.2.2.3.13) Available.
+TEST_CASE("[MQTT-3.2.2.3.5] *Available properties other than 0 or 1 are protocol errors") {
   for (int id : {0x25, 0x28, 0x29, 0x2A}) {
     INFO("id " << id);
     REQUIRE_DECODE_OK(dec(connack5(bytes({id, 0})), v5));
