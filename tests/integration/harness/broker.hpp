@@ -1,0 +1,71 @@
+// The broker under test as a child process: the real `tern` binary started on 127.0.0.1
+// with port 0 (the port is read from its log) and an optional generated YAML config.
+// A TernBroker owns its process and a temp directory (config, log, storage); its log is
+// printed when the test that used it fails. Thread safety: one thread per TernBroker.
+//
+// Setting TERN_IT_REFERENCE=mosquitto runs the same tests against Debian's mosquitto
+// instead (config-dependent checks are skipped there): a way to check the tests themselves.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/integration/harness/process.hpp"
+
+namespace tern::it {
+
+// A fresh directory under $TMPDIR (or /tmp), removed at the end of the test case.
+std::string make_temp_dir(const std::string& prefix);
+
+// Files to show, and directories to delete, when the current test case ends.
+void register_test_log(const std::string& label, const std::string& path);
+void register_test_dir(const std::string& path);
+// Called by the Catch listener at the end of each test case.
+void finish_test_artifacts(bool failed);
+
+struct BrokerConfig {
+  std::string yaml;                     // empty: no --config
+  std::vector<std::string> extra_args;  // appended to the command line
+};
+
+class TernBroker {
+ public:
+  // Starts the broker and waits (up to 15 s) for its "listening on" line.
+  // Fails the test (REQUIRE) if it exits or never listens.
+  explicit TernBroker(BrokerConfig config = {});
+  ~TernBroker();
+  TernBroker(const TernBroker&) = delete;
+  TernBroker& operator=(const TernBroker&) = delete;
+
+  static bool reference_mode();  // TERN_IT_REFERENCE=mosquitto
+
+  std::uint16_t port() const { return port_; }
+  const std::string& host() const { return host_; }
+  std::string uri() const;  // "tcp://127.0.0.1:<port>" for Paho
+  const std::string& dir() const { return dir_; }
+  bool running() { return proc_ && proc_->running(); }
+
+  // Graceful stop: SIGTERM, SIGKILL after `grace`. Returns the exit status.
+  int stop(Millis grace = Millis(5000));
+  // Crash: SIGKILL. Returns the exit status.
+  int kill9();
+  // Starts again with the same config and directory; same port unless `same_port` is false.
+  void restart(bool same_port = true);
+
+  std::string log() const;
+
+ private:
+  void start(std::uint16_t port);
+  BrokerConfig config_;
+  std::string host_ = "127.0.0.1";
+  std::string dir_;
+  std::string log_path_;
+  std::string config_path_;
+  std::uint16_t port_ = 0;
+  int starts_ = 0;
+  std::unique_ptr<Subprocess> proc_;
+};
+
+}  // namespace tern::it
