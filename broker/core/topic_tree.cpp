@@ -63,11 +63,13 @@ bool TopicTree::subscribe(std::string_view filter, SessionKey session,
   });
 
   if (!sf.group.empty()) {
-    auto g = std::find_if(n->groups_.begin(), n->groups_.end(),
+    if (!n->groups_) n->groups_ = std::make_unique<std::vector<SharedGroup>>();
+    std::vector<SharedGroup>& groups = *n->groups_;
+    auto g = std::find_if(groups.begin(), groups.end(),
                           [&](const SharedGroup& x) { return x.name == sf.group; });
-    if (g == n->groups_.end()) {
-      n->groups_.push_back(SharedGroup{std::string(sf.group), {}, 0});
-      g = n->groups_.end() - 1;
+    if (g == groups.end()) {
+      groups.push_back(SharedGroup{std::string(sf.group), {}, 0});
+      g = groups.end() - 1;
     }
     for (Subscriber& m : g->members) {
       if (m.session == session) {  // [MQTT-3.8.4-3] replace, keep its place in the rotation
@@ -134,9 +136,11 @@ bool TopicTree::unsubscribe(std::string_view filter, SessionKey session) {
   if (!found) return false;
 
   if (!sf.group.empty()) {
-    auto g = std::find_if(n->groups_.begin(), n->groups_.end(),
+    if (!n->groups_) return false;
+    std::vector<SharedGroup>& groups = *n->groups_;
+    auto g = std::find_if(groups.begin(), groups.end(),
                           [&](const SharedGroup& x) { return x.name == sf.group; });
-    if (g == n->groups_.end()) return false;
+    if (g == groups.end()) return false;
     auto m = std::find_if(g->members.begin(), g->members.end(),
                           [&](const Subscriber& s) { return s.session == session; });
     if (m == g->members.end()) return false;
@@ -146,7 +150,8 @@ bool TopicTree::unsubscribe(std::string_view filter, SessionKey session) {
     if (g->next > idx) --g->next;
     if (g->next >= g->members.size()) g->next = 0;
     if (g->members.empty()) {
-      n->groups_.erase(g);
+      groups.erase(g);
+      if (groups.empty()) n->groups_.reset();
     } else if (g->members.size() < g->members.capacity() / 4) {
       g->members.shrink_to_fit();
     }
@@ -176,7 +181,6 @@ bool TopicTree::unsubscribe(std::string_view filter, SessionKey session) {
     // Give memory back after mass unsubscribes: nothing keeps its high-water mark.
     if (n->subs_.empty() || n->subs_.size() < n->subs_.capacity() / 4) n->subs_.shrink_to_fit();
   }
-  if (n->groups_.empty()) std::vector<SharedGroup>().swap(n->groups_);
   --size_;
 
   // Free the nodes this left empty, deepest first. The root is never freed.

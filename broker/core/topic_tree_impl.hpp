@@ -135,7 +135,8 @@ class InlineStack {
   }
 
  private:
-  std::array<T, N> inline_{};
+  // Deliberately not value-initialised: zeroing it would cost more than a typical match.
+  std::array<T, N> inline_;
   std::size_t n_ = 0;
   std::vector<T> heap_;  // holds the entries above the inline ones
 };
@@ -165,12 +166,13 @@ struct TopicTree::Node {
   // Index session -> position in subs_, built only when many sessions share one filter
   // (e.g. thousands of devices on "cmd/all"), so subscribe/unsubscribe stay O(1).
   std::unique_ptr<std::unordered_map<SessionKey, std::uint32_t>> sub_index_;
-  std::vector<SharedGroup> groups_;            // unique by name
+  // Shared groups, unique by name; null when none (most nodes), to keep nodes small.
+  std::unique_ptr<std::vector<SharedGroup>> groups_;
 
   static constexpr std::size_t kIndexSubsAbove = 32;
 
   bool empty() const {
-    return subs_.empty() && groups_.empty() && children_.empty() && !plus_ && !hash_;
+    return subs_.empty() && !groups_ && children_.empty() && !plus_ && !hash_;
   }
   void release_children(std::vector<std::unique_ptr<Node>>& out) {
     children_.release_into(out);
@@ -189,7 +191,8 @@ void TopicTree::match(std::string_view topic, OnSub&& on_sub, OnGroup&& on_group
   };
   auto report = [&](Node& n) {
     for (const Subscriber& s : n.subs_) on_sub(s);
-    for (SharedGroup& g : n.groups_) on_group(g);
+    if (n.groups_)
+      for (SharedGroup& g : *n.groups_) on_group(g);
   };
   // [MQTT-4.7.2-1] a filter whose first level is a wildcard does not match a '$' topic.
   const bool dollar = !topic.empty() && topic.front() == '$';

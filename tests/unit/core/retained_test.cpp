@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <random>
 #include <set>
@@ -20,6 +21,15 @@ using tern::core::MessagePtr;
 using tern::core::RetainedStore;
 using tern::core::Time;
 using namespace std::chrono_literals;
+
+// prefix + number + suffix, built with append: GCC 12 at -O3 warns falsely (-Wrestrict)
+// on `"literal" + std::string&&`.
+std::string join(const char* prefix, std::uint64_t n, const char* suffix = "") {
+  std::string s(prefix);
+  s += std::to_string(n);
+  s += suffix;
+  return s;
+}
 
 MessagePtr msg(std::string topic, std::string payload,
                std::optional<Time> expires_at = std::nullopt) {
@@ -131,10 +141,10 @@ TEST_CASE("retained: erase frees every node", "[core][retained]") {
   const long base = tern_test_live_allocs();
   for (int round = 0; round < 2; ++round) {
     for (const auto& t : topics) r.put(msg(t, "p", t0 + std::chrono::seconds(round)));
-    for (int i = 0; i < 100; ++i) r.put(msg("wide/" + std::to_string(i), "p"));  // hash map
+    for (int i = 0; i < 100; ++i) r.put(msg(join("wide/", i), "p"));  // hash map
     sizes.push_back(r.size());
     for (const auto& t : topics) erased += r.erase(t);
-    for (int i = 0; i < 100; ++i) r.put(msg("wide/" + std::to_string(i), ""));
+    for (int i = 0; i < 100; ++i) r.put(msg(join("wide/", i), ""));
     sizes.push_back(r.size() + r.bytes());
     live.push_back(tern_test_live_allocs());
   }
@@ -227,7 +237,7 @@ TEST_CASE("retained: very deep topics", "[core][retained]") {
 TEST_CASE("retained: randomized against a brute-force matcher", "[core][retained]") {
   std::mt19937 rng(7);
   std::vector<std::string> levels = {"a", "b", "", "$s", "c"};
-  for (int i = 0; i < 24; ++i) levels.push_back("x" + std::to_string(i));
+  for (int i = 0; i < 24; ++i) levels.push_back(join("x", i));
   auto pick = [&](std::size_t n) {
     return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng);
   };
