@@ -236,7 +236,7 @@ bool decode_publish(Reader& r, std::uint8_t flags, ProtocolVersion v, Publish& p
 
   std::string_view topic;
   if (!read_utf8(r, topic, "[MQTT-3.3.2-1] topic name is not valid UTF-8", f)) return false;
-  if (topic.find_first_of("+#") != std::string_view::npos) {
+  if (wire::has_wildcard(topic)) {
     // [MQTT-3.3.2-2]; v5 names 0x90 Topic Name Invalid for a topic name it cannot accept.
     return fail_with(f, ReasonCode::TopicNameInvalid,
                      "[MQTT-3.3.2-2] topic name contains wildcards");
@@ -405,8 +405,9 @@ std::uint8_t peek_connect_level(std::string_view in, std::size_t len_bytes) {
   return static_cast<std::uint8_t>(in[at + 6]);
 }
 
-DecodeResult error_result(const Failure& f) {
-  DecodeResult res;
+// Every path of decode() returns the same object, so it is constructed in place (NRVO):
+// a DecodeResult holds a ~1 KiB variant that should not be moved on the hot path.
+DecodeResult& set_error(DecodeResult& res, const Failure& f) {
   res.status = DecodeStatus::Error;
   res.reason = f.reason;
   res.detail = f.detail;
@@ -426,11 +427,13 @@ DecodeResult decode(std::string_view in, const DecodeOptions& opts) {
   // Type and flags are checked before the length is complete: they are wrong whatever
   // follows, so the connection can be closed at once.
   if (type == 0) {
-    return error_result({ReasonCode::MalformedPacket, "[MQTT-2.1.2] reserved packet type 0"});
+    set_error(res, {ReasonCode::MalformedPacket, "[MQTT-2.1.2] reserved packet type 0"});
+    return res;
   }
   if (type == 15 && !is_v5(v)) {
-    return error_result(
-        {ReasonCode::MalformedPacket, "[MQTT-2.2.1] packet type 15 is reserved in 3.1.1"});
+    set_error(res,
+              {ReasonCode::MalformedPacket, "[MQTT-2.2.1] packet type 15 is reserved in 3.1.1"});
+    return res;
   }
   const auto pt = static_cast<PacketType>(type);
   if (pt != PacketType::Publish) {
@@ -439,8 +442,8 @@ DecodeResult decode(std::string_view in, const DecodeOptions& opts) {
     const bool needs_0010 = pt == PacketType::Pubrel || pt == PacketType::Subscribe ||
                             pt == PacketType::Unsubscribe;
     if (flags != (needs_0010 ? 0x02 : 0x00)) {
-      return error_result(
-          {ReasonCode::MalformedPacket, "[MQTT-2.2.2-1] invalid fixed header flags"});
+      set_error(res, {ReasonCode::MalformedPacket, "[MQTT-2.2.2-1] invalid fixed header flags"});
+      return res;
     }
   }
 
@@ -451,17 +454,18 @@ DecodeResult decode(std::string_view in, const DecodeOptions& opts) {
     case wire::VarintStatus::Ok: break;
     case wire::VarintStatus::Truncated: return res;
     case wire::VarintStatus::Malformed:
-      return error_result({ReasonCode::MalformedPacket,
-                           "[MQTT-1.5.5-1] remaining length is over 4 bytes or not minimal"});
+      set_error(res, {ReasonCode::MalformedPacket,
+                      "[MQTT-1.5.5-1] remaining length is over 4 bytes or not minimal"});
+      return res;
   }
   const std::uint64_t total = 1 + len_bytes + std::uint64_t{remaining};
   // [MQTT-3.1.2-24] / [MQTT-4.13] a packet over our Maximum Packet Size is refused as soon
   // as its size is known, before buffering it.
   if (total > opts.max_packet_size) {
-    DecodeResult err = error_result(
-        {ReasonCode::PacketTooLarge, "[MQTT-3.2.2.3.6] packet exceeds maximum packet size"});
-    if (pt == PacketType::Connect) err.connect_protocol_level = peek_connect_level(in, len_bytes);
-    return err;
+    set_error(res,
+              {ReasonCode::PacketTooLarge, "[MQTT-3.2.2.3.6] packet exceeds maximum packet size"});
+    if (pt == PacketType::Connect) res.connect_protocol_level = peek_connect_level(in, len_bytes);
+    return res;
   }
   if (in.size() < total) return res;
 
@@ -524,9 +528,9 @@ DecodeResult decode(std::string_view in, const DecodeOptions& opts) {
     ok = false;
   }
   if (!ok) {
-    DecodeResult err = error_result(f);
-    err.connect_protocol_level = level;
-    return err;
+    set_error(res, f);
+    res.connect_protocol_level = level;
+    return res;
   }
   res.status = DecodeStatus::Ok;
   res.connect_protocol_level = level;

@@ -2,6 +2,7 @@
 #include <cstring>
 
 #include "broker/codec/codec.hpp"
+#include "broker/codec/wire.hpp"
 
 namespace tern::codec {
 namespace {
@@ -64,7 +65,7 @@ bool valid_topic_name(std::string_view s) {
   // [MQTT-4.7.3-1] at least one character; [MQTT-4.7.3-3] at most 65535 bytes.
   if (s.empty() || s.size() > 65535) return false;
   // [MQTT-3.3.2-2] / [MQTT-4.7.1-1] wildcards are for filters only.
-  if (s.find_first_of("+#") != std::string_view::npos) return false;
+  if (wire::has_wildcard(s)) return false;
   return valid_utf8(s);
 }
 
@@ -103,7 +104,7 @@ bool valid_topic_filter(std::string_view s) {
     const std::size_t slash = rest.find('/');
     if (slash == std::string_view::npos || slash == 0) return false;
     const std::string_view group = rest.substr(0, slash);
-    if (group.find_first_of("+#") != std::string_view::npos) return false;
+    if (wire::has_wildcard(group)) return false;
     return valid_plain_filter(rest.substr(slash + 1));
   }
   return valid_plain_filter(s);

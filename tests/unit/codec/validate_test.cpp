@@ -97,3 +97,16 @@ TEST_CASE("[MQTT-4.8.2-1] [MQTT-4.8.2-2] parse_shared splits group and filter") 
   CHECK_FALSE(parse_shared("$sharex/g/a").has_value());
   CHECK_FALSE(parse_shared("$SHARE/g/a").has_value());  // case-sensitive
 }
+
+TEST_CASE("[MQTT-3.3.2-2] a wildcard is found at every position of a long topic name") {
+  for (char wildcard : {'+', '#'}) {
+    for (std::size_t pos = 0; pos < 40; ++pos) {
+      std::string s(40, 'a');
+      s[pos] = wildcard;
+      INFO(wildcard << " at " << pos);
+      CHECK_FALSE(valid_topic_name(s));
+    }
+  }
+  // Bytes one off from '+' (0x2B) and '#' (0x23) are not wildcards.
+  CHECK(valid_topic_name("*,\"$*,\"$*,\"$*,\"$*,\"$"));
+}
