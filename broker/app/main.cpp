@@ -84,9 +84,12 @@ int run_broker(const app::CliOptions& cli) {
       fail(cfg.log, "cannot start: " + error);
       return 1;
     }
+    // One line with the real ports (port 0 binds any free one): what scripts wait for.
+    std::string bound;
     for (const auto& l : server.listeners()) {
-      spdlog::info("listening: {} on {}", l.name, endpoint(l));
+      bound += (bound.empty() ? "" : ", ") + l.name + "=" + endpoint(l);
     }
+    spdlog::info("ready: {}", bound);
     server.run();
   } catch (const std::exception& e) {
     fail(cfg.log, std::string("fatal: ") + e.what());

@@ -1,0 +1,299 @@
+// The built `tern` binary, run as a user would: --version, --check-config, refusing to
+// start on a bad config or a port in use, and a clean start/stop on 127.0.0.1 port 0.
+
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#ifndef TERN_BINARY
+#error "TERN_BINARY must name the built tern executable"
+#endif
+
+using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
+
+namespace {
+
+// A child `tern` with stdout and stderr on one pipe. Killed on destruction if still running.
+class Tern {
+ public:
+  explicit Tern(std::vector<std::string> args) {
+    int fds[2];
+    REQUIRE(pipe(fds) == 0);
+    pid_ = fork();
+    REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {
+      dup2(fds[1], 1);
+      dup2(fds[1], 2);
+      close(fds[0]);
+      close(fds[1]);
+      std::vector<char*> argv;
+      std::string bin = TERN_BINARY;
+      argv.push_back(bin.data());
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(bin.c_str(), argv.data());
+      _exit(127);
+    }
+    close(fds[1]);
+    fd_ = fds[0];
+  }
+  ~Tern() {
+    if (pid_ > 0 && !status_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    if (fd_ >= 0) close(fd_);
+  }
+  Tern(const Tern&) = delete;
+  Tern& operator=(const Tern&) = delete;
+
+  // Reads output until it contains `text` or the process ends or `timeout` passes.
+  bool wait_for_output(const std::string& text, std::chrono::seconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (output_.find(text) == std::string::npos) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return false;
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+      char buf[4096];
+      const ssize_t n = read(fd_, buf, sizeof buf);
+      if (n <= 0) return output_.find(text) != std::string::npos;
+      output_.append(buf, static_cast<std::size_t>(n));
+    }
+    return true;
+  }
+
+  // Like wait_for_output, but also waits for the end of the line holding `text`.
+  bool wait_for_line(const std::string& text, std::chrono::seconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    if (!wait_for_output(text, timeout)) return false;
+    while (output_.find('\n', output_.find(text)) == std::string::npos) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      const std::size_t before = output_.size();
+      wait_for_output("\x01never\x01", std::chrono::seconds(1));
+      if (output_.size() == before && !running()) return false;
+    }
+    return true;
+  }
+
+  bool running() {
+    if (status_) return false;
+    int st = 0;
+    if (waitpid(pid_, &st, WNOHANG) == pid_) status_ = st;
+    return !status_;
+  }
+
+  // Exit code once the process ends within `timeout`; nullopt if it does not (or dies by a
+  // signal).
+  std::optional<int> wait_exit(std::chrono::seconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!status_) {
+      int st = 0;
+      const pid_t r = waitpid(pid_, &st, WNOHANG);
+      if (r == pid_) {
+        status_ = st;
+        break;
+      }
+      if (std::chrono::steady_clock::now() > deadline) return std::nullopt;
+      wait_for_output("\x01never\x01", std::chrono::seconds(0));  // drain the pipe
+      usleep(20'000);
+    }
+    wait_for_output("\x01never\x01", std::chrono::seconds(1));  // the rest of the output
+    if (!WIFEXITED(*status_)) return std::nullopt;
+    return WEXITSTATUS(*status_);
+  }
+
+  void signal(int sig) { kill(pid_, sig); }
+  const std::string& output() const { return output_; }
+
+ private:
+  pid_t pid_ = -1;
+  int fd_ = -1;
+  std::optional<int> status_;
+  std::string output_;
+};
+
+struct Result {
+  std::optional<int> exit_code;
+  std::string output;
+};
+
+Result run(std::vector<std::string> args) {
+  Tern t(std::move(args));
+  Result r;
+  r.exit_code = t.wait_exit(std::chrono::seconds(20));
+  r.output = t.output();
+  return r;
+}
+
+std::string temp_file(const std::string& content) {
+  char path[] = "/tmp/tern-cli-test-XXXXXX";
+  const int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  close(fd);
+  std::ofstream(path) << content;
+  return path;
+}
+
+// The port in "ready: <name>=127.0.0.1:<port>, ...".
+int listening_port(const std::string& output, const std::string& name) {
+  const std::string marker = name + "=127.0.0.1:";
+  const auto at = output.find(marker);
+  if (at == std::string::npos) return -1;
+  return std::atoi(output.c_str() + at + marker.size());
+}
+
+// An MQTT 3.1.1 CONNECT answered by CONNACK 0x00 on 127.0.0.1:port. Proves the broker's
+// loop is running (and so its signal handling is in place), not just that the port is bound.
+bool mqtt_connect(int port) {
+  const int s = socket(AF_INET, SOCK_STREAM, 0);
+  if (s < 0) return false;
+  timeval tv{10, 0};
+  setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+  // CONNECT: protocol "MQTT" level 4, clean session, keep alive 60 s, client id "a".
+  const unsigned char connect_packet[] = {0x10, 13,  0, 4, 'M', 'Q', 'T', 'T', 4,
+                                          0x02, 0,   60, 0, 1, 'a'};
+  ok = ok && send(s, connect_packet, sizeof connect_packet, MSG_NOSIGNAL) ==
+                 static_cast<ssize_t>(sizeof connect_packet);
+  unsigned char connack[4] = {};
+  std::size_t got = 0;
+  while (ok && got < sizeof connack) {
+    const ssize_t n = recv(s, connack + got, sizeof connack - got, 0);
+    if (n <= 0) ok = false;
+    else got += static_cast<std::size_t>(n);
+  }
+  close(s);
+  return ok && connack[0] == 0x20 && connack[1] == 2 && connack[3] == 0;
+}
+
+const std::string kDefaultConfig = std::string(TERN_SOURCE_DIR) + "/configs/tern.yaml";
+
+}  // namespace
+
+TEST_CASE("tern --version", "[app][binary]") {
+  const Result r = run({"--version"});
+  CHECK(r.exit_code == 0);
+  CHECK(r.output == std::string("tern ") + TERN_VERSION + "\n");
+}
+
+TEST_CASE("tern --check-config on configs/tern.yaml exits 0", "[app][binary]") {
+  const Result r = run({"--check-config", kDefaultConfig});
+  CHECK(r.exit_code == 0);
+  CHECK(r.output == "configuration OK\n");
+}
+
+TEST_CASE("tern --check-config on a broken file exits 1 with every error", "[app][binary]") {
+  const std::string path = temp_file(
+      "listeners:\n  - name: a\n    bind: \"0.0.0.0:99999\"\nmqtt:\n  max_inflight: abc\n"
+      "storage:\n  path: /var/lib/tern\n");
+  const Result r = run({"--check-config", path});
+  std::remove(path.c_str());
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Contains(path + ":3: listeners[0].bind: port 99999 out of range"));
+  CHECK_THAT(r.output, Contains(path + ":5: mqtt.max_inflight: expected an integer"));
+  CHECK_THAT(r.output, Contains(path + ":6: storage: persistence is not supported yet"));
+  CHECK(r.output.find("configuration OK") == std::string::npos);
+
+  const Result missing = run({"--check-config", "/nonexistent/tern.yaml"});
+  CHECK(missing.exit_code == 1);
+  CHECK_THAT(missing.output, Contains("/nonexistent/tern.yaml: cannot read file"));
+}
+
+TEST_CASE("tern refuses to start on an invalid config or command line", "[app][binary]") {
+  const std::string path = temp_file("mqtt:\n  max_inflight: 0\n");
+  const Result r = run({"--config", path});
+  std::remove(path.c_str());
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Contains(path + ":2: mqtt.max_inflight:"));
+
+  const Result bind = run({"--bind", "localhost", "-p", "0"});
+  CHECK(bind.exit_code == 1);
+  CHECK_THAT(bind.output, Contains("command line: --bind: expected an IPv4 or IPv6 address"));
+
+  const Result usage = run({"--port", "99999"});
+  CHECK(usage.exit_code == 2);
+}
+
+TEST_CASE("tern exits 1 when a listener cannot bind", "[app][binary]") {
+  // Hold a port on 127.0.0.1 and ask tern for the same one.
+  const int s = socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(s >= 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  REQUIRE(listen(s, 1) == 0);
+  socklen_t len = sizeof a;
+  REQUIRE(getsockname(s, reinterpret_cast<sockaddr*>(&a), &len) == 0);
+  const int port = ntohs(a.sin_port);
+
+  const Result r = run({"--bind", "127.0.0.1", "-p", std::to_string(port)});
+  close(s);
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Contains("cannot start"));
+}
+
+TEST_CASE("tern starts on 127.0.0.1 port 0, logs its startup, and stops on SIGTERM",
+          "[app][binary]") {
+  Tern t({"--config", kDefaultConfig, "--bind", "127.0.0.1", "-p", "0"});
+  REQUIRE(t.wait_for_line("ready: mqtt=127.0.0.1:", std::chrono::seconds(20)));
+  const int port = listening_port(t.output(), "mqtt");
+  INFO(t.output());
+  REQUIRE(port > 0);
+  REQUIRE(mqtt_connect(port));
+  CHECK_THAT(t.output(), Contains(std::string("tern ") + TERN_VERSION + " starting"));
+  CHECK_THAT(t.output(), Contains("config: " + kDefaultConfig));
+  CHECK_THAT(t.output(), Contains("io threads: "));
+  t.signal(SIGTERM);
+  CHECK(t.wait_exit(std::chrono::seconds(20)) == 0);
+  CHECK_THAT(t.output(), Contains("tern stopped"));
+}
+
+TEST_CASE("tern logs JSON lines when log.format is json", "[app][binary]") {
+  const std::string path = temp_file(
+      "listeners:\n  - name: local\n    bind: \"127.0.0.1:0\"\n"
+      "log:\n  format: json\n  to: stderr\n  level: debug\n");
+  Tern t({"--config", path});
+  const bool up = t.wait_for_line("ready: local=127.0.0.1:", std::chrono::seconds(20));
+  std::remove(path.c_str());
+  INFO(t.output());
+  REQUIRE(up);
+  REQUIRE(mqtt_connect(listening_port(t.output(), "local")));
+  t.signal(SIGINT);
+  CHECK(t.wait_exit(std::chrono::seconds(20)) == 0);
+  // Every line is one JSON object.
+  std::size_t start = 0;
+  int lines = 0;
+  while (start < t.output().size()) {
+    const std::size_t end = t.output().find('\n', start);
+    const std::string line = t.output().substr(start, end - start);
+    CHECK_THAT(line, StartsWith("{\"ts\":\""));
+    CHECK(line.back() == '}');
+    ++lines;
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  CHECK(lines >= 4);
+}
