@@ -105,7 +105,7 @@ TEST_CASE("command line: usage errors exit 2", "[app][cli]") {
   }
 }
 
-TEST_CASE("-p and --bind replace the listeners with one", "[app][cli]") {
+TEST_CASE("options -p and --bind replace the listeners with one", "[app][cli]") {
   const config::Config base = load(R"(
 listeners:
   - {name: a, bind: "127.0.0.1:2000"}

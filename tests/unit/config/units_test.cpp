@@ -140,7 +140,7 @@ TEST_CASE("bad bind addresses are refused with the reason", "[config][units]") {
   CHECK_THAT(bind_error(""), Contains("expected \"host:port\""));
 }
 
-TEST_CASE("--bind takes an address alone", "[config][units]") {
+TEST_CASE("the --bind option takes an address alone", "[config][units]") {
   std::string err;
   auto b = parse_bind_host("::", 1884, err);
   REQUIRE(b);
