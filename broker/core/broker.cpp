@@ -11,6 +11,13 @@ namespace tern::core {
 
 namespace {
 constexpr std::size_t kDisconnectOverhead = 16;  // fixed header, reason, property lengths
+
+// Drops stale timer entries when an entry point returns, whichever path it took.
+template <class D>
+struct PruneOnExit {
+  D& d;
+  ~PruneOnExit() { d.prune_timers(); }
+};
 }  // namespace
 
 Broker::Impl::Impl(BrokerOptions o) : opts(std::move(o)) {
@@ -133,24 +140,33 @@ void Broker::Impl::destroy_session(Session& s, Time now) {
 
 // ---------------------------------------------------------------- timers
 
+bool Broker::Impl::timer_live(const TimerEntry& e) {
+  switch (e.owner) {
+    case TimerOwner::Connection: {
+      const ConnectionState* c = find_conn(e.id);
+      return c && c->timer_armed == e.at;
+    }
+    case TimerOwner::Session: {
+      const Session* s = find_session(e.id);
+      return s && s->timer_armed == e.at;
+    }
+    case TimerOwner::Retained:
+      return retained_armed == e.at;
+  }
+  return false;
+}
+
 void Broker::Impl::maybe_compact_timers() {
   const std::size_t owners = conns.size() + sessions.size() + 1;
   if (timers.size() < 256 || timers.size() < 4 * owners) return;
-  timers.compact([this](const TimerEntry& e) {
-    switch (e.owner) {
-      case TimerOwner::Connection: {
-        const ConnectionState* c = find_conn(e.id);
-        return c && c->timer_armed == e.at;
-      }
-      case TimerOwner::Session: {
-        const Session* s = find_session(e.id);
-        return s && s->timer_armed == e.at;
-      }
-      case TimerOwner::Retained:
-        return retained_armed == e.at;
-    }
-    return false;
-  });
+  timers.compact([this](const TimerEntry& e) { return timer_live(e); });
+}
+
+void Broker::Impl::prune_timers() {
+  while (const TimerEntry* t = timers.top()) {
+    if (timer_live(*t)) break;
+    timers.pop();
+  }
 }
 
 void Broker::Impl::arm_conn(ConnectionState& c) {
@@ -272,6 +288,7 @@ Broker::Broker(BrokerOptions opts) : impl_(std::make_unique<Impl>(std::move(opts
 Broker::~Broker() = default;
 
 void Broker::on_open(ConnId conn, Time now) {
+  const PruneOnExit<Impl> prune{*impl_};
   Impl& d = *impl_;
   if (d.conns.count(conn)) return;  // ids are never reused; ignore a duplicate open
   auto c = std::make_unique<ConnectionState>();
@@ -284,6 +301,7 @@ void Broker::on_open(ConnId conn, Time now) {
 }
 
 void Broker::on_packet(ConnId conn, codec::Packet&& packet, Time now) {
+  const PruneOnExit<Impl> prune{*impl_};
   Impl& d = *impl_;
   ConnectionState* cp = d.find_conn(conn);
   if (!cp || cp->phase == ConnPhase::Closing) return;  // already being closed: ignore
@@ -347,6 +365,7 @@ void Broker::on_packet(ConnId conn, codec::Packet&& packet, Time now) {
 }
 
 void Broker::on_decode_error(ConnId conn, const codec::DecodeResult& error, Time now) {
+  const PruneOnExit<Impl> prune{*impl_};
   Impl& d = *impl_;
   ConnectionState* c = d.find_conn(conn);
   if (!c || c->phase == ConnPhase::Closing) return;
@@ -354,6 +373,7 @@ void Broker::on_decode_error(ConnId conn, const codec::DecodeResult& error, Time
 }
 
 void Broker::on_closed(ConnId conn, Time now) {
+  const PruneOnExit<Impl> prune{*impl_};
   Impl& d = *impl_;
   auto it = d.conns.find(conn);
   if (it == d.conns.end()) return;
@@ -369,6 +389,7 @@ void Broker::on_closed(ConnId conn, Time now) {
 }
 
 void Broker::on_tick(Time now) {
+  const PruneOnExit<Impl> prune{*impl_};
   Impl& d = *impl_;
   while (auto e = d.timers.pop_due(now)) {
     switch (e->owner) {
@@ -390,6 +411,7 @@ void Broker::on_tick(Time now) {
 std::optional<Time> Broker::next_deadline() const { return impl_->timers.next(); }
 
 void Broker::shutdown(Time now) {
+  const PruneOnExit<Impl> prune{*impl_};
   Impl& d = *impl_;
   std::vector<ConnId> ids;
   ids.reserve(d.conns.size());

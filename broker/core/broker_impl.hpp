@@ -114,6 +114,10 @@ struct Broker::Impl {
   void fire_session(Session& s, Time now);
   void fire_retained(Time now);
   void maybe_compact_timers();
+  // True when the entry is still its owner's armed timer (not stale).
+  bool timer_live(const TimerEntry& e);
+  // Pops stale entries off the top so next_deadline() is exact; run after every event.
+  void prune_timers();
 
   // ---- packet handlers (handle_*.cpp)
   void handle_connect(ConnectionState& c, codec::Connect&& p, Time now);

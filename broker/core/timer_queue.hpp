@@ -52,6 +52,12 @@ class TimerQueue {
     return e;
   }
 
+  const TimerEntry* top() const { return heap_.empty() ? nullptr : &heap_.front(); }
+  void pop() {
+    std::pop_heap(heap_.begin(), heap_.end(), std::greater<>{});
+    heap_.pop_back();
+  }
+
   std::size_t size() const { return heap_.size(); }
 
   // Drops entries for which live(entry) is false. Call when size() is well above the
