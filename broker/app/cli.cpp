@@ -4,15 +4,14 @@
 #include "broker/app/cli.hpp"
 
 #include <CLI/CLI.hpp>
-
 #include <vector>
 
 #include "broker/config/config.hpp"
 
 namespace tern::app {
 
-CliResult parse_cli(int argc, const char* const* argv, std::string_view version,
-                    std::ostream& out, std::ostream& err) {
+CliResult parse_cli(int argc, const char* const* argv, std::string_view version, std::ostream& out,
+                    std::ostream& err) {
   CLI::App app{"Tern: an MQTT 3.1.1 / 5.0 broker for IoT edge gateways", "tern"};
   app.set_version_flag("--version", "tern " + std::string(version), "Print the version and exit");
 
@@ -44,8 +43,8 @@ CliResult parse_cli(int argc, const char* const* argv, std::string_view version,
                                   "Listen on this address only, replacing the configured "
                                   "listeners (default 0.0.0.0 when --port is given)")
                        ->type_name("ADDR");
-  auto* level_opt = app.add_option("--log-level", level, "Override log.level")
-                        ->check(CLI::IsMember(levels));
+  auto* level_opt =
+      app.add_option("--log-level", level, "Override log.level")->check(CLI::IsMember(levels));
 
   try {
     app.parse(argc, argv);

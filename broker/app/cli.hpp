@@ -13,10 +13,10 @@
 namespace tern::app {
 
 struct CliOptions {
-  std::string config_path;        // --config; empty = built-in defaults
-  std::string check_path;         // --check-config: validate this file and exit
-  std::optional<std::uint16_t> port;  // -p/--port
-  std::optional<std::string> bind;    // --bind (an address, no port)
+  std::string config_path;                    // --config; empty = built-in defaults
+  std::string check_path;                     // --check-config: validate this file and exit
+  std::optional<std::uint16_t> port;          // -p/--port
+  std::optional<std::string> bind;            // --bind (an address, no port)
   std::optional<config::LogLevel> log_level;  // --log-level
 };
 
@@ -26,7 +26,7 @@ struct CliResult {
 };
 
 // Parses argv. --help and --version print to `out`; usage errors print to `err`.
-CliResult parse_cli(int argc, const char* const* argv, std::string_view version,
-                    std::ostream& out, std::ostream& err);
+CliResult parse_cli(int argc, const char* const* argv, std::string_view version, std::ostream& out,
+                    std::ostream& err);
 
 }  // namespace tern::app

@@ -61,7 +61,7 @@ struct Mqtt {
   bool wildcard_subscriptions = true;
   bool subscription_identifiers = true;
   std::uint8_t maximum_qos = 2;
-  Millis connect_timeout{10'000};            // CONNECT must arrive this soon after accept
+  Millis connect_timeout{10'000};  // CONNECT must arrive this soon after accept
   bool operator==(const Mqtt&) const = default;
 };
 
@@ -69,9 +69,9 @@ enum class Overflow : std::uint8_t { DropOldest, DropNewest };
 enum class SlowClient : std::uint8_t { Disconnect, Drop };
 
 struct Sessions {
-  Seconds expiry_default{2 * 3600};          // 3.1.1 clean_session=0 sessions
+  Seconds expiry_default{2 * 3600};            // 3.1.1 clean_session=0 sessions
   Seconds max_session_expiry = kNeverExpires;  // cap on what a v5 client may ask
-  std::size_t max_queued_messages = 10000;   // per session
+  std::size_t max_queued_messages = 10000;     // per session
   std::uint64_t max_queued_bytes = 16 * kMiB;  // per session
   Overflow overflow = Overflow::DropOldest;
   bool queue_qos0_offline = false;

@@ -19,8 +19,8 @@ struct EnumName {
 };
 
 inline constexpr EnumName<LogLevel> kLogLevels[] = {
-    {"trace", LogLevel::Trace}, {"debug", LogLevel::Debug},       {"info", LogLevel::Info},
-    {"warn", LogLevel::Warn},   {"error", LogLevel::Error},       {"critical", LogLevel::Critical},
+    {"trace", LogLevel::Trace}, {"debug", LogLevel::Debug}, {"info", LogLevel::Info},
+    {"warn", LogLevel::Warn},   {"error", LogLevel::Error}, {"critical", LogLevel::Critical},
     {"off", LogLevel::Off},
 };
 inline constexpr EnumName<LogFormat> kLogFormats[] = {

@@ -81,8 +81,8 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
   return row[b.size()];
 }
 
-std::optional<std::uint64_t> read_uint(const YAML::Node& n, const std::string& path,
-                                       Diagnostics& d, std::uint64_t min, std::uint64_t max) {
+std::optional<std::uint64_t> read_uint(const YAML::Node& n, const std::string& path, Diagnostics& d,
+                                       std::uint64_t min, std::uint64_t max) {
   const auto fail = [&] {
     d.error(path, d.line_for(path, n),
             "expected an integer between " + std::to_string(min) + " and " + std::to_string(max) +

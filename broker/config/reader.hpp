@@ -47,8 +47,8 @@ std::size_t edit_distance(std::string_view a, std::string_view b);
 
 // Scalar readers usable outside a mapping (list items). Each returns nullopt after
 // reporting the error at `path`.
-std::optional<std::uint64_t> read_uint(const YAML::Node& n, const std::string& path,
-                                       Diagnostics& d, std::uint64_t min, std::uint64_t max);
+std::optional<std::uint64_t> read_uint(const YAML::Node& n, const std::string& path, Diagnostics& d,
+                                       std::uint64_t min, std::uint64_t max);
 std::optional<std::string> read_string(const YAML::Node& n, const std::string& path,
                                        Diagnostics& d);
 

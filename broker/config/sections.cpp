@@ -3,10 +3,10 @@
 // Ranges are checked here, where the YAML value and its line are at hand; rules spanning
 // fields are in validate.cpp.
 
+#include "broker/config/sections.hpp"
+
 #include <string>
 #include <string_view>
-
-#include "broker/config/sections.hpp"
 
 namespace tern::config::detail {
 namespace {
@@ -72,7 +72,7 @@ void read_listeners(MapReader& top, Config& c) {
   const YAML::Node* n = top.get("listeners");
   if (!n) return;
   Diagnostics& d = top.diag();
-  c.listeners.clear();  // a listeners section replaces the default listener
+  c.listeners.clear();      // a listeners section replaces the default listener
   if (n->IsNull()) return;  // validate.cpp: "at least one listener is required"
   if (!n->IsSequence()) {
     d.error("listeners", d.line_for("listeners", *n),
@@ -92,7 +92,8 @@ void read_listeners(MapReader& top, Config& c) {
     Listener l;
     MapReader m(item, path, d);
     if (!item.IsMap()) {
-      if (m.is_map()) d.error(path, line_of(item), "expected a listener mapping, got " + describe(item));
+      if (m.is_map())
+        d.error(path, line_of(item), "expected a listener mapping, got " + describe(item));
       continue;
     }
     read_listener(m, l);
@@ -158,8 +159,9 @@ void read_log(MapReader& m, Config& c) {
       l.to = LogTarget::File;
       l.file = s.substr(5);
     } else {
-      m.diag().error(m.child_path("to"), m.diag().line_for(m.child_path("to"), *n),
-                     "expected stdout | stderr | syslog | file:/absolute/path, got " + describe(*n));
+      m.diag().error(
+          m.child_path("to"), m.diag().line_for(m.child_path("to"), *n),
+          "expected stdout | stderr | syslog | file:/absolute/path, got " + describe(*n));
     }
   }
 }
@@ -184,18 +186,23 @@ struct NotYet {
   std::string_view message;
 };
 constexpr NotYet kNotYet[] = {
-    {"storage", "persistence is not supported yet in this build (sessions and retained messages "
-                "live in memory only); remove this section"},
-    {"auth", "authentication is not supported yet in this build (every client is accepted); "
-             "remove this section"},
-    {"acl", "access control is not supported yet in this build (every client may publish and "
-            "subscribe to every topic); remove this section"},
+    {"storage",
+     "persistence is not supported yet in this build (sessions and retained messages "
+     "live in memory only); remove this section"},
+    {"auth",
+     "authentication is not supported yet in this build (every client is accepted); "
+     "remove this section"},
+    {"acl",
+     "access control is not supported yet in this build (every client may publish and "
+     "subscribe to every topic); remove this section"},
     {"bridges", "bridges are not supported yet in this build; remove this section"},
-    {"http", "the HTTP endpoint (metrics, health) is not supported yet in this build; remove "
-             "this section"},
+    {"http",
+     "the HTTP endpoint (metrics, health) is not supported yet in this build; remove "
+     "this section"},
     {"sys_topics", "$SYS topics are not supported yet in this build; remove this section"},
-    {"dead_letter", "the dead letter topic is not supported yet in this build; remove this "
-                    "section"},
+    {"dead_letter",
+     "the dead letter topic is not supported yet in this build; remove this "
+     "section"},
 };
 
 }  // namespace

@@ -60,12 +60,12 @@ struct Unit {
 };
 
 // Largest first: a duration such as "1h30m" must list its parts in this order.
-constexpr std::array<Unit, 5> kDurationUnits{{
-    {"d", 86'400'000}, {"h", 3'600'000}, {"m", 60'000}, {"s", 1'000}, {"ms", 1}}};
+constexpr std::array<Unit, 5> kDurationUnits{
+    {{"d", 86'400'000}, {"h", 3'600'000}, {"m", 60'000}, {"s", 1'000}, {"ms", 1}}};
 
 // Binary units only: "MB" is ambiguous (10^6 or 2^20), so it is refused with a hint.
-constexpr std::array<Unit, 5> kSizeUnits{{
-    {"B", 1}, {"KiB", kKiB}, {"MiB", kMiB}, {"GiB", kGiB}, {"TiB", 1024 * kGiB}}};
+constexpr std::array<Unit, 5> kSizeUnits{
+    {{"B", 1}, {"KiB", kKiB}, {"MiB", kMiB}, {"GiB", kGiB}, {"TiB", 1024 * kGiB}}};
 
 // Far beyond any sensible setting, far below overflow (about 31,700 years).
 constexpr std::uint64_t kMaxDurationMs = 1'000'000'000'000'000ull;
@@ -248,8 +248,8 @@ std::optional<BindAddress> parse_bind_host(std::string_view text, std::uint16_t 
   } else if (auto c6 = canonical_ip(host, AF_INET6)) {
     return BindAddress{*c6, port, true};
   }
-  error = "expected an IPv4 or IPv6 address such as 0.0.0.0, 127.0.0.1 or ::, got " +
-          quoted(text) + " (the port goes in -p/--port)";
+  error = "expected an IPv4 or IPv6 address such as 0.0.0.0, 127.0.0.1 or ::, got " + quoted(text) +
+          " (the port goes in -p/--port)";
   return std::nullopt;
 }
 
@@ -286,11 +286,15 @@ std::string format_size(std::uint64_t bytes) {
   return std::to_string(bytes) + "B";
 }
 
-std::string_view to_string(LogLevel v) { return detail::enum_name<LogLevel>(detail::kLogLevels, v); }
+std::string_view to_string(LogLevel v) {
+  return detail::enum_name<LogLevel>(detail::kLogLevels, v);
+}
 std::string_view to_string(LogFormat v) {
   return detail::enum_name<LogFormat>(detail::kLogFormats, v);
 }
-std::string_view to_string(Overflow v) { return detail::enum_name<Overflow>(detail::kOverflows, v); }
+std::string_view to_string(Overflow v) {
+  return detail::enum_name<Overflow>(detail::kOverflows, v);
+}
 std::string_view to_string(SlowClient v) {
   return detail::enum_name<SlowClient>(detail::kSlowClients, v);
 }

@@ -1,10 +1,9 @@
 // tern_app: command line parsing, CLI overrides, Config -> net/core options, logging.
 
-#include <catch2/catch.hpp>
-
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -53,7 +52,8 @@ std::string read_all(const std::string& path) {
 }  // namespace
 
 TEST_CASE("command line: values", "[app][cli]") {
-  auto p = parse({"--config", "/etc/tern.yaml", "-p", "1884", "--bind", "::1", "--log-level", "debug"});
+  auto p =
+      parse({"--config", "/etc/tern.yaml", "-p", "1884", "--bind", "::1", "--log-level", "debug"});
   REQUIRE(p.result.options);
   CHECK(p.result.options->config_path == "/etc/tern.yaml");
   CHECK(p.result.options->check_path.empty());
@@ -262,7 +262,10 @@ TEST_CASE("JSON log lines stay valid JSON whatever the bytes", "[app][log]") {
   app::json_escape("plain", out);
   CHECK(out == "plain");
   out.clear();
-  app::json_escape("q\"b\\n\nt\tc\x01" "\x7f", out);
+  app::json_escape(
+      "q\"b\\n\nt\tc\x01"
+      "\x7f",
+      out);
   CHECK(out == "q\\\"b\\\\n\\nt\\tc\\u0001\\u007f");
   out.clear();
   app::json_escape("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", out);  // valid UTF-8 is kept
@@ -270,14 +273,16 @@ TEST_CASE("JSON log lines stay valid JSON whatever the bytes", "[app][log]") {
   out.clear();
   // Invalid: lone continuation, overlong, truncated, surrogate, above U+10FFFF.
   app::json_escape("\x80|\xc0\xaf|\xe2\x82|\xed\xa0\x80|\xf4\x90\x80\x80", out);
-  CHECK(out == "\\ufffd|\\ufffd\\ufffd|\\ufffd\\ufffd|\\ufffd\\ufffd\\ufffd|\\ufffd\\ufffd\\ufffd\\ufffd");
+  CHECK(out ==
+        "\\ufffd|\\ufffd\\ufffd|\\ufffd\\ufffd|\\ufffd\\ufffd\\ufffd|\\ufffd\\ufffd\\ufffd\\ufffd");
 
   app::JsonFormatter f;
   spdlog::details::log_msg msg("tern", spdlog::level::warn, "client \"x\" gone");
   spdlog::memory_buf_t buf;
   f.format(msg, buf);
   const std::string line(buf.data(), buf.size());
-  CHECK_THAT(line, Contains("{\"ts\":\"") && Contains("Z\",\"level\":\"warning\",\"logger\":\"tern\"") &&
+  CHECK_THAT(line, Contains("{\"ts\":\"") &&
+                       Contains("Z\",\"level\":\"warning\",\"logger\":\"tern\"") &&
                        Contains(",\"msg\":\"client \\\"x\\\" gone\"}\n"));
   CHECK(line.back() == '\n');
 }

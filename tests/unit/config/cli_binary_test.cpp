@@ -1,8 +1,6 @@
 // The built `tern` binary, run as a user would: --version, --check-config, refusing to
 // start on a bad config or a port in use, and a clean start/stop on 127.0.0.1 port 0.
 
-#include <catch2/catch.hpp>
-
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -12,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -173,16 +172,18 @@ bool mqtt_connect(int port) {
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   bool ok = connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
   // CONNECT: protocol "MQTT" level 4, clean session, keep alive 60 s, client id "a".
-  const unsigned char connect_packet[] = {0x10, 13,  0, 4, 'M', 'Q', 'T', 'T', 4,
-                                          0x02, 0,   60, 0, 1, 'a'};
+  const unsigned char connect_packet[] = {0x10, 13,   0, 4,  'M', 'Q', 'T', 'T',
+                                          4,    0x02, 0, 60, 0,   1,   'a'};
   ok = ok && send(s, connect_packet, sizeof connect_packet, MSG_NOSIGNAL) ==
                  static_cast<ssize_t>(sizeof connect_packet);
   unsigned char connack[4] = {};
   std::size_t got = 0;
   while (ok && got < sizeof connack) {
     const ssize_t n = recv(s, connack + got, sizeof connack - got, 0);
-    if (n <= 0) ok = false;
-    else got += static_cast<std::size_t>(n);
+    if (n <= 0)
+      ok = false;
+    else
+      got += static_cast<std::size_t>(n);
   }
   close(s);
   return ok && connack[0] == 0x20 && connack[1] == 2 && connack[3] == 0;

@@ -1,13 +1,13 @@
 // The YAML loader: every key read, every error reported with its path and line, all at once.
 
-#include <catch2/catch.hpp>
+#include "broker/config/config.hpp"
 
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
 #include <cstdio>
 #include <fstream>
 #include <string>
-#include <unistd.h>
-
-#include "broker/config/config.hpp"
 
 #ifndef TERN_SOURCE_DIR
 #error "TERN_SOURCE_DIR must point at the repository root"
@@ -219,19 +219,23 @@ TEST_CASE("wrong types are errors with the YAML path", "[config][errors]") {
                       "nothing (null)"));
   CHECK_THAT(report("mqtt: 5\n"),
              Contains("t.yaml:1: mqtt: expected a mapping of keys to values, got \"5\""));
-  CHECK_THAT(report("mqtt: [1]\n"), Contains("mqtt: expected a mapping of keys to values, got a list"));
+  CHECK_THAT(report("mqtt: [1]\n"),
+             Contains("mqtt: expected a mapping of keys to values, got a list"));
   CHECK_THAT(report("listeners: {name: a}\n"),
              Contains("t.yaml:1: listeners: expected a list of listeners"));
-  CHECK_THAT(report("listeners:\n  - plain\n"),
-             Contains("t.yaml:2: listeners[0]: expected a mapping of keys to values, got \"plain\""));
+  CHECK_THAT(
+      report("listeners:\n  - plain\n"),
+      Contains("t.yaml:2: listeners[0]: expected a mapping of keys to values, got \"plain\""));
   CHECK_THAT(report("listeners:\n  -\n"), Contains("listeners[0]: expected a listener mapping"));
   CHECK_THAT(report("listeners:\n  - {name: [a], bind: \"0.0.0.0:1\"}\n"),
              Contains("listeners[0].name: expected a non-empty string, got a list"));
   CHECK_THAT(report("io_threads: -1\n"),
              Contains("t.yaml:1: io_threads: expected an integer between 0 and 64, got \"-1\""));
   CHECK_THAT(report("io_threads: 0x10\n"), Contains("io_threads: expected an integer"));
-  CHECK_THAT(report("io_threads: 99999999999999999999999\n"), Contains("io_threads: expected an integer"));
-  CHECK_THAT(report("- a\n- b\n"), Contains("t.yaml:1: expected a mapping of keys to values, got a list"));
+  CHECK_THAT(report("io_threads: 99999999999999999999999\n"),
+             Contains("io_threads: expected an integer"));
+  CHECK_THAT(report("- a\n- b\n"),
+             Contains("t.yaml:1: expected a mapping of keys to values, got a list"));
   CHECK_THAT(report("just a string\n"), Contains("expected a mapping of keys to values"));
 }
 
@@ -268,8 +272,9 @@ TEST_CASE("out of range values are errors naming the range", "[config][errors]")
              Contains("mqtt.max_packet_size: expected a size between 16B and 256MiB"));
   CHECK_THAT(report("mqtt:\n  max_keepalive: 65536s\n"),
              Contains("mqtt.max_keepalive: expected a duration between 0s and 18h12m15s"));
-  CHECK_THAT(report("mqtt:\n  connect_timeout: 50ms\n"),
-             Contains("mqtt.connect_timeout: expected a duration between 100ms and 1h, got \"50ms\""));
+  CHECK_THAT(
+      report("mqtt:\n  connect_timeout: 50ms\n"),
+      Contains("mqtt.connect_timeout: expected a duration between 100ms and 1h, got \"50ms\""));
   CHECK_THAT(report("sessions:\n  expiry_default: 50000d\n"),
              Contains("sessions.expiry_default: expected a duration between 0s and") &&
                  Contains("or never"));
@@ -277,7 +282,8 @@ TEST_CASE("out of range values are errors naming the range", "[config][errors]")
              Contains("sessions.max_queued_messages: expected an integer between 1 and 10000000"));
   CHECK_THAT(report("limits:\n  max_connections: 0\n"),
              Contains("limits.max_connections: expected an integer between 1 and 1000000"));
-  CHECK_THAT(report("io_threads: 65\n"), Contains("io_threads: expected an integer between 0 and 64"));
+  CHECK_THAT(report("io_threads: 65\n"),
+             Contains("io_threads: expected an integer between 0 and 64"));
   CHECK_THAT(report("listeners:\n  - name: a\n    bind: \"0.0.0.0:1883\"\n"
                     "  - name: b\n    bind: \"0.0.0.0:99999\"\n"),
              Contains("t.yaml:5: listeners[1].bind: port 99999 out of range (0-65535)"));
@@ -302,9 +308,10 @@ TEST_CASE("bad enum values list the allowed ones", "[config][errors]") {
 }
 
 TEST_CASE("listener rules: required keys, unique names, distinct binds", "[config][errors]") {
-  CHECK_THAT(report("listeners:\n  - name: a\n    bind: \"0.0.0.0:1883\"\n"
-                    "  - name: a\n    bind: \"0.0.0.0:1884\"\n"),
-             Contains("t.yaml:4: listeners[1].name: duplicate listener name \"a\" (also listeners[0])"));
+  CHECK_THAT(
+      report("listeners:\n  - name: a\n    bind: \"0.0.0.0:1883\"\n"
+             "  - name: a\n    bind: \"0.0.0.0:1884\"\n"),
+      Contains("t.yaml:4: listeners[1].name: duplicate listener name \"a\" (also listeners[0])"));
   CHECK_THAT(report("listeners:\n  - name: a\n    bind: \"0.0.0.0:1883\"\n"
                     "  - name: b\n    bind: \"0.0.0.0:1883\"\n"),
              Contains("t.yaml:5: listeners[1].bind: 0.0.0.0:1883 is already used by listener \"a\" "
@@ -324,8 +331,9 @@ TEST_CASE("listener rules: required keys, unique names, distinct binds", "[confi
   CHECK_THAT(report("listeners: []\n"),
              Contains("t.yaml:1: listeners: at least one listener is required"));
   CHECK_THAT(report("listeners:\n"), Contains("listeners: at least one listener is required"));
-  CHECK_THAT(report("listeners:\n  - {name: a, bind: \"0.0.0.0:1\", max_connections: 20000}\n"),
-             Contains("listeners[0].max_connections: 20000 exceeds limits.max_connections (10000)"));
+  CHECK_THAT(
+      report("listeners:\n  - {name: a, bind: \"0.0.0.0:1\", max_connections: 20000}\n"),
+      Contains("listeners[0].max_connections: 20000 exceeds limits.max_connections (10000)"));
   std::string many = "listeners:\n";
   for (int i = 0; i < 65; ++i) {
     many += "  - {name: l" + std::to_string(i) + ", bind: \"127.0.0.1:" + std::to_string(2000 + i) +
@@ -335,14 +343,16 @@ TEST_CASE("listener rules: required keys, unique names, distinct binds", "[confi
 }
 
 TEST_CASE("TLS and WebSocket listeners are refused, not ignored", "[config][errors]") {
-  CHECK_THAT(report("listeners:\n  - name: mqtts\n    bind: \"0.0.0.0:8883\"\n    tls:\n"
-                    "      cert: /etc/tern/server.crt\n"),
-             Contains("t.yaml:4: listeners[0].tls: TLS listeners are not available in this build yet"));
-  CHECK_THAT(report("listeners:\n  - name: ws\n    bind: \"0.0.0.0:8080\"\n    protocol: websocket\n"
-                    "    path: /mqtt\n"),
-             Contains("t.yaml:4: listeners[0].protocol: WebSocket listeners are not available in "
-                      "this build yet") &&
-                 Contains("t.yaml:5: listeners[0].path: WebSocket listeners"));
+  CHECK_THAT(
+      report("listeners:\n  - name: mqtts\n    bind: \"0.0.0.0:8883\"\n    tls:\n"
+             "      cert: /etc/tern/server.crt\n"),
+      Contains("t.yaml:4: listeners[0].tls: TLS listeners are not available in this build yet"));
+  CHECK_THAT(
+      report("listeners:\n  - name: ws\n    bind: \"0.0.0.0:8080\"\n    protocol: websocket\n"
+             "    path: /mqtt\n"),
+      Contains("t.yaml:4: listeners[0].protocol: WebSocket listeners are not available in "
+               "this build yet") &&
+          Contains("t.yaml:5: listeners[0].path: WebSocket listeners"));
   CHECK_THAT(report("listeners:\n  - {name: a, bind: \"0.0.0.0:1\", allow_anonymous: true}\n"),
              Contains("listeners[0].allow_anonymous: authentication is not available"));
 }
@@ -362,11 +372,13 @@ TEST_CASE("sections not implemented yet are errors, not silently ignored", "[con
 }
 
 TEST_CASE("cross-field rules", "[config][errors]") {
-  CHECK_THAT(report("sessions:\n  expiry_default: 2d\n  max_session_expiry: 1d\n"),
-             Contains("t.yaml:2: sessions.expiry_default: 2d exceeds sessions.max_session_expiry (1d)"));
+  CHECK_THAT(
+      report("sessions:\n  expiry_default: 2d\n  max_session_expiry: 1d\n"),
+      Contains("t.yaml:2: sessions.expiry_default: 2d exceeds sessions.max_session_expiry (1d)"));
   // The rule is broken by a key left at its default: point at the key that was set.
-  CHECK_THAT(report("sessions:\n  max_session_expiry: 1h\n"),
-             Contains("t.yaml:2: sessions.expiry_default: 2h exceeds sessions.max_session_expiry (1h)"));
+  CHECK_THAT(
+      report("sessions:\n  max_session_expiry: 1h\n"),
+      Contains("t.yaml:2: sessions.expiry_default: 2h exceeds sessions.max_session_expiry (1h)"));
   CHECK_THAT(report("sessions:\n  max_session_expiry: 1h\n  expiry_default: never\n"),
              Contains("sessions.expiry_default: never exceeds"));
   CHECK_THAT(report("mqtt:\n  max_packet_size: 2MiB\n"),
@@ -381,8 +393,9 @@ TEST_CASE("YAML syntax errors report line and column", "[config][errors]") {
   CHECK(r.errors[0].line >= 3);
   CHECK(r.errors[0].column > 0);
   CHECK_THAT(r.error_report(), Contains("YAML syntax error"));
-  CHECK_THAT(r.error_report(), Contains("t.yaml:" + std::to_string(r.errors[0].line) + ":" +
-                                        std::to_string(r.errors[0].column) + ": YAML syntax error"));
+  CHECK_THAT(r.error_report(),
+             Contains("t.yaml:" + std::to_string(r.errors[0].line) + ":" +
+                      std::to_string(r.errors[0].column) + ": YAML syntax error"));
 
   const LoadResult tab = load_string("mqtt:\n  a: 1\n b: 2\n", "t.yaml");
   REQUIRE_FALSE(tab.ok());

@@ -1,7 +1,6 @@
 // Value syntax: durations, sizes, bind addresses and their printed forms.
 
 #include <catch2/catch.hpp>
-
 #include <string>
 
 #include "broker/config/config.hpp"
@@ -175,7 +174,8 @@ TEST_CASE("durations and sizes print as the YAML spells them", "[config][units]"
     std::string err;
     CHECK(parse_duration(format_duration(Millis{ms}), err) == Millis{ms});
   }
-  for (std::uint64_t b : {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{1023}, kKiB, 3 * kMiB, 5 * kGiB + 1}) {
+  for (std::uint64_t b :
+       {std::uint64_t{0}, std::uint64_t{1}, std::uint64_t{1023}, kKiB, 3 * kMiB, 5 * kGiB + 1}) {
     std::string err;
     CHECK(parse_size(format_size(b), err) == b);
   }
