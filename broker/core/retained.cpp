@@ -4,6 +4,7 @@
 // O(expired * log n) rather than a walk of the whole store.
 #include "broker/core/retained.hpp"
 
+#include <cassert>
 #include <set>
 #include <string>
 #include <utility>
@@ -179,7 +180,9 @@ std::size_t RetainedStore::erase_expired(Time now) {
   while (!idx.empty() && idx.begin()->first <= now) {
     // Keep the message alive while erase() walks its topic.
     const MessagePtr m = idx.begin()->second->msg_;
-    erase(m->topic);
+    const bool erased = erase(m->topic);
+    assert(erased);  // the index only holds stored messages
+    if (!erased) idx.erase(idx.begin());  // never loop forever on a broken invariant
     ++n;
   }
   return n;
