@@ -21,6 +21,8 @@ constexpr core::Duration kFlushTimeout = std::chrono::seconds(5);
 constexpr core::Duration kLingerTimeout = std::chrono::seconds(2);
 // A carried-over partial packet buffer larger than this is shrunk once mostly consumed.
 constexpr std::size_t kShrinkInAbove = 64 * 1024;
+// Decoded packets handed to the broker per lock.
+constexpr std::size_t kMaxBatch = 64;
 
 const char* version_name(codec::ProtocolVersion v) {
   return v == codec::ProtocolVersion::v5 ? "5.0" : "3.1.1";
@@ -122,12 +124,13 @@ void Connection::on_readable(const asio::error_code& ec) {
   });
 }
 
-std::size_t Connection::decode_all(std::string_view data,
-                                   std::optional<codec::DecodeResult>& error) {
+std::size_t Connection::decode_some(std::string_view data,
+                                    std::optional<codec::DecodeResult>& error) {
   codec::DecodeOptions opts;
   opts.max_packet_size = loop_.srv.max_packet_size;
   std::size_t off = 0;
-  while (off < data.size()) {
+  auto& out = loop_.decoded;
+  while (off < data.size() && out.size() < kMaxBatch) {
     opts.version = version_;
     codec::DecodeResult r = codec::decode(data.substr(off), opts);
     if (r.status == codec::DecodeStatus::NeedMore) break;
@@ -144,41 +147,24 @@ std::size_t Connection::decode_all(std::string_view data,
         version_known_ = true;
       }
     }
-    loop_.decoded.push_back(std::move(r.packet));
+    out.push_back(std::move(r.packet));
   }
   return off;
 }
 
-void Connection::on_bytes(std::string_view data) {
-  std::optional<codec::DecodeResult> error;
-  if (bufs_ && !bufs_->in.empty()) {
-    std::string& in = bufs_->in;
-    in.append(data);
-    const std::size_t used = decode_all(in, error);
-    if (error) {
-      std::string().swap(in);
-    } else {
-      in.erase(0, used);
-      if (in.capacity() > kShrinkInAbove && in.size() < in.capacity() / 4) in.shrink_to_fit();
-    }
-  } else {
-    const std::size_t used = decode_all(data, error);
-    // Keep only the partial packet at the tail; the decoder bounds it by max_packet_size.
-    if (!error && used < data.size()) buffers().in.assign(data.substr(used));
-  }
-
+void Connection::deliver(std::optional<codec::DecodeResult>& error) {
   auto& packets = loop_.decoded;
-  if (!packets.empty() || error) {
-    Engine& srv = loop_.srv;
+  Engine& srv = loop_.srv;
+  bool closed_by_core = false;
+  {
     const core::Time now = core::Clock::now();
     auto lk = srv.lock();
     auto& actions = srv.broker.actions();
     std::size_t scanned = actions.size();
-    bool closed_by_core = false;
     for (auto& p : packets) {
       srv.broker.on_packet(id_, std::move(p), now);
       // Once core has closed this connection, nothing more it sent is processed
-      // [MQTT-4.8.0-1]/[MQTT-4.13.1-1]: stop feeding the rest of this read.
+      // [MQTT-4.13.1-1]: stop feeding the rest of this read.
       for (; scanned < actions.size(); ++scanned) {
         const auto* close = std::get_if<core::CloseConnection>(&actions[scanned]);
         if (close != nullptr && close->conn == id_) closed_by_core = true;
@@ -187,10 +173,10 @@ void Connection::on_bytes(std::string_view data) {
     }
     if (error && !closed_by_core) srv.broker.on_decode_error(id_, *error, now);
     srv.drain(loop_);
-    lk = {};
-    packets.clear();
-    if (closed_by_core) input_done_ = true;
   }
+  packets.clear();
+  if (packets.capacity() > kMaxBatch) packets.shrink_to_fit();
+  if (closed_by_core) input_done_ = true;
   if (error) {
     input_done_ = true;
     loop_.counters.malformed.fetch_add(1, std::memory_order_relaxed);
@@ -198,9 +184,42 @@ void Connection::on_bytes(std::string_view data) {
                  error->detail, static_cast<unsigned>(error->reason));
   }
   loop_.run_local();
-  // Core answers a decode error with a CloseConnection; if it did not, close anyway, since
-  // the stream cannot be resynchronised.
-  if (input_done_ && !closing_ && !closed_) begin_close();
+}
+
+std::size_t Connection::consume(std::string_view data) {
+  std::size_t off = 0;
+  // Packets go to the broker in batches of up to kMaxBatch: one lock per batch, and the
+  // decoded packets (~1.2 KB each as values) never pile up for a whole 64 KiB read.
+  while (!input_done_ && !closed_) {
+    std::optional<codec::DecodeResult> error;
+    off += decode_some(data.substr(off), error);
+    if (loop_.decoded.empty() && !error) break;  // only a partial packet is left
+    deliver(error);
+  }
+  return off;
+}
+
+void Connection::on_bytes(std::string_view data) {
+  if (bufs_ && !bufs_->in.empty()) {
+    bufs_->in.append(data);
+    const std::size_t used = consume(bufs_->in);
+    if (closed_) return;  // the buffers are gone
+    std::string& in = bufs_->in;
+    if (input_done_) {
+      std::string().swap(in);
+    } else {
+      in.erase(0, used);
+      if (in.capacity() > kShrinkInAbove && in.size() < in.capacity() / 4) in.shrink_to_fit();
+    }
+  } else {
+    const std::size_t used = consume(data);
+    if (closed_) return;
+    // Keep only the partial packet at the tail; the decoder bounds it by max_packet_size.
+    if (!input_done_ && used < data.size()) buffers().in.assign(data.substr(used));
+  }
+  // Core answers a decode error with a CloseConnection; if it did not, close anyway: the
+  // stream cannot be resynchronised.
+  if (input_done_ && !closing_) begin_close();
   release_idle_buffers();
 }
 

@@ -44,8 +44,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void wait_readable();
   void on_readable(const asio::error_code& ec);
   void on_bytes(std::string_view data);
-  // Decodes every complete packet of `data` into loop_.decoded; returns the bytes used.
-  std::size_t decode_all(std::string_view data, std::optional<codec::DecodeResult>& error);
+  // Feeds every complete packet of `data` to the broker; returns the bytes used.
+  std::size_t consume(std::string_view data);
+  // Decodes up to a batch of packets into loop_.decoded; returns the bytes used.
+  std::size_t decode_some(std::string_view data, std::optional<codec::DecodeResult>& error);
+  // Hands loop_.decoded (and a decode error) to the broker under one lock, then runs the
+  // resulting local actions.
+  void deliver(std::optional<codec::DecodeResult>& error);
 
   bool can_send() const { return !closing_ && !closed_; }
   Buffers& buffers();

@@ -68,6 +68,9 @@ Engine::~Engine() {
 
 void Engine::drain(Loop& current) {
   auto& actions = broker.actions();
+  // Batches posted to this loop earlier (under mu, so earlier in core's order) have not run
+  // yet: our own actions must queue behind them rather than run first.
+  const bool behind = current.posted.load(std::memory_order_relaxed) > 0;
   for (core::Action& a : actions) {
     const core::ConnId id = std::visit([](const auto& x) { return x.conn; }, a);
     const auto it = conns.find(id);
@@ -86,7 +89,7 @@ void Engine::drain(Loop& current) {
       r.what = std::make_unique<core::Action>(std::move(a));
     }
     const unsigned target = it->second->loop().index;
-    if (target == current.index) {
+    if (target == current.index && !behind) {
       current.local.push_back(std::move(r));
     } else {
       outbox[target].push_back(std::move(r));
@@ -98,7 +101,9 @@ void Engine::drain(Loop& current) {
   for (std::size_t i = 0; i < outbox.size(); ++i) {
     if (outbox[i].empty()) continue;
     Loop* l = loops[i].get();
+    l->posted.fetch_add(1, std::memory_order_relaxed);
     asio::post(l->ctx, [l, batch = std::move(outbox[i])]() mutable {
+      l->posted.fetch_sub(1, std::memory_order_relaxed);
       if (l->local.empty()) {
         l->local.swap(batch);
       } else {

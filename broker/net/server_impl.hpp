@@ -63,6 +63,9 @@ struct Loop {
   asio::io_context ctx;  // concurrency hint 1: run by one thread (posts may come from any)
   asio::executor_work_guard<Executor> work;
   std::thread thread;  // loops 1..n-1; loop 0 runs on the caller of run()
+  // Batches posted to this loop by drains and not yet started. Incremented under mu by any
+  // loop, decremented by this loop's thread; read under mu by this loop's own drains.
+  std::atomic<std::uint32_t> posted{0};
 
   // Loop thread only:
   std::unique_ptr<char[]> scratch;     // read buffer shared by all the loop's connections
@@ -93,9 +96,9 @@ struct Engine {
   // from any thread.
   std::unique_lock<std::mutex> lock() { return std::unique_lock<std::mutex>(mu); }
   // Routes broker.actions() to their connections: those on `current` go to current.local
-  // (run after the lock is released), the rest are posted, one batch per loop, while the
-  // lock is still held so that each connection sees its actions in order. REQUIRES: under mu,
-  // on current's thread.
+  // (run after the lock is released) unless batches posted to `current` are still pending,
+  // the rest are posted, one batch per loop, while the lock is still held, so that each
+  // connection sees its actions in core's order. REQUIRES: under mu, on current's thread.
   void drain(Loop& current);
   // A connection's transport closed: tell the broker once, route the fallout, forget it.
   // Loop thread of `loop`. Takes mu.

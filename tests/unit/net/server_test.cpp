@@ -337,3 +337,42 @@ TEST_CASE("start() fails on a port in use and names the listener", "[net]") {
   CHECK_FALSE(third.start(err));
   CHECK(err.find("nonsense") != std::string::npos);
 }
+
+TEST_CASE("idle connections cost little memory", "[net][slow]") {
+  constexpr int kClients = 5000;
+  auto opts = loopback_options(2);
+  opts.max_connections = kClients + 10;
+  RunningServer srv(opts);
+  REQUIRE(srv.started());
+  std::string connect_bytes;
+  std::vector<std::unique_ptr<RawSocket>> clients;
+  clients.reserve(kClients);
+  // Warm up allocator arenas and the loops' scratch buffers before the baseline.
+  for (int i = 0; i < 10; ++i) {
+    clients.push_back(std::make_unique<RawSocket>(srv.port()));
+    clients.back()->send_connect("warm" + std::to_string(i));
+  }
+  REQUIRE(eventually([&] { return srv.server().broker_stats().clients_connected == 10; }));
+  const std::size_t before = rss_bytes();
+  const std::size_t heap_before = heap_bytes();
+  for (int i = 0; i < kClients; ++i) {
+    clients.push_back(std::make_unique<RawSocket>(srv.port()));
+    REQUIRE(clients.back()->ok());
+    clients.back()->send_connect("idle" + std::to_string(i));
+  }
+  REQUIRE(eventually([&] { return srv.server().broker_stats().clients_connected == kClients + 10; },
+                     20000ms));
+  std::this_thread::sleep_for(200ms);
+  const std::size_t after = rss_bytes();
+  const std::size_t heap_after = heap_bytes();
+  if (before != 0) {
+    const double per_conn = after > before ? double(after - before) / kClients : 0.0;
+    const double heap_per_conn =
+        heap_after > heap_before ? double(heap_after - heap_before) / kClients : 0.0;
+    WARN("per idle connection (core session included): RSS " << per_conn << " bytes, heap "
+                                                              << heap_per_conn << " bytes");
+    CHECK(per_conn < 4096.0);
+  }
+  // Every one of them is still served.
+  CHECK(clients.back()->ping());
+}

@@ -1,6 +1,11 @@
 #include "test_client.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <malloc.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <sstream>
@@ -67,14 +72,17 @@ std::optional<codec::Packet> TestClient::recv(Ms timeout) {
   codec::DecodeOptions opts;
   opts.version = version;
   while (true) {
-    if (!buf_.empty()) {
-      auto r = codec::decode(buf_, opts);
+    if (pos_ < buf_.size()) {
+      auto r = codec::decode(std::string_view(buf_).substr(pos_), opts);
       if (r.status == codec::DecodeStatus::Ok) {
-        buf_.erase(0, r.consumed);
+        pos_ += r.consumed;
         return std::move(r.packet);
       }
       if (r.status == codec::DecodeStatus::Error) return std::nullopt;
     }
+    // Compact only when more bytes are needed, so a burst is not moved once per packet.
+    buf_.erase(0, pos_);
+    pos_ = 0;
     const auto left = std::chrono::duration_cast<Ms>(until - std::chrono::steady_clock::now());
     if (left.count() <= 0) return std::nullopt;
     if (!fill(left) && closed_) return std::nullopt;
@@ -88,6 +96,7 @@ bool TestClient::wait_closed(Ms timeout) {
     if (left.count() <= 0) return false;
     fill(left);
     buf_.clear();
+    pos_ = 0;
   }
   return true;
 }
@@ -129,6 +138,51 @@ bool TestClient::ping(Ms timeout) {
   return recv_as<codec::Pingresp>(timeout).has_value();
 }
 
+RawSocket::RawSocket(std::uint16_t port) {
+  fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd_ < 0) return;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+}
+
+RawSocket::~RawSocket() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void RawSocket::send_connect(const std::string& client_id) {
+  codec::Connect c;
+  c.client_id = client_id;
+  c.keep_alive = 0;
+  std::string out;
+  codec::encode(c, codec::ProtocolVersion::v5, out);
+  if (fd_ >= 0) (void)!::write(fd_, out.data(), out.size());
+}
+
+bool RawSocket::ping() {
+  if (fd_ < 0) return false;
+  const char req[2] = {'\xC0', 0};
+  if (::write(fd_, req, 2) != 2) return false;
+  // Read until the PINGRESP (D0 00) shows up after the CONNACK.
+  std::string in;
+  const auto until = std::chrono::steady_clock::now() + 2s;
+  while (std::chrono::steady_clock::now() < until) {
+    pollfd pfd{fd_, POLLIN, 0};
+    if (::poll(&pfd, 1, 100) <= 0) continue;
+    char buf[256];
+    const ssize_t n = ::read(fd_, buf, sizeof buf);
+    if (n <= 0) return false;
+    in.append(buf, static_cast<std::size_t>(n));
+    if (in.size() >= 2 && in.compare(in.size() - 2, 2, "\xD0\x00", 2) == 0) return true;
+  }
+  return false;
+}
+
 RunningServer::RunningServer(ServerOptions net, core::BrokerOptions core)
     : server_(std::move(net), std::move(core)) {
   started_ = server_.start(error_);
@@ -159,6 +213,9 @@ ServerOptions loopback_options(unsigned io_threads) {
 }
 
 std::size_t rss_bytes() {
+#if defined(__SANITIZE_ADDRESS__)
+  return 0;
+#endif
   std::ifstream in("/proc/self/status");
   std::string line;
   while (std::getline(in, line)) {
@@ -172,4 +229,8 @@ std::size_t rss_bytes() {
   return 0;
 }
 
+}  // namespace tern::net::test
+
+namespace tern::net::test {
+std::size_t heap_bytes() { return mallinfo2().uordblks; }
 }  // namespace tern::net::test

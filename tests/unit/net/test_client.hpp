@@ -65,8 +65,26 @@ class TestClient {
   asio::io_context ctx_;
   asio::ip::tcp::socket sock_;
   std::string buf_;
+  std::size_t pos_ = 0;  // decoded up to here
   bool ok_ = false;
   bool closed_ = false;
+};
+
+// A bare blocking socket (no io_context, no buffers): many of them cost the test process
+// almost no user-space memory, so RSS growth is the server's.
+class RawSocket {
+ public:
+  explicit RawSocket(std::uint16_t port);  // 127.0.0.1
+  ~RawSocket();
+  RawSocket(const RawSocket&) = delete;
+  RawSocket& operator=(const RawSocket&) = delete;
+  bool ok() const { return fd_ >= 0; }
+  void send_connect(const std::string& client_id);
+  // PINGREQ, then waits for the 2-byte PINGRESP that follows the CONNACK.
+  bool ping();
+
+ private:
+  int fd_ = -1;
 };
 
 // A Server on 127.0.0.1 port 0 (unless the options say otherwise) running on a thread.
@@ -89,8 +107,11 @@ class RunningServer {
 };
 
 ServerOptions loopback_options(unsigned io_threads = 1);
-// Resident set size of this process in bytes (/proc/self/status), 0 if unknown.
+// Resident set size of this process in bytes (/proc/self/status), 0 if unknown or not
+// meaningful (AddressSanitizer's quarantine keeps freed memory resident).
 std::size_t rss_bytes();
+// Heap bytes in use (all malloc arenas).
+std::size_t heap_bytes();
 // Polls `pred` every 5 ms until it holds or `timeout` passes.
 template <class Pred>
 bool eventually(Pred pred, Ms timeout = 3000ms) {
