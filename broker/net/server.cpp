@@ -261,7 +261,7 @@ void Engine::begin_shutdown() {
   {
     auto lk = lock();
     stopping = true;
-    // v5 clients get DISCONNECT 0x8B [MQTT-3.14.2-?]; core closes every connection.
+    // v5 clients get DISCONNECT 0x8B (MQTT 5.0 §3.14.2.1); core closes every connection.
     broker.shutdown(core::Clock::now());
     drain(l0);
     if (conns.empty()) stop_loops();

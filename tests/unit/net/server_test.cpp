@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <csignal>
 #include <memory>
 #include <string>
 #include <thread>
@@ -119,7 +120,7 @@ TEST_CASE("a malformed packet closes only its sender", "[net]") {
   auto pub = connected(srv, "pub");
   REQUIRE(sub->subscribe("ok", 0) == 0);
 
-  // Packet type 0 is reserved: malformed [MQTT-2.1.3-?]; remaining length 0.
+  // Packet type 0 is reserved (MQTT 5.0 §2.1.2): a malformed packet.
   bad->send_raw(std::string("\x00\x00", 2));
   // A v5 client is told why (DISCONNECT 0x81) before the close [MQTT-4.13.1-1].
   auto d = bad->recv_as<codec::Disconnect>();
@@ -216,7 +217,15 @@ TEST_CASE("a subscriber that stops reading is disconnected (policy Disconnect)",
   opts.on_slow_client = SlowClientPolicy::Disconnect;
   RunningServer srv(opts);
   REQUIRE(srv.started());
-  auto slow = connected(srv, "slow", ProtocolVersion::v5, 4096);
+  auto watcher = connected(srv, "watcher");
+  REQUIRE(watcher->subscribe("will/#", 0) == 0);
+  auto slow = std::make_unique<TestClient>("127.0.0.1", srv.port(), 4096);
+  REQUIRE(slow->ok());
+  codec::Connect con;
+  con.client_id = "slow";
+  con.will = codec::Will{"will/slow", "gone", 0, false, {}};
+  slow->send(con);
+  REQUIRE(slow->recv_as<codec::Connack>());
   auto pub = connected(srv, "pub");
   REQUIRE(slow->subscribe("flood", 0) == 0);
 
@@ -235,6 +244,11 @@ TEST_CASE("a subscriber that stops reading is disconnected (policy Disconnect)",
   const std::size_t rss_after = rss_bytes();
   if (rss_before != 0 && rss_after > rss_before) CHECK(rss_after - rss_before < 32u * 1024 * 1024);
   CHECK(pub->ping());  // the publisher is unaffected
+  // Dropped for being slow is an abnormal close: the will goes out.
+  auto will = watcher->recv_as<codec::Publish>(3000ms);
+  REQUIRE(will);
+  CHECK(will->topic == "will/slow");
+  CHECK(will->payload == "gone");
 }
 
 TEST_CASE("QoS 0 messages to a subscriber that stops reading are dropped (policy Drop)",
@@ -301,7 +315,7 @@ TEST_CASE("stop() with connected clients disconnects them and returns promptly",
 
   const auto took = srv.stop();
   CHECK(took < std::chrono::seconds(3));
-  // [MQTT-3.14.2-?] v5: DISCONNECT 0x8B Server shutting down; 3.1.1 has no DISCONNECT from
+  // v5: DISCONNECT 0x8B Server shutting down (MQTT 5.0 §3.14.2.1); 3.1.1 has no DISCONNECT from
   // the server, the connection is just closed.
   auto d = v5->recv_as<codec::Disconnect>(1000ms);
   REQUIRE(d);
@@ -309,6 +323,22 @@ TEST_CASE("stop() with connected clients disconnects them and returns promptly",
   CHECK(v5->wait_closed());
   CHECK(v3->wait_closed());
   CHECK(idle->wait_closed());
+}
+
+TEST_CASE("SIGTERM stops a server that handles signals", "[net]") {
+  auto opts = loopback_options(2);
+  opts.handle_signals = true;
+  RunningServer srv(opts);
+  REQUIRE(srv.started());
+  auto c = connected(srv, "c");  // run() is up: the signal set is installed
+  const auto t0 = std::chrono::steady_clock::now();
+  std::raise(SIGTERM);
+  auto d = c->recv_as<codec::Disconnect>(3000ms);
+  REQUIRE(d);
+  CHECK(d->reason_code == 0x8B);
+  CHECK(c->wait_closed());
+  CHECK(srv.stop() < std::chrono::seconds(3));  // run() had returned or returns at once
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(3));
 }
 
 TEST_CASE("stop() before run() and an idle server both stop at once", "[net]") {
