@@ -76,7 +76,7 @@ TEST_CASE("Server keep-alive (config max_keepalive: 2s) is announced to v5 clien
 }
 
 TEST_CASE("Session takeover: a second client with the same id disconnects the first (v5: "
-          "DISCONNECT 0x8E) and works; with clean start 0 it keeps the session") {
+          "DISCONNECT 0x8E) and works, with clean start 0 it keeps the session") {
   const auto v = GENERATE(ProtocolVersion::v311, ProtocolVersion::v5);
   INFO("clients " << version_name(v));
   TernBroker broker;

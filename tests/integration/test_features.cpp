@@ -51,7 +51,7 @@ TEST_CASE("Shared subscription $share/g/t with two v5 subscribers: each message 
 }
 
 TEST_CASE("Topic alias towards a v5 subscriber: full topic + alias first, then empty topic + "
-          "same alias; none for a client that allows none") {
+          "same alias, none for a client that allows none") {
   // Aliasing towards clients is a broker choice (mosquitto never does it); Tern does.
   if (TernBroker::reference_mode()) return;
   TernBroker broker;

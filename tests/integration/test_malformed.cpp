@@ -78,7 +78,7 @@ std::vector<BadInput> after_connect_cases() {
   };
 }
 
-TEST_CASE("Malformed or forbidden packets close only the offending client; the others keep "
+TEST_CASE("Malformed or forbidden packets close only the offending client, the others keep "
           "publishing and receiving, and the offender's will is published") {
   const auto v = GENERATE(ProtocolVersion::v311, ProtocolVersion::v5);
   INFO("offender " << version_name(v));
@@ -166,7 +166,7 @@ TEST_CASE("Bad first packets: not CONNECT, CONNECT with the reserved flag, unkno
   }
 }
 
-TEST_CASE("Packet above max_packet_size (config 1KiB) closes that client; v5 gets 0x95") {
+TEST_CASE("Packet above max_packet_size (config 1KiB) closes that client, v5 gets 0x95") {
   if (TernBroker::reference_mode()) return;  // needs our config
   const auto v = GENERATE(ProtocolVersion::v311, ProtocolVersion::v5);
   INFO("offender " << version_name(v));

@@ -127,7 +127,7 @@ TEST_CASE("QoS 2 resume: unacknowledged PUBLISH resent with DUP, after PUBREC th
   CHECK(s3.no_publish_for(700ms));
 }
 
-TEST_CASE("Message expiry: a queued message past its expiry is dropped; a live one is delivered "
+TEST_CASE("Message expiry: a queued message past its expiry is dropped, a live one is delivered "
           "with the remaining interval") {
   TernBroker broker;
   {

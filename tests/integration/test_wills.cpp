@@ -39,7 +39,7 @@ TEST_CASE("Will is published when a client closes its socket without DISCONNECT"
   CHECK(watcher.no_publish_for(500ms));  // exactly once
 }
 
-TEST_CASE("Normal DISCONNECT discards the will; v5 DISCONNECT 0x04 publishes it") {
+TEST_CASE("Normal DISCONNECT discards the will, v5 DISCONNECT 0x04 publishes it") {
   const auto v = GENERATE(ProtocolVersion::v311, ProtocolVersion::v5);
   INFO("will owner " << version_name(v));
   TernBroker broker;
@@ -66,7 +66,7 @@ TEST_CASE("Normal DISCONNECT discards the will; v5 DISCONNECT 0x04 publishes it"
   }
 }
 
-TEST_CASE("v5 Will Delay Interval delays the will; reconnecting within the delay cancels it",
+TEST_CASE("v5 Will Delay Interval delays the will, reconnecting within the delay cancels it",
           "[slow]") {
   TernBroker broker;
   RawClient watcher(broker.port(), ProtocolVersion::v5);
