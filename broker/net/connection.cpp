@@ -116,7 +116,9 @@ void Connection::on_readable(const asio::error_code& ec) {
     if (!input_done_) on_bytes(std::string_view(buf, n));
     if (closed_) return;
   }
-  // Still readable after a full turn: let the loop's other connections run, then continue.
+  // Still readable after a full turn: let the loop's other connections run, then continue
+  // (unless a close already armed a wait).
+  if (read_waiting_) return;
   read_waiting_ = true;
   asio::post(loop_.ctx, [self = shared_from_this()] {
     self->read_waiting_ = false;
