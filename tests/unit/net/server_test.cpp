@@ -401,7 +401,8 @@ TEST_CASE("idle connections cost little memory", "[net][slow]") {
         heap_after > heap_before ? double(heap_after - heap_before) / kClients : 0.0;
     WARN("per idle connection (core session included): RSS " << per_conn << " bytes, heap "
                                                               << heap_per_conn << " bytes");
-    CHECK(per_conn < 4096.0);
+    // Catches a per-connection buffer kept while idle (the read scratch alone is 64 KiB).
+    CHECK(per_conn < 8192.0);
   }
   // Every one of them is still served.
   CHECK(clients.back()->ping());

@@ -213,7 +213,7 @@ ServerOptions loopback_options(unsigned io_threads) {
 }
 
 std::size_t rss_bytes() {
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
   return 0;
 #endif
   std::ifstream in("/proc/self/status");

@@ -108,7 +108,7 @@ class RunningServer {
 
 ServerOptions loopback_options(unsigned io_threads = 1);
 // Resident set size of this process in bytes (/proc/self/status), 0 if unknown or not
-// meaningful (AddressSanitizer's quarantine keeps freed memory resident).
+// meaningful (sanitizers keep shadow memory and freed blocks resident).
 std::size_t rss_bytes();
 // Heap bytes in use (all malloc arenas).
 std::size_t heap_bytes();
