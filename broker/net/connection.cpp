@@ -24,6 +24,22 @@ constexpr std::size_t kShrinkInAbove = 64 * 1024;
 // Decoded packets handed to the broker per lock.
 constexpr std::size_t kMaxBatch = 64;
 
+// Client ids and reason texts come off the wire: keep control characters (newlines, escape
+// sequences) out of the log.
+std::string printable(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      out += fmt::format("\\x{:02x}", u);
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 const char* version_name(codec::ProtocolVersion v) {
   return v == codec::ProtocolVersion::v5 ? "5.0" : "3.1.1";
 }
@@ -373,25 +389,27 @@ std::string Connection::remote() const {
 void Connection::log_event(const core::ConnectionEvent& e) {
   using Kind = core::ConnectionEvent::Kind;
   const auto reason = static_cast<unsigned>(e.reason);
+  const std::string client = printable(e.client_id);
+  const std::string detail = printable(e.detail);
   switch (e.kind) {
     case Kind::Connected:
-      spdlog::info("client '{}' connected from {} (conn {}, MQTT {})", e.client_id, remote(), id_,
+      spdlog::info("client '{}' connected from {} (conn {}, MQTT {})", client, remote(), id_,
                    version_name(version_));
       break;
     case Kind::Disconnected:
-      spdlog::info("client '{}' disconnected (conn {}): reason 0x{:02x} {}", e.client_id, id_,
-                   reason, e.detail);
+      spdlog::info("client '{}' disconnected (conn {}): reason 0x{:02x} {}", client, id_, reason,
+                   detail);
       break;
     case Kind::Refused:
-      spdlog::info("client '{}' refused (conn {}, from {}): reason 0x{:02x} {}", e.client_id, id_,
-                   remote(), reason, e.detail);
+      spdlog::info("client '{}' refused (conn {}, from {}): reason 0x{:02x} {}", client, id_,
+                   remote(), reason, detail);
       break;
     case Kind::ProtocolError:
-      spdlog::warn("client '{}' protocol error (conn {}, from {}): reason 0x{:02x} {}",
-                   e.client_id, id_, remote(), reason, e.detail);
+      spdlog::warn("client '{}' protocol error (conn {}, from {}): reason 0x{:02x} {}", client,
+                   id_, remote(), reason, detail);
       break;
     case Kind::TakenOver:
-      spdlog::info("client '{}' taken over (conn {}): {}", e.client_id, id_, e.detail);
+      spdlog::info("client '{}' taken over (conn {}): {}", client, id_, detail);
       break;
   }
 }

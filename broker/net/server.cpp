@@ -76,10 +76,7 @@ void Engine::drain(Loop& current) {
     const auto it = conns.find(id);
     if (it == conns.end()) {
       // The connection is already gone (its last packets raced its close): nothing to send.
-      if (const auto* ev = std::get_if<core::ConnectionEvent>(&a)) {
-        spdlog::info("client '{}' (conn {}): event {} reason 0x{:02x} {}", ev->client_id, id,
-                     static_cast<int>(ev->kind), static_cast<unsigned>(ev->reason), ev->detail);
-      }
+      SPDLOG_DEBUG("conn {}: action {} for a closed connection dropped", id, a.index());
       continue;
     }
     Routed r{it->second, {}};
