@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -146,7 +147,21 @@ TernBroker::TernBroker(BrokerConfig config) : config_(std::move(config)) {
 }
 
 TernBroker::~TernBroker() {
-  if (proc_ && proc_->running()) proc_->terminate(Millis(5000));
+  if (!proc_) return;
+  // A broker that crashed during the test, or does not exit cleanly on SIGTERM, fails the
+  // test even when every client check passed. Not while unwinding: the test already failed.
+  const bool check = std::uncaught_exceptions() == 0 && !stopped_by_test_;
+  if (!proc_->running()) {
+    if (check) {
+      FAIL_CHECK("broker exited by itself during the test, status "
+                 << proc_->exit_status().value_or(-1));
+    }
+    return;
+  }
+  const int status = proc_->terminate(Millis(5000));
+  if (check && status != 0) {
+    FAIL_CHECK("broker exit status after SIGTERM at the end of the test: " << status);
+  }
 }
 
 std::string TernBroker::uri() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
@@ -155,6 +170,7 @@ std::string TernBroker::log() const { return read_file(log_path_); }
 
 void TernBroker::start(std::uint16_t port) {
   ++starts_;
+  stopped_by_test_ = false;
   const std::size_t log_offset = read_file(log_path_).size();
   std::vector<std::string> argv;
   if (reference_mode()) {
@@ -202,11 +218,13 @@ void TernBroker::start(std::uint16_t port) {
 
 int TernBroker::stop(Millis grace) {
   if (!proc_) return -1;
+  stopped_by_test_ = true;
   return proc_->terminate(grace);
 }
 
 int TernBroker::kill9() {
   if (!proc_) return -1;
+  stopped_by_test_ = true;
   return proc_->kill9();
 }
 

@@ -33,7 +33,8 @@ struct BrokerConfig {
 class TernBroker {
  public:
   // Starts the broker and waits (up to 15 s) for its "listening on" line.
-  // Fails the test (REQUIRE) if it exits or never listens.
+  // Fails the test (REQUIRE) if it exits or never listens. The destructor stops it with
+  // SIGTERM and fails the test if it crashed meanwhile or does not exit with status 0.
   explicit TernBroker(BrokerConfig config = {});
   ~TernBroker();
   TernBroker(const TernBroker&) = delete;
@@ -65,6 +66,7 @@ class TernBroker {
   std::string config_path_;
   std::uint16_t port_ = 0;
   int starts_ = 0;
+  bool stopped_by_test_ = false;  // stop()/kill9() called: its exit status is the test's business
   std::unique_ptr<Subprocess> proc_;
 };
 
