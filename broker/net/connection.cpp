@@ -265,7 +265,10 @@ void Connection::adjust_queued(std::int64_t delta) {
 void Connection::appended(std::size_t n) {
   adjust_queued(static_cast<std::int64_t>(n));
   const ServerOptions& o = loop_.srv.opts;
-  if (o.on_slow_client == SlowClientPolicy::Disconnect && queued() > o.outbound_buffer_limit) {
+  // A lone packet larger than the limit (possible when max_packet_size exceeds it) still
+  // goes: the bound is then limit + one packet.
+  if (o.on_slow_client == SlowClientPolicy::Disconnect && queued() > o.outbound_buffer_limit &&
+      queued() > n) {
     // The client stopped reading: drop it rather than grow without bound. An abnormal
     // close, so core publishes its will.
     loop_.counters.slow_disconnects.fetch_add(1, std::memory_order_relaxed);

@@ -251,6 +251,22 @@ TEST_CASE("a subscriber that stops reading is disconnected (policy Disconnect)",
   CHECK(will->payload == "gone");
 }
 
+TEST_CASE("one packet larger than the outbound limit still reaches a reading client", "[net]") {
+  auto opts = loopback_options();
+  opts.outbound_buffer_limit = 4096;
+  RunningServer srv(opts);
+  REQUIRE(srv.started());
+  auto sub = connected(srv, "sub");
+  auto pub = connected(srv, "pub");
+  REQUIRE(sub->subscribe("big", 0) == 0);
+  pub->publish("big", std::string(64 * 1024, 'b'), 0);
+  auto m = sub->recv_as<codec::Publish>();
+  REQUIRE(m);
+  CHECK(m->payload.size() == 64 * 1024);
+  CHECK(srv.server().stats().slow_client_disconnects == 0);
+  CHECK(sub->ping());
+}
+
 TEST_CASE("QoS 0 messages to a subscriber that stops reading are dropped (policy Drop)",
           "[net][slow]") {
   auto opts = loopback_options(2);
