@@ -145,6 +145,32 @@ TEST_CASE("garbage instead of CONNECT is closed without a session", "[net]") {
   CHECK(srv.server().broker_stats().clients_connected == 0);
 }
 
+TEST_CASE("a half-closed client still gets the answers to what it sent", "[net]") {
+  RunningServer srv(loopback_options());
+  REQUIRE(srv.started());
+  SECTION("CONNECT then EOF") {
+    TestClient c("127.0.0.1", srv.port());
+    codec::Connect con;
+    con.client_id = "half";
+    c.send(con);
+    c.send(codec::Pingreq{});
+    c.shutdown_send();
+    CHECK(c.recv_as<codec::Connack>());
+    CHECK(c.recv_as<codec::Pingresp>());
+    CHECK(c.wait_closed());
+  }
+  SECTION("a malformed packet then EOF") {
+    TestClient c("127.0.0.1", srv.port());
+    REQUIRE(c.connect("half") == 0);
+    c.send_raw(std::string("\x00\x00", 2));  // reserved packet type 0: malformed
+    c.shutdown_send();
+    auto d = c.recv_as<codec::Disconnect>();
+    REQUIRE(d);
+    CHECK(d->reason_code == 0x81);
+    CHECK(c.wait_closed());
+  }
+}
+
 TEST_CASE("packets split across reads and coalesced in one read are all decoded", "[net]") {
   RunningServer srv(loopback_options());
   REQUIRE(srv.started());

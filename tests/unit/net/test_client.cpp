@@ -50,6 +50,11 @@ void TestClient::send_raw(std::string_view bytes) {
   }
 }
 
+void TestClient::shutdown_send() {
+  asio::error_code ec;
+  sock_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+}
+
 bool TestClient::fill(Ms timeout) {
   if (closed_) return false;
   pollfd pfd{sock_.native_handle(), POLLIN, 0};

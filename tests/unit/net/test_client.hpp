@@ -30,6 +30,8 @@ class TestClient {
 
   void send(const codec::Packet& p);
   void send_raw(std::string_view bytes);
+  // Half-close: no more bytes from us, but we keep reading.
+  void shutdown_send();
   // The next packet, or nullopt on timeout, peer close or undecodable input.
   std::optional<codec::Packet> recv(Ms timeout = 2000ms);
   // Next packet of type T, skipping others; nullopt on timeout/close.
