@@ -108,7 +108,7 @@ void Connection::on_readable(const asio::error_code& ec) {
     }
     if (rec) {
       if (rec != asio::error::eof) {
-        SPDLOG_DEBUG("conn {}: read error: {}", id_, rec.message());
+        spdlog::debug("conn {}: read error: {}", id_, rec.message());
         abort();
         return;
       }
@@ -198,8 +198,9 @@ void Connection::deliver(std::optional<codec::DecodeResult>& error) {
   if (error) {
     input_done_ = true;
     loop_.counters.malformed.fetch_add(1, std::memory_order_relaxed);
-    spdlog::info("malformed packet from {} (conn {}): {} (reason 0x{:02x})", remote(), id_,
-                 error->detail, static_cast<unsigned>(error->reason));
+    // Core's ConnectionEvent for the close carries the same detail at info/warn.
+    spdlog::debug("malformed packet from {} (conn {}): {} (reason 0x{:02x})", remote(), id_,
+                  error->detail, static_cast<unsigned>(error->reason));
   }
   loop_.run_local();
 }
@@ -344,7 +345,7 @@ void Connection::on_written(const asio::error_code& ec) {
     return;
   }
   if (ec) {
-    SPDLOG_DEBUG("conn {}: write error: {}", id_, ec.message());
+    spdlog::debug("conn {}: write error: {}", id_, ec.message());
     abort();
     return;
   }
@@ -482,7 +483,7 @@ void Connection::arm_close_timer(core::Duration d) {
   close_timer_->expires_after(d);
   close_timer_->async_wait([self = shared_from_this()](const asio::error_code& ec) {
     if (ec || self->closed_) return;
-    SPDLOG_DEBUG("conn {}: close timeout", self->id_);
+    spdlog::debug("conn {}: close timeout", self->id_);
     self->abort();
   });
 }

@@ -76,7 +76,7 @@ void Engine::drain(Loop& current) {
     const auto it = conns.find(id);
     if (it == conns.end()) {
       // The connection is already gone (its last packets raced its close): nothing to send.
-      SPDLOG_DEBUG("conn {}: action {} for a closed connection dropped", id, a.index());
+      spdlog::debug("conn {}: action {} for a closed connection dropped", id, a.index());
       continue;
     }
     Routed r{it->second, {}};

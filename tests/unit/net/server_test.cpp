@@ -5,6 +5,7 @@
 #include <atomic>
 #include <csignal>
 #include <memory>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -197,6 +198,35 @@ TEST_CASE("packets split across reads and coalesced in one read are all decoded"
     if (++pongs == 100) break;
   }
   CHECK(pongs == 100);
+}
+
+TEST_CASE("random bytes from many clients leave the server serving others", "[net][slow]") {
+  RunningServer srv(loopback_options(2));
+  REQUIRE(srv.started());
+  auto sub = connected(srv, "sub");
+  auto pub = connected(srv, "pub");
+  REQUIRE(sub->subscribe("health", 0) == 0);
+  std::mt19937 rng(12345);
+  std::vector<std::unique_ptr<TestClient>> noisy;
+  for (int i = 0; i < 100; ++i) {
+    auto c = std::make_unique<TestClient>("127.0.0.1", srv.port());
+    REQUIRE(c->ok());
+    if (i % 2 == 0) c->connect("noisy" + std::to_string(i), i % 4 == 0 ? ProtocolVersion::v5
+                                                                      : ProtocolVersion::v311);
+    std::string junk(1 + rng() % 2000, '\0');
+    for (auto& ch : junk) ch = static_cast<char>(rng());
+    c->send_raw(junk);
+    noisy.push_back(std::move(c));
+    if (i % 10 == 0) {
+      pub->publish("health", std::to_string(i), 0);
+      auto m = sub->recv_as<codec::Publish>();
+      REQUIRE(m);
+      CHECK(m->payload == std::to_string(i));
+    }
+  }
+  CHECK(srv.server().stats().malformed_packets > 0);
+  CHECK(sub->ping());
+  CHECK(srv.stop() < std::chrono::seconds(3));
 }
 
 TEST_CASE("connection limits refuse the extra client", "[net]") {
