@@ -70,8 +70,14 @@ void Loop::run_local() {
   in_local = false;
 }
 
-Connection::Connection(Loop& loop, std::uint16_t listener, core::ConnId id, Socket socket)
-    : loop_(loop), socket_(std::move(socket)), id_(id), listener_(listener) {}
+void conn_add_ref(Connection* c) noexcept { c->refs_.fetch_add(1, std::memory_order_relaxed); }
+
+void conn_release(Connection* c) noexcept {
+  if (c->refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete c;
+}
+
+Connection::Connection(Loop& loop, std::uint16_t listener, Socket socket)
+    : loop_(loop), socket_(std::move(socket)), listener_(listener) {}
 
 Connection::~Connection() = default;
 
@@ -85,7 +91,7 @@ void Connection::wait_readable() {
   read_waiting_ = true;
   // Readiness, not a read: no buffer is tied up while the client is idle. The bytes are
   // read into the loop's scratch buffer when they arrive.
-  socket_.async_wait(Socket::wait_read, [self = shared_from_this()](const asio::error_code& ec) {
+  socket_.async_wait(Socket::wait_read, [self = ref()](const asio::error_code& ec) {
     self->read_waiting_ = false;
     self->on_readable(ec);
   });
@@ -136,7 +142,7 @@ void Connection::on_readable(const asio::error_code& ec) {
   // (unless a close already armed a wait).
   if (read_waiting_) return;
   read_waiting_ = true;
-  asio::post(loop_.ctx, [self = shared_from_this()] {
+  asio::post(loop_.ctx, [self = ref()] {
     self->read_waiting_ = false;
     self->on_readable({});
   });
@@ -281,7 +287,7 @@ void Connection::appended(std::size_t n) {
   if (!write_in_flight_ && !flush_pending_) {
     // Coalesce: the write starts once the whole batch of actions has been encoded.
     flush_pending_ = true;
-    loop_.dirty.push_back(shared_from_this());
+    loop_.dirty.push_back(ref());
   }
 }
 
@@ -330,7 +336,7 @@ void Connection::flush() {
   std::swap(b.out, b.writing);  // `out` keeps collecting while `writing` is on the wire
   write_in_flight_ = true;
   asio::async_write(socket_, asio::buffer(b.writing),
-                    [self = shared_from_this()](const asio::error_code& ec, std::size_t) {
+                    [self = ref()](const asio::error_code& ec, std::size_t) {
                       self->on_written(ec);
                     });
 }
@@ -433,7 +439,7 @@ void Connection::begin_close() {
 }
 
 void Connection::after_flush() {
-  auto self = shared_from_this();
+  const ConnPtr keep = ref();
   asio::error_code ec;
   socket_.shutdown(Socket::shutdown_send, ec);
   notify_closed();
@@ -450,7 +456,7 @@ void Connection::after_flush() {
 }
 
 void Connection::abort() {
-  auto self = shared_from_this();
+  const ConnPtr keep = ref();
   close_socket();
   notify_closed();
 }
@@ -458,7 +464,7 @@ void Connection::abort() {
 void Connection::notify_closed() {
   if (notified_) return;
   notified_ = true;
-  auto self = shared_from_this();  // the broker's map may hold the last other reference
+  const ConnPtr keep = ref();  // the registry may hold the last other reference
   loop_.srv.connection_closed(loop_, id_);
   loop_.run_local();
 }
@@ -481,7 +487,7 @@ void Connection::close_socket() {
 void Connection::arm_close_timer(core::Duration d) {
   if (!close_timer_) close_timer_ = std::make_unique<Timer>(loop_.ctx.get_executor());
   close_timer_->expires_after(d);
-  close_timer_->async_wait([self = shared_from_this()](const asio::error_code& ec) {
+  close_timer_->async_wait([self = ref()](const asio::error_code& ec) {
     if (ec || self->closed_) return;
     spdlog::debug("conn {}: close timeout", self->id_);
     self->abort();

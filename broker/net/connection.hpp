@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -15,14 +16,15 @@
 
 namespace tern::net {
 
-class Connection : public std::enable_shared_from_this<Connection> {
+class Connection {
  public:
-  Connection(Loop& loop, std::uint16_t listener, core::ConnId id, Socket socket);
+  Connection(Loop& loop, std::uint16_t listener, Socket socket);
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
   core::ConnId id() const { return id_; }
+  void set_id(core::ConnId id) { id_ = id; }  // once, when registered
   Loop& loop() const { return loop_; }
 
   // Starts reading. Call once, after the broker knows the connection (on_open).
@@ -35,6 +37,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void close_socket();
 
  private:
+  friend void conn_add_ref(Connection* c) noexcept;
+  friend void conn_release(Connection* c) noexcept;
+  ConnPtr ref() { return ConnPtr(this); }
+
   struct Buffers {
     std::string in;       // a partial packet carried over between reads
     std::string out;      // encoded packets waiting for the write in flight
@@ -74,9 +80,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   Loop& loop_;
   Socket socket_;
-  core::ConnId id_;
+  core::ConnId id_ = 0;
   std::unique_ptr<Buffers> bufs_;       // null while idle
   std::unique_ptr<Timer> close_timer_;  // only while closing
+  std::atomic<std::uint32_t> refs_{0};
   std::uint16_t listener_;
   codec::ProtocolVersion version_ = codec::ProtocolVersion::v5;
   bool version_known_ = false;  // a CONNECT was decoded

@@ -51,10 +51,7 @@ Engine::~Engine() {
     l->acceptor.close(ec);
     l->backoff.reset();
   }
-  std::vector<std::shared_ptr<Connection>> open;
-  open.reserve(conns.size());
-  for (auto& [id, c] : conns) open.push_back(c);
-  conns.clear();
+  std::vector<ConnPtr> open = conns.take_all();
   for (auto& c : open) c->close_socket();
   open.clear();
   for (auto& l : loops) {
@@ -73,19 +70,19 @@ void Engine::drain(Loop& current) {
   const bool behind = current.posted.load(std::memory_order_relaxed) > 0;
   for (core::Action& a : actions) {
     const core::ConnId id = std::visit([](const auto& x) { return x.conn; }, a);
-    const auto it = conns.find(id);
-    if (it == conns.end()) {
+    const ConnPtr* conn = conns.find(id);
+    if (conn == nullptr) {
       // The connection is already gone (its last packets raced its close): nothing to send.
       spdlog::debug("conn {}: action {} for a closed connection dropped", id, a.index());
       continue;
     }
-    Routed r{it->second, {}};
+    Routed r{*conn, {}};
     if (auto* sp = std::get_if<core::SendPublish>(&a)) {
       r.what = std::move(*sp);
     } else {
       r.what = std::make_unique<core::Action>(std::move(a));
     }
-    const unsigned target = it->second->loop().index;
+    const unsigned target = (*conn)->loop().index;
     if (target == current.index && !behind) {
       current.local.push_back(std::move(r));
     } else {
@@ -129,7 +126,7 @@ void Engine::connection_closed(Loop& loop, core::ConnId id) {
   auto lk = lock();
   broker.on_closed(id, core::Clock::now());
   drain(loop);
-  conns.erase(id);
+  conns.remove(id);
   if (stopping && conns.empty()) stop_loops();
 }
 
@@ -193,29 +190,73 @@ void Engine::on_accept(Listener& l, Loop& target, const asio::error_code& ec, So
   l.live.fetch_add(1, std::memory_order_relaxed);
   accepted.fetch_add(1, std::memory_order_relaxed);
   ++next_loop;
-  const core::ConnId id = next_id++;
-  asio::post(target.ctx, [this, &l, &target, id, sock = std::move(s)]() mutable {
-    open_connection(l.index, target, id, std::move(sock));
+  asio::post(target.ctx, [this, &l, &target, sock = std::move(s)]() mutable {
+    open_connection(l.index, target, std::move(sock));
   });
   start_accept(l);
 }
 
-void Engine::open_connection(std::size_t listener, Loop& loop, core::ConnId id, Socket s) {
-  auto conn = std::make_shared<Connection>(loop, static_cast<std::uint16_t>(listener), id,
-                                           std::move(s));
+void Engine::open_connection(std::size_t listener, Loop& loop, Socket s) {
+  const ConnPtr conn(new Connection(loop, static_cast<std::uint16_t>(listener), std::move(s)));
   {
     auto lk = lock();
-    if (stopping) {
+    const core::ConnId id = stopping ? 0 : conns.add(conn);
+    if (id == 0) {
       lk.unlock();
       conn->close_socket();
       return;
     }
-    conns.emplace(id, conn);
     broker.on_open(id, core::Clock::now());
     drain(loop);
   }
   conn->start();
   loop.run_local();
+}
+
+// ---------------------------------------------------------------------------------------
+// Connection registry
+
+core::ConnId ConnRegistry::add(ConnPtr c) {
+  std::uint32_t slot = 0;
+  if (!free_.empty()) {
+    slot = free_.back();
+    free_.pop_back();
+  } else {
+    if (slots_.size() >= kMaxSlots) return 0;
+    slot = static_cast<std::uint32_t>(slots_.size());
+    slots_.emplace_back();
+  }
+  const core::ConnId id = (next_seq_++ << kSlotBits) | slot;
+  c->set_id(id);
+  slots_[slot] = std::move(c);
+  ++count_;
+  return id;
+}
+
+const ConnPtr* ConnRegistry::find(core::ConnId id) const {
+  const std::size_t slot = id & (kMaxSlots - 1);
+  if (slot >= slots_.size() || !slots_[slot] || slots_[slot]->id() != id) return nullptr;
+  return &slots_[slot];
+}
+
+void ConnRegistry::remove(core::ConnId id) {
+  const std::size_t slot = id & (kMaxSlots - 1);
+  if (slot >= slots_.size() || !slots_[slot] || slots_[slot]->id() != id) return;
+  slots_[slot].reset();
+  free_.push_back(static_cast<std::uint32_t>(slot));
+  --count_;
+}
+
+std::vector<ConnPtr> ConnRegistry::take_all() {
+  std::vector<ConnPtr> all;
+  all.reserve(count_);
+  for (auto& c : slots_) {
+    if (c) all.push_back(std::move(c));
+  }
+  slots_.clear();
+  free_.clear();
+  count_ = 0;
+  return all;
 }
 
 // ---------------------------------------------------------------------------------------
