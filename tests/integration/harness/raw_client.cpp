@@ -146,8 +146,9 @@ RecvStatus RawClient::recv(Millis timeout) {
         return RecvStatus::DecodeError;
       }
     }
+    // Once the deadline has passed this still reads what is already there (poll with 0),
+    // and stops at the first poll that finds nothing.
     const auto left = std::chrono::duration_cast<Millis>(deadline - Clock::now());
-    if (left.count() <= 0 && !rbuf_.empty()) return RecvStatus::Timeout;
     const auto st = fill(std::max(left, Millis(0)));
     if (st != RecvStatus::Packet) return st;
   }
@@ -275,8 +276,9 @@ bool RawClient::answer_pubrel(const Packet& p) {
 std::optional<codec::Publish> RawClient::recv_publish(Millis timeout, bool ack) {
   const auto deadline = Clock::now() + timeout;
   while (true) {
-    const auto left = std::chrono::duration_cast<Millis>(deadline - Clock::now());
-    if (left.count() <= 0) return std::nullopt;
+    // A zero or spent timeout still takes what is already there (a non-blocking read).
+    const auto left =
+        std::max(Millis(0), std::chrono::duration_cast<Millis>(deadline - Clock::now()));
     const auto st = recv(left);
     if (st == RecvStatus::Timeout) return std::nullopt;
     if (st != RecvStatus::Packet) {
