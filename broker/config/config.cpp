@@ -4,6 +4,8 @@
 #include "broker/config/config.hpp"
 
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -12,6 +14,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <sstream>
 #include <string>
 
 #include "broker/config/reader.hpp"
@@ -55,6 +58,24 @@ std::string tab_hint(std::string_view text, int line) {
   return "";
 }
 
+// Records where each document starts; ignores everything else.
+class DocumentStarts final : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> marks;
+  void OnDocumentStart(const YAML::Mark& mark) override { marks.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
 }  // namespace
 
 std::string format_error(const Error& e, std::string_view source) {
@@ -89,11 +110,38 @@ LoadResult load_string(std::string_view text, std::string_view name) {
   }
   Config c = defaults();
   try {
-    const std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text));
-    if (docs.size() > 1) {
-      d.error("", detail::line_of(docs[1]), "only one YAML document is allowed (found a second)");
+    const std::string owned(text);
+    // Never YAML::LoadAll: in yaml-cpp 0.7 it loops forever, allocating until the process
+    // dies, on input as small as "," (jbeder/yaml-cpp#1040, fixed upstream by PR #1319):
+    // the parser hands back the same empty document without consuming the bad token.
+    // Count documents with a bounded loop that notices a parser that stopped advancing,
+    // then build the single document with Load().
+    std::istringstream in(owned);
+    YAML::Parser parser(in);
+    DocumentStarts starts;
+    while (starts.marks.size() < 2 && parser.HandleNextDocument(starts)) {
     }
-    if (!docs.empty()) detail::read_config(docs.front(), d, c);
+    // A second document that does not open with "---" or a directive is yaml-cpp giving up
+    // mid-document (same position: the endless-loop case), not a real second document.
+    const auto opens_document = [&](const YAML::Mark& m) {
+      const std::string_view rest = std::string_view(owned).substr(
+          std::min(owned.size(), static_cast<std::size_t>(std::max(m.pos, 0))));
+      return rest.starts_with("---") || rest.starts_with("%");
+    };
+    if (starts.marks.size() == 2 &&
+        (starts.marks[1].pos == starts.marks[0].pos || !opens_document(starts.marks[1]))) {
+      const YAML::Mark& m = starts.marks[1];
+      const std::size_t pos = static_cast<std::size_t>(std::max(m.pos, 0));
+      d.error("", std::max(m.line, 0) + 1,
+              "YAML syntax error: unexpected " +
+                  (pos < owned.size() ? "'" + std::string(1, owned[pos]) + "'" : "end of file"),
+              std::max(m.column, 0) + 1);
+    } else if (starts.marks.size() == 2) {
+      d.error("", std::max(starts.marks[1].line, 0) + 1,
+              "only one YAML document is allowed (found a second)");
+    } else {
+      detail::read_config(YAML::Load(owned), d, c);
+    }
   } catch (const YAML::DeepRecursion& e) {
     d.error("", e.mark.line >= 0 ? e.mark.line + 1 : 0,
             "YAML syntax error: nesting deeper than " + std::to_string(e.depth()) +

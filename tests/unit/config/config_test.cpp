@@ -408,6 +408,19 @@ TEST_CASE("YAML syntax errors report line and column", "[config][errors]") {
   CHECK_THAT(report(std::string(5000, '[')), Contains("YAML syntax error"));
 }
 
+TEST_CASE("input that sends yaml-cpp 0.7's LoadAll into an endless loop is an error",
+          "[config][errors]") {
+  // jbeder/yaml-cpp#1040: LoadAll(",") allocates until the process dies.
+  const LoadResult comma = load_string(",", "t.yaml");
+  REQUIRE_FALSE(comma.ok());
+  CHECK(comma.error_report() == "t.yaml:1:1: YAML syntax error: unexpected ','\n");
+  CHECK_THAT(report("# config\n,a\n"), Contains("t.yaml:2:1: YAML syntax error: unexpected ','"));
+  // The reproducer from falcosecurity/falco#3281.
+  CHECK_THAT(report("- macro: x\n  condition:\n    (a in (-1, 1001) and b in (\n\"/x.sh\",\n"
+                    "    \"-c rsync\"\n    )  )  \n    )"),
+             Contains("t.yaml:4:1: YAML syntax error: unexpected '\"'"));
+}
+
 TEST_CASE("duplicate keys and extra documents are errors", "[config][errors]") {
   CHECK_THAT(report("mqtt:\n  max_inflight: 10\n  max_inflight: 20\n"),
              Contains("t.yaml:3: mqtt.max_inflight: duplicate key (first at line 2)"));
