@@ -64,7 +64,7 @@ TEST_CASE("CONNACK v5 announces the server's limits", "[core][connect]") {
   // Defaults: everything available, so none of those properties is sent.
   Harness d;
   const ConnId c2 = d.connect_raw({"a"});
-  const auto& q = d.inbox(c2).packets<codec::Connack>().at(0).props;
+  const codec::Properties q = d.inbox(c2).packets<codec::Connack>().at(0).props;
   CHECK_FALSE(q.retain_available);
   CHECK_FALSE(q.maximum_qos);
   CHECK_FALSE(q.wildcard_subscription_available);
