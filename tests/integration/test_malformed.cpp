@@ -45,6 +45,8 @@ std::vector<BadInput> after_connect_cases() {
        [](V v) { return frame(0x30, str16("it/\xC0\xAF") + props0(v) + "x"); }},
       {"U+0000 in PUBLISH topic [MQTT-1.5.4-2]",
        [](V v) { return frame(0x30, str16(std::string("it/\0x", 5)) + props0(v) + "x"); }},
+      {"empty PUBLISH topic without a topic alias [MQTT-4.7.3-1]",
+       [](V v) { return frame(0x30, str16("") + props0(v) + "x"); }},
       {"wildcard in PUBLISH topic [MQTT-3.3.2-2]",
        [](V v) { return frame(0x30, str16("it/+") + props0(v) + "x"); }},
       {"QoS 0 PUBLISH with DUP=1 [MQTT-3.3.1-2]",

@@ -56,6 +56,60 @@ TEST_CASE("v5 Session Expiry Interval: a session is kept within it and gone afte
   CHECK_FALSE(z.connect("it-sexp0", false).session_present);
 }
 
+TEST_CASE("QoS 0 messages for an offline session: dropped by default, queued with "
+          "queue_qos0_offline: true") {
+  if (TernBroker::reference_mode()) return;  // needs our config
+  const bool queue = GENERATE(false, true);
+  INFO("queue_qos0_offline " << queue);
+  TernBroker broker({std::string("sessions:\n  queue_qos0_offline: ") + (queue ? "true" : "false") +
+                         "\n",
+                     {}});
+  {
+    RawClient c(broker.port(), ProtocolVersion::v5);
+    REQUIRE(c.connect("it-q0", true, 300).reason_code == 0);
+    REQUIRE(c.subscribe("it/q0", 1).reason_codes[0] == 1);
+    c.disconnect();
+  }
+  RawClient pub(broker.port(), ProtocolVersion::v5);
+  REQUIRE(pub.connect("it-q0-pub").reason_code == 0);
+  pub.publish("it/q0", "zero", 0);
+  pub.publish("it/q0", "one", 1);
+  RawClient c(broker.port(), ProtocolVersion::v5);
+  REQUIRE(c.connect("it-q0", false, 300).session_present);
+  std::vector<std::string> got;
+  while (auto p = c.recv_publish(700ms)) got.push_back(p->payload);
+  CHECK(got == (queue ? std::vector<std::string>{"zero", "one"} : std::vector<std::string>{"one"}));
+}
+
+TEST_CASE("sessions.expiry_default (1s) ends a 3.1.1 clean-session-0 session after it") {
+  if (TernBroker::reference_mode()) return;  // needs our config
+  TernBroker broker({"sessions:\n  expiry_default: 1s\n", {}});
+  {
+    RawClient c(broker.port(), ProtocolVersion::v311);
+    REQUIRE(c.connect("it-v3exp", false).reason_code == 0);
+    c.disconnect();
+  }
+  {
+    RawClient c(broker.port(), ProtocolVersion::v311);
+    CHECK(c.connect("it-v3exp", false).session_present);  // within the second: kept
+    c.disconnect();
+  }
+  sleep_for(2200ms);
+  RawClient c(broker.port(), ProtocolVersion::v311);
+  CHECK_FALSE(c.connect("it-v3exp", false).session_present);
+}
+
+TEST_CASE("sessions.max_session_expiry (5s) caps a v5 client's request and tells it in CONNACK") {
+  if (TernBroker::reference_mode()) return;  // needs our config
+  // expiry_default may not exceed the cap (config validation), so it is lowered too.
+  TernBroker broker({"sessions:\n  max_session_expiry: 5s\n  expiry_default: 5s\n", {}});
+  RawClient c(broker.port(), ProtocolVersion::v5);
+  const auto ack = c.connect("it-cap", true, 300);
+  REQUIRE(ack.reason_code == 0);
+  // 5.0 section 3.2.2.3.2: a server using another value than asked sends it in CONNACK.
+  CHECK(ack.props.session_expiry_interval == std::optional<std::uint32_t>(5));
+}
+
 TEST_CASE("Client identifiers: v5 empty id gets an Assigned Client Identifier, 3.1.1 empty id "
           "with clean session 0 is refused with 0x02") {
   TernBroker broker;

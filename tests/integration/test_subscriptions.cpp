@@ -112,6 +112,69 @@ TEST_CASE("UNSUBSCRIBE stops delivery and is acknowledged with the same packet i
   CHECK(c.no_publish_for(500ms));  // [MQTT-3.10.4-2]
 }
 
+TEST_CASE("Overlapping subscriptions: the message reaches the client at the highest granted QoS") {
+  const auto v = GENERATE(ProtocolVersion::v311, ProtocolVersion::v5);
+  INFO("client " << version_name(v));
+  TernBroker broker;
+  RawClient c(broker.port(), v);
+  REQUIRE(c.connect("it-overlap").reason_code == 0);
+  REQUIRE(c.subscribe("it/ov/#", 0).reason_codes[0] == 0);
+  REQUIRE(c.subscribe("it/ov/x", 2).reason_codes[0] == 2);
+  RawClient pub(broker.port(), ProtocolVersion::v5);
+  REQUIRE(pub.connect("it-overlap-pub").reason_code == 0);
+  pub.publish("it/ov/x", "both", 2);
+  std::vector<std::uint8_t> qos;
+  while (auto p = c.recv_publish(700ms)) qos.push_back(p->qos);
+  // 3.1.1 [MQTT-3.3.5-1]: delivered respecting the maximum QoS of all matching
+  // subscriptions; 5.0 [MQTT-3.3.4-2]: may be one copy per subscription.
+  REQUIRE_FALSE(qos.empty());
+  CHECK(qos.size() <= 2);
+  CHECK(*std::max_element(qos.begin(), qos.end()) == 2);
+}
+
+TEST_CASE("Invalid topic filters are refused (failure SUBACK or close), never granted") {
+  const auto v = GENERATE(ProtocolVersion::v311, ProtocolVersion::v5);
+  INFO("client " << version_name(v));
+  TernBroker broker;
+  for (const char* filter : {"it/#/x", "it/a+", "it/#x", "$share/g", "$share//it/x",
+                             "$share/g+/it/x"}) {
+    INFO("filter " << filter);
+    RawClient c(broker.port(), v);
+    REQUIRE(c.connect("it-badfilter").reason_code == 0);
+    codec::Subscribe s;
+    s.packet_id = 1;
+    s.entries.push_back({filter, 1});
+    c.send(s);
+    const auto st = c.recv(3s);
+    if (st == RecvStatus::Packet) {
+      INFO("got " << describe(c.last_packet()));
+      const auto* ack = std::get_if<codec::Suback>(&c.last_packet());
+      const auto* d = std::get_if<codec::Disconnect>(&c.last_packet());
+      CHECK((ack != nullptr || d != nullptr));
+      // [MQTT-4.7.1-1..3], [MQTT-4.8.2-1], [MQTT-4.8.2-2]: 0x80 (3.1.1) or 0x8F (5.0).
+      if (ack) CHECK(ack->reason_codes == std::vector<std::uint8_t>{
+                         static_cast<std::uint8_t>(v == ProtocolVersion::v5 ? 0x8F : 0x80)});
+      if (d) CHECK(d->reason_code >= 0x80);
+    } else {
+      CHECK(st == RecvStatus::Closed);  // closing the connection is also allowed
+    }
+  }
+}
+
+TEST_CASE("A leading U+FEFF in a topic is kept, not stripped") {
+  TernBroker broker;
+  RawClient c(broker.port(), ProtocolVersion::v5);
+  REQUIRE(c.connect("it-bom").reason_code == 0);
+  const std::string bom_topic = "\xEF\xBB\xBFit/bom";
+  REQUIRE(c.subscribe(bom_topic, 0).reason_codes[0] == 0);
+  REQUIRE(c.subscribe("it/bom", 0).reason_codes[0] == 0);
+  c.publish(bom_topic, "with bom", 0);
+  auto p = c.recv_publish(3s);
+  REQUIRE(p);
+  CHECK(p->topic == bom_topic);  // [MQTT-1.5.4-3]
+  CHECK(c.no_publish_for(300ms));  // and "it/bom" is a different topic
+}
+
 TEST_CASE("Topics starting with $ are not matched by filters starting with # or +") {
   TernBroker broker;
   RawClient wild(broker.port(), ProtocolVersion::v311);

@@ -115,3 +115,36 @@ TEST_CASE("v5 Will Delay Interval delays the will, reconnecting within the delay
 
 }  // namespace
 }  // namespace tern::it
+
+namespace tern::it {
+namespace {
+
+TEST_CASE("Will with the retain flag is stored as retained, v5 will properties are forwarded") {
+  TernBroker broker;
+  {
+    RawClient owner(broker.port(), ProtocolVersion::v5);
+    auto c = connect_with_will("it-will-ret", "it/will/retained");
+    c.will->retain = true;
+    c.will->props.content_type = "text/plain";
+    c.will->props.user_properties = {{"why", "crash"}, {"why", "twice"}};
+    c.will->props.payload_format_indicator = 1;
+    REQUIRE(owner.connect(c).reason_code == 0);
+    owner.drop();
+  }
+  sleep_for(300ms);  // the will is published when the broker sees the close
+  RawClient late(broker.port(), ProtocolVersion::v5);
+  REQUIRE(late.connect("it-will-late").reason_code == 0);
+  REQUIRE(late.subscribe("it/will/#", 1).reason_codes[0] == 1);
+  auto p = late.recv_publish(3s);
+  REQUIRE(p);
+  CHECK(p->topic == "it/will/retained");
+  CHECK(p->retain);  // Will Retain 1: published as a retained message (section 3.1.2.7)
+  CHECK(p->payload == "gone:it-will-ret");
+  CHECK(p->props.content_type == std::optional<std::string>("text/plain"));
+  CHECK(p->props.payload_format_indicator == std::optional<std::uint8_t>(1));
+  CHECK(p->props.user_properties ==
+        std::vector<codec::UserProperty>{{"why", "crash"}, {"why", "twice"}});
+}
+
+}  // namespace
+}  // namespace tern::it
