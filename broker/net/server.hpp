@@ -61,8 +61,11 @@ class Server {
   bool start(std::string& error);
   const std::vector<BoundListener>& listeners() const;
   // Runs the loops on io_threads threads (the caller's is one of them) until stop() or a
-  // signal; then disconnects clients (v5: DISCONNECT 0x8B) and returns.
+  // signal; then disconnects clients (v5: DISCONNECT 0x8B) and returns. REQUIRES: start()
+  // succeeded; called once.
   void run();
+  // Thread-safe, idempotent, returns at once (also callable before run()). run() returns
+  // once every client is closed, after at most ~2 s for clients that do not read.
   void stop();
 
   core::BrokerStats broker_stats() const;
