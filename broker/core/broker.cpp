@@ -104,7 +104,7 @@ void Broker::Impl::end_connection(ConnectionState& c, bool publish_will, Time no
   if (publish_will && c.will) schedule_will(*s, std::move(*c.will), c.version, now);
   c.will.reset();
   if (s->expiry_interval == 0) {
-    // [MQTT-3.1.2-23]/[MQTT-4.1.0-?] the session ends with the network connection.
+    // 3.1.2.11.2: with expiry 0 the session ends with the network connection.
     destroy_session(*s, now);
   } else if (s->expiry_interval != kExpiryNever) {
     s->expires_at = now + std::chrono::seconds(s->expiry_interval);
@@ -226,7 +226,7 @@ void Broker::Impl::fire_session(Session& s, Time now) {
     publish_will(s.client_id, std::move(w), now);
   }
   if (s.conn == 0 && s.expires_at && *s.expires_at <= now) {
-    destroy_session(s, now);  // [MQTT-4.1.0-?] the session expired
+    destroy_session(s, now);  // 3.1.2.11.2: the session expired
     return;
   }
   if (auto e = s.queue.earliest_expiry(); e && *e <= now) {

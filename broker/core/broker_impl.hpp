@@ -150,7 +150,7 @@ struct Broker::Impl {
   void deliver(Session& s, const MessagePtr& msg, std::uint8_t qos, bool retain,
                std::span<const std::uint32_t> ids, Time now);
   void enqueue(Session& s, QueuedMessage&& m);
-  // Sends queued messages while the in-flight window allows [MQTT-4.9.0-?].
+  // Sends queued messages while the in-flight window allows [MQTT-3.3.4-9].
   void drain(ConnectionState& c, Session& s, Time now);
   // On reconnect: resend unacknowledged PUBLISH (DUP=1) and PUBREL in original order
   // [MQTT-4.4.0-1].

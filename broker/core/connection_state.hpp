@@ -21,7 +21,7 @@ enum class ConnPhase : std::uint8_t {
   Closing,       // CloseConnection emitted; waiting for net's on_closed
 };
 
-// Topic aliases the server assigns towards the client [MQTT-3.3.2-?]: each alias maps to
+// Topic aliases the server assigns towards the client [MQTT-3.3.2-11]: each alias maps to
 // one topic for the life of the connection. Aliases are handed out in order; once the
 // client's Topic Alias Maximum is used up the oldest assignment is recycled round-robin,
 // so the map never holds more than the client allowed.

@@ -62,7 +62,7 @@ void Broker::Impl::handle_connect(ConnectionState& c, codec::Connect&& p, Time n
         return;
       }
       if (p.will->props.payload_format_indicator == 1 && !codec::valid_utf8(p.will->payload)) {
-        // [MQTT-3.1.3-?] will payload announced as UTF-8 but is not.
+        // 3.1.3.2.3: will payload announced as UTF-8 but is not.
         refuse_connect(c, p.version, rc(ReasonCode::PayloadFormatInvalid),
                        "will payload is not UTF-8", now);
         return;
@@ -156,7 +156,7 @@ void Broker::Impl::handle_connect(ConnectionState& c, codec::Connect&& p, Time n
   ack.reason_code = 0;
   if (v5) {
     codec::Properties& pr = ack.props;
-    if (expiry != requested) pr.session_expiry_interval = expiry;  // [MQTT-3.2.2-?] capped
+    if (expiry != requested) pr.session_expiry_interval = expiry;  // 3.2.2.3.2 capped
     if (opts.receive_maximum != 65535) pr.receive_maximum = opts.receive_maximum;
     if (opts.maximum_qos < 2) pr.maximum_qos = opts.maximum_qos;
     if (!opts.retain_available) pr.retain_available = 0;

@@ -31,7 +31,7 @@ void Broker::Impl::handle_disconnect(ConnectionState& c, const codec::Disconnect
 
 void Broker::Impl::handle_auth(ConnectionState& c, const codec::Auth& p, Time now) {
   (void)p;
-  // [MQTT-3.15.0-?] AUTH without an Authentication Method in CONNECT is a protocol error.
+  // 4.12: AUTH without an Authentication Method in CONNECT is a protocol error.
   protocol_error(c, ReasonCode::ProtocolError, "AUTH without authentication method", now);
 }
 

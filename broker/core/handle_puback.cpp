@@ -12,8 +12,8 @@ void Broker::Impl::handle_puback(ConnectionState& c, const codec::PubAck& p, Tim
   const OutboundFlight* f = s->inflight.find(p.packet_id);
   // An unknown or out-of-flow id is ignored: nothing to complete.
   if (!f || f->stage != Stage::AwaitPuback) return;
-  // [MQTT-4.3.2-?] the QoS 1 flow is complete (whatever the reason code); the slot is
-  // free for the next queued message [MQTT-4.9.0-?].
+  // 4.3.2: the QoS 1 flow is complete (whatever the reason code); the slot is
+  // free for the next queued message [MQTT-3.3.4-9].
   s->inflight.erase(p.packet_id);
   drain(c, *s, now);
 }
@@ -34,13 +34,15 @@ void Broker::Impl::handle_pubrec(ConnectionState& c, const codec::PubAck& p, Tim
   }
   if (f->stage == Stage::AwaitPuback) return;  // a PUBREC for a QoS 1 flow: ignore
   if (p.reason_code >= 0x80) {
-    // [MQTT-4.3.3-?] a failure PUBREC ends the flow; no PUBREL, never resent.
+    // [MQTT-4.3.3-4] only a PUBREC below 0x80 gets a PUBREL: a failure PUBREC ends the
+    // flow and the message is never resent.
     s->inflight.erase(p.packet_id);
     drain(c, *s, now);
     return;
   }
   if (f->stage == Stage::AwaitPubrec) {
-    // [MQTT-4.3.3-?] the message is now owned by the receiver: keep only the id.
+    // [MQTT-4.3.3-6] the PUBLISH is never resent now (the receiver owns the message):
+    // keep only the id.
     f->stage = Stage::AwaitPubcomp;
     f->msg.reset();
     f->subscription_ids.clear();
@@ -58,7 +60,8 @@ void Broker::Impl::handle_pubrel(ConnectionState& c, const codec::PubAck& p, Tim
   codec::Pubcomp comp;
   comp.packet_id = p.packet_id;
   if (s->remove_inbound_qos2(p.packet_id)) {
-    // [MQTT-4.3.3-?] release the id; a later PUBLISH with it is a new message.
+    // [MQTT-4.3.3-11] PUBCOMP; [MQTT-4.3.3-12] the id is released: a later PUBLISH with
+    // it is a new message.
     if (c.inbound_unacked > 0) --c.inbound_unacked;
   } else if (c.version == ProtocolVersion::v5) {
     comp.reason_code = rc(ReasonCode::PacketIdentifierNotFound);  // v5 4.3.3
@@ -71,7 +74,7 @@ void Broker::Impl::handle_pubcomp(ConnectionState& c, const codec::PubAck& p, Ti
   if (!s) return;
   const OutboundFlight* f = s->inflight.find(p.packet_id);
   if (!f || f->stage != Stage::AwaitPubcomp) return;  // unknown: ignore
-  s->inflight.erase(p.packet_id);  // [MQTT-4.3.3-?] QoS 2 flow complete
+  s->inflight.erase(p.packet_id);  // 4.3.3: QoS 2 flow complete
   drain(c, *s, now);
 }
 

@@ -96,7 +96,7 @@ void Broker::Impl::handle_publish(ConnectionState& c, codec::Publish&& p, Time n
   };
 
   if (v5 && p.props.payload_format_indicator == 1 && !codec::valid_utf8(p.payload)) {
-    // [MQTT-3.3.2-?] payload announced as UTF-8 is not: refuse it.
+    // 3.3.2.3.2: payload announced as UTF-8 is not: refuse it.
     if (p.qos == 0)
       protocol_error(c, ReasonCode::PayloadFormatInvalid, "payload is not UTF-8", now);
     else
@@ -105,13 +105,13 @@ void Broker::Impl::handle_publish(ConnectionState& c, codec::Publish&& p, Time n
   }
 
   if (p.qos == 2 && s.has_inbound_qos2(p.packet_id)) {
-    // [MQTT-4.3.3-?] method A: routed when first received; a duplicate is acknowledged
+    // [MQTT-4.3.3-10] method A: routed when first received; a duplicate is acknowledged
     // again and not routed twice.
     ack(0, "");
     return;
   }
   if (p.qos > 0 && c.inbound_unacked >= opts.receive_maximum) {
-    // [MQTT-3.3.4-?] more unacknowledged QoS>0 PUBLISH than our Receive Maximum.
+    // [MQTT-3.3.4-7] more unacknowledged QoS>0 PUBLISH than our Receive Maximum.
     protocol_error(c, ReasonCode::ReceiveMaximumExceeded, "receive maximum exceeded", now);
     return;
   }
@@ -141,10 +141,10 @@ void Broker::Impl::handle_publish(ConnectionState& c, codec::Publish&& p, Time n
   if (code == 0) route(msg, now);
 
   if (msg->qos == 1) {
-    ack(code, "retained message quota exceeded");  // [MQTT-4.3.2-?] PUBACK after routing
+    ack(code, "retained message quota exceeded");  // [MQTT-4.3.2-4] PUBACK after routing
   } else if (msg->qos == 2) {
     if (code < 0x80) {
-      s.add_inbound_qos2(p.packet_id);  // [MQTT-4.3.3-?] keep the id until PUBREL
+      s.add_inbound_qos2(p.packet_id);  // [MQTT-4.3.3-9] keep the id until PUBREL
       ++c.inbound_unacked;
     }
     ack(code, "retained message quota exceeded");
@@ -188,7 +188,7 @@ void Broker::Impl::route(const MessagePtr& msg, Time now) {
         if (sub.opts.subscription_id) t.ids.push_back(sub.opts.subscription_id);
       },
       [&](SharedGroup& g) {
-        // [MQTT-4.8.2-?] one member per group: round robin over members with a live
+        // 4.8.2: one member per group: round robin over members with a live
         // connection; if none is online, the next member's session queues it.
         const std::size_t n = g.members.size();
         if (n == 0) return;

@@ -45,7 +45,7 @@ void Broker::Impl::handle_subscribe(ConnectionState& c, codec::Subscribe&& p, Ti
     const codec::SubscribeEntry& e = p.entries[i];
     std::uint8_t code = 0;
     if (!codec::valid_topic_filter(e.filter)) {
-      code = v5 ? rc(ReasonCode::TopicFilterInvalid) : 0x80;  // [MQTT-3.8.4-?]
+      code = v5 ? rc(ReasonCode::TopicFilterInvalid) : 0x80;  // 3.9.3
       failure = "topic filter invalid";
     } else if (!opts.shared_subscriptions && codec::parse_shared(e.filter)) {
       code = v5 ? rc(ReasonCode::SharedSubscriptionsNotSupported) : 0x80;
@@ -60,7 +60,7 @@ void Broker::Impl::handle_subscribe(ConnectionState& c, codec::Subscribe&& p, Ti
       failure = "subscription identifiers not supported";
     } else {
       SubOptions so;
-      // [MQTT-3.8.4-?] grant at most the server's Maximum QoS.
+      // 3.2.2.3.4: grant at most the server's Maximum QoS.
       so.max_qos = std::min(e.max_qos, opts.maximum_qos);
       so.no_local = e.no_local;
       so.retain_as_published = e.retain_as_published;
@@ -72,7 +72,7 @@ void Broker::Impl::handle_subscribe(ConnectionState& c, codec::Subscribe&& p, Ti
       code = so.max_qos;
       // [MQTT-3.3.1-9]..[MQTT-3.3.1-11] Retain Handling 0: send, 1: only for a new
       // subscription, 2: never. Shared subscriptions get no retained messages
-      // [MQTT-4.8.2-?] (3.8.3.1).
+      // (3.8.3.1).
       const bool shared = codec::parse_shared(e.filter).has_value();
       if (!shared && (so.retain_handling == 0 || (so.retain_handling == 1 && !existed)))
         want_retained.push_back({i, so.max_qos});

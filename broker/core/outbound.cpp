@@ -8,7 +8,7 @@
 namespace tern::core {
 
 std::size_t Broker::Impl::window(const ConnectionState& c) const {
-  // [MQTT-3.3.4-7] never more unacknowledged QoS>0 PUBLISH than the client's Receive
+  // [MQTT-3.3.4-9] never more unacknowledged QoS>0 PUBLISH than the client's Receive
   // Maximum; our own cap bounds memory for clients that allow 65535.
   const std::size_t w = std::min<std::size_t>(c.client_receive_maximum, opts.max_inflight_out);
   return std::max<std::size_t>(w, 1);
@@ -67,7 +67,7 @@ bool Broker::Impl::send_publish(ConnectionState& c, const MessagePtr& msg, std::
     a.subscription_ids.assign(ids.begin(), ids.end());
   }
 
-  // Topic alias towards the client, within its Topic Alias Maximum [MQTT-3.3.2-?].
+  // Topic alias towards the client, within its Topic Alias Maximum [MQTT-3.3.2-11].
   OutboundAliases& ao = c.aliases_out;
   std::uint16_t alias = 0;
   bool omit_topic = false;
@@ -148,7 +148,7 @@ void Broker::Impl::drain(ConnectionState& c, Session& s, Time now) {
       ++stats.dropped_expired;
       continue;
     }
-    if (front.qos > 0 && s.inflight.size() >= window(c)) break;  // [MQTT-4.9.0-?]
+    if (front.qos > 0 && s.inflight.size() >= window(c)) break;  // [MQTT-3.3.4-9]
     QueuedMessage m = s.queue.pop_front();
     --stats.queued_messages;
     if (m.qos == 0)

@@ -86,7 +86,7 @@ struct Session {
   std::unordered_map<std::string, SubOptions> subscriptions;
   InflightWindow inflight;
   // Inbound QoS 2 packet ids whose PUBREC was sent and PUBREL not yet received, sorted
-  // [MQTT-4.3.3-?] method A: the message was routed on PUBLISH; a duplicate PUBLISH with
+  // [MQTT-4.3.3-10] method A: the message was routed on PUBLISH; a duplicate PUBLISH with
   // one of these ids is acknowledged again but not routed twice.
   std::vector<std::uint16_t> inbound_qos2;
   MessageQueue queue;
