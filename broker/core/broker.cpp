@@ -42,8 +42,7 @@ Session* Broker::Impl::find_session(const std::string& client_id) {
 }
 
 ConnectionState* Broker::Impl::online_conn(const Session& s) {
-  if (s.conn == 0) return nullptr;
-  ConnectionState* c = find_conn(s.conn);
+  ConnectionState* c = s.live;
   return c && c->phase == ConnPhase::Connected ? c : nullptr;
 }
 
@@ -100,6 +99,7 @@ void Broker::Impl::end_connection(ConnectionState& c, bool publish_will, Time no
   Session* s = find_session(c.session);
   if (!s || s->conn != c.id) return;
   s->conn = 0;
+  s->live = nullptr;  // cleared before the connection state can be freed (on_closed)
   // [MQTT-3.1.2-8] the will goes out when the connection closes without DISCONNECT 0x00.
   if (publish_will && c.will) schedule_will(*s, std::move(*c.will), c.version, now);
   c.will.reset();

@@ -137,6 +137,7 @@ void Broker::Impl::handle_connect(ConnectionState& c, codec::Connect&& p, Time n
   s->version = p.version;
   s->expiry_interval = expiry;
   s->conn = c.id;
+  s->live = &c;
 
   c.phase = ConnPhase::Connected;
   c.session = s->key;

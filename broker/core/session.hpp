@@ -19,6 +19,8 @@
 
 namespace tern::core {
 
+struct ConnectionState;
+
 // A message waiting for its turn to be sent to one session (offline, or beyond the
 // in-flight window). The message itself is shared, never copied per subscriber.
 struct QueuedMessage {
@@ -94,6 +96,7 @@ struct Session {
 
   // Runtime only (rebuilt, not persisted):
   ConnId conn = 0;                   // the live connection, 0 when offline
+  ConnectionState* live = nullptr;   // that connection's state (saves a lookup per delivery)
   std::optional<Time> expires_at;    // when offline with a finite expiry interval
   Time timer_armed = Time::max();    // see TimerQueue
   std::uint64_t match_epoch = 0;     // routing scratch: last publish that matched it
