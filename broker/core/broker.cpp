@@ -10,7 +10,6 @@
 namespace tern::core {
 
 namespace {
-constexpr std::size_t kDisconnectOverhead = 16;  // fixed header, reason, property lengths
 
 // Drops stale timer entries when an entry point returns, whichever path it took.
 template <class D>
@@ -58,11 +57,12 @@ void Broker::Impl::event(const ConnectionState& c, EventKind kind, std::uint8_t 
 }
 
 void Broker::Impl::add_reason(const ConnectionState& c, codec::Properties& props,
-                              std::string_view text, bool connack_or_disconnect) const {
+                              std::string_view text, bool connack_or_disconnect,
+                              std::size_t base_size) const {
   if (c.version != ProtocolVersion::v5 || text.empty()) return;
   if (!connack_or_disconnect && !c.problem_info) return;  // [MQTT-3.1.2-29]
-  if (c.client_max_packet_size != 0 &&
-      kDisconnectOverhead + text.size() > c.client_max_packet_size)
+  // Reason string property: identifier + 2-byte length + text.
+  if (c.client_max_packet_size != 0 && base_size + 3 + text.size() > c.client_max_packet_size)
     return;  // [MQTT-3.1.2-25] never pass the client's Maximum Packet Size
   props.reason_string = std::string(text);
 }

@@ -90,8 +90,9 @@ struct Broker::Impl {
   // otherwise only if the client did not set Request Problem Information to 0
   // [MQTT-3.1.2-29]; never when it would push the packet past the client's Maximum
   // Packet Size [MQTT-3.1.2-25].
+  // `base_size` bounds the packet's size without the reason string.
   void add_reason(const ConnectionState& c, codec::Properties& props, std::string_view text,
-                  bool connack_or_disconnect) const;
+                  bool connack_or_disconnect, std::size_t base_size = 16) const;
 
   // ---- connection lifecycle (broker.cpp)
   // Server-side close: a v5 client past CONNECT gets DISCONNECT `reason` (when
