@@ -148,7 +148,10 @@ void Broker::Impl::handle_connect(ConnectionState& c, codec::Connect&& p, Time n
     c.client_receive_maximum = p.props.receive_maximum.value_or(65535);
     if (c.client_receive_maximum == 0) c.client_receive_maximum = 1;  // codec rejects 0
     c.client_max_packet_size = p.props.maximum_packet_size.value_or(0);
-    c.aliases_out.maximum = p.props.topic_alias_maximum.value_or(0);
+    // [MQTT-3.3.2-11] never above the client's maximum; also bounded by ours, so the
+    // topics remembered per connection stay within what the operator configured.
+    c.aliases_out.maximum =
+        std::min(p.props.topic_alias_maximum.value_or(0), opts.topic_alias_maximum);
   }
   c.will = std::move(p.will);
 

@@ -342,3 +342,22 @@ TEST_CASE("UNSUBSCRIBE: v5 0x00 or 0x11 per filter; 3.1.1 empty UNSUBACK",
 
 }  // namespace
 }  // namespace tern::core::test
+
+namespace tern::core::test {
+namespace {
+
+TEST_CASE("outbound aliases are also bounded by our topic_alias_maximum", "[core][v5][alias]") {
+  BrokerOptions o;
+  o.topic_alias_maximum = 1;
+  Harness h(o);
+  ConnectArgs a{"s"};
+  a.props.topic_alias_maximum = 10;
+  const ConnId s = h.connect(a);
+  h.subscribe(s, "#");
+  const ConnId p = h.connect("p");
+  for (const char* t : {"a", "b", "c"}) h.publish(p, t, t, 0);
+  for (const auto& sp : h.inbox(s).publishes()) CHECK(sp.topic_alias == 1);
+}
+
+}  // namespace
+}  // namespace tern::core::test
