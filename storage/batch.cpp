@@ -1,0 +1,217 @@
+// storage::Batch: records serialised into one buffer of framed ops.
+#include "storage/batch.hpp"
+
+#include <cstdint>
+#include <string>
+
+#include "storage/format.hpp"
+
+namespace tern::storage {
+namespace {
+
+void put_len(std::string& out, std::size_t n) {
+  for (int shift = 24; shift >= 0; shift -= 8) {
+    out.push_back(static_cast<char>(static_cast<std::uint32_t>(n) >> shift));
+  }
+}
+
+std::uint32_t get_len(const std::string& s, std::size_t at) {
+  std::uint32_t v = 0;
+  for (std::size_t i = 0; i < 4; ++i) v = (v << 8) | static_cast<std::uint8_t>(s[at + i]);
+  return v;
+}
+
+// "<prefix>\0" -> "<prefix>\1": the first key after every key that starts with the prefix.
+std::string prefix_end(std::string_view prefix_with_nul) {
+  std::string end(prefix_with_nul);
+  end.back() = '\x01';
+  return end;
+}
+
+}  // namespace
+
+bool Batch::fail(const char* why) {
+  if (status_.ok()) status_ = Status::invalid_argument(why);
+  return false;
+}
+
+void Batch::op_key(OpKind kind, std::string_view key) {
+  rep_.push_back(static_cast<char>(kind));
+  put_len(rep_, key.size());
+  rep_.append(key);
+  ++ops_;
+}
+
+void Batch::op_range(std::string_view begin, std::string_view end) {
+  op_key(OpKind::erase_range, begin);
+  put_len(rep_, end.size());
+  rep_.append(end);
+}
+
+std::size_t Batch::begin_value() {
+  const std::size_t mark = rep_.size();
+  put_len(rep_, 0);
+  return mark;
+}
+
+void Batch::end_value(std::size_t mark) {
+  const std::size_t n = rep_.size() - mark - 4;
+  for (std::size_t i = 0; i < 4; ++i) {
+    rep_[mark + i] = static_cast<char>(static_cast<std::uint32_t>(n) >> (24 - 8 * i));
+  }
+}
+
+void Batch::put_session(const SessionRecord& s) {
+  if (const char* e = format::check_session(s)) {
+    fail(e);
+    return;
+  }
+  format::session_key(s.client_id, key_);
+  op_key(OpKind::put, key_);
+  const std::size_t mark = begin_value();
+  format::encode_session(s, rep_);
+  end_value(mark);
+}
+
+void Batch::delete_session(std::string_view client_id) {
+  if (const char* e = format::check_name(client_id)) {
+    fail(e);
+    return;
+  }
+  format::session_key(client_id, key_);
+  op_key(OpKind::erase, key_);
+  format::queue_prefix(client_id, key_);
+  op_range(key_, prefix_end(key_));
+  format::inflight_prefix(client_id, key_);
+  op_range(key_, prefix_end(key_));
+}
+
+void Batch::append_queue(std::string_view client_id, std::uint64_t seq, const Delivery& d,
+                         const MessageView& m) {
+  const char* e = format::check_name(client_id);
+  if (e == nullptr) e = format::check_delivery(d);
+  if (e == nullptr) e = format::check_message(m);
+  if (e != nullptr) {
+    fail(e);
+    return;
+  }
+  format::queue_key(client_id, seq, key_);
+  op_key(OpKind::put, key_);
+  const std::size_t mark = begin_value();
+  format::encode_queue_entry(d, m, rep_);
+  end_value(mark);
+}
+
+void Batch::remove_queue(std::string_view client_id, std::uint64_t seq) {
+  remove_queue_range(client_id, seq, seq);
+}
+
+void Batch::remove_queue_range(std::string_view client_id, std::uint64_t first,
+                               std::uint64_t last) {
+  if (const char* e = format::check_name(client_id)) {
+    fail(e);
+    return;
+  }
+  if (first > last) return;
+  std::string end;
+  if (last == UINT64_MAX) {
+    format::queue_prefix(client_id, end);
+    end = prefix_end(end);
+  } else {
+    format::queue_key(client_id, last + 1, end);
+  }
+  format::queue_key(client_id, first, key_);
+  op_range(key_, end);
+}
+
+void Batch::clear_queue(std::string_view client_id) {
+  if (const char* e = format::check_name(client_id)) {
+    fail(e);
+    return;
+  }
+  format::queue_prefix(client_id, key_);
+  op_range(key_, prefix_end(key_));
+}
+
+void Batch::put_inflight(std::string_view client_id, const InflightInfo& f,
+                         const MessageView* m) {
+  const char* e = format::check_name(client_id);
+  if (e == nullptr) e = format::check_delivery(f.delivery);
+  if (e == nullptr && f.packet_id == 0) e = "packet identifier 0 [MQTT-2.2.1-3]";
+  if (e == nullptr && f.stage > InflightStage::await_pubcomp) e = "unknown in-flight stage";
+  if (e == nullptr && m == nullptr && f.stage != InflightStage::await_pubcomp) {
+    e = "in-flight PUBLISH without its message";
+  }
+  if (e == nullptr && m != nullptr) e = format::check_message(*m);
+  if (e != nullptr) {
+    fail(e);
+    return;
+  }
+  format::inflight_key(client_id, f.packet_id, key_);
+  op_key(OpKind::put, key_);
+  const std::size_t mark = begin_value();
+  format::encode_inflight(f, m, rep_);
+  end_value(mark);
+}
+
+void Batch::delete_inflight(std::string_view client_id, std::uint16_t packet_id) {
+  if (const char* e = format::check_name(client_id)) {
+    fail(e);
+    return;
+  }
+  format::inflight_key(client_id, packet_id, key_);
+  op_key(OpKind::erase, key_);
+}
+
+void Batch::put_retained(const MessageView& m) {
+  if (const char* e = format::check_message(m)) {
+    fail(e);
+    return;
+  }
+  format::retained_key(m.topic, key_);
+  op_key(OpKind::put, key_);
+  const std::size_t mark = begin_value();
+  format::encode_retained(m, rep_);
+  end_value(mark);
+}
+
+void Batch::delete_retained(std::string_view topic) {
+  if (const char* e = format::check_name(topic)) {
+    fail(e);
+    return;
+  }
+  format::retained_key(topic, key_);
+  op_key(OpKind::erase, key_);
+}
+
+void Batch::put_clock(const ClockRecord& c) {
+  op_key(OpKind::put, format::kClockKey);
+  const std::size_t mark = begin_value();
+  format::encode_clock(c, rep_);
+  end_value(mark);
+}
+
+void Batch::clear() {
+  rep_.clear();
+  ops_ = 0;
+  status_ = Status();
+}
+
+bool Batch::next_op(std::size_t& pos, Op& op) const {
+  if (pos + 5 > rep_.size()) return false;
+  op.kind = static_cast<OpKind>(rep_[pos]);
+  const std::uint32_t klen = get_len(rep_, pos + 1);
+  pos += 5;
+  op.key = std::string_view(rep_).substr(pos, klen);
+  pos += klen;
+  op.value = {};
+  if (op.kind != OpKind::erase) {
+    const std::uint32_t vlen = get_len(rep_, pos);
+    pos += 4;
+    op.value = std::string_view(rep_).substr(pos, vlen);
+    pos += vlen;
+  }
+  return true;
+}
+
+}  // namespace tern::storage

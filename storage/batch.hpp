@@ -1,0 +1,80 @@
+// storage::Batch: an ordered list of writes that a Store commits atomically (all or none).
+// The caller's thread serialises records into the batch (so the storage thread only
+// writes), and a batch owns its bytes: the caller's messages may go away once a call
+// returns. Invalid input is not written: the first problem is kept in status() and makes
+// Store::write_group / Committer::submit fail with invalid_argument.
+// Thread safety: a value; build it on one thread, then move it to the committer.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "storage/records.hpp"
+#include "storage/status.hpp"
+
+namespace tern::storage {
+
+class Batch {
+ public:
+  // Creates or replaces the session record (its queue and in-flight flows are untouched).
+  void put_session(const SessionRecord& s);
+  // Deletes the session record and every queue entry and in-flight flow of the client.
+  void delete_session(std::string_view client_id);
+
+  // Adds a queue entry. REQUIRES: `seq` above every seq of this client's queue so far.
+  void append_queue(std::string_view client_id, std::uint64_t seq, const Delivery& d,
+                    const MessageView& m);
+  void remove_queue(std::string_view client_id, std::uint64_t seq);
+  // Removes the entries with first <= seq <= last (the store expands the range into
+  // deletes of the keys present when the batch is written: LevelDB has no range delete).
+  void remove_queue_range(std::string_view client_id, std::uint64_t first, std::uint64_t last);
+  void clear_queue(std::string_view client_id);
+
+  // Creates or replaces the flow with f.packet_id. `m` may be null only for
+  // InflightStage::await_pubcomp (no PUBLISH is ever resent from that stage).
+  void put_inflight(std::string_view client_id, const InflightInfo& f, const MessageView* m);
+  void delete_inflight(std::string_view client_id, std::uint16_t packet_id);
+
+  // Creates or replaces the retained message of m.topic [MQTT-3.3.1-5].
+  void put_retained(const MessageView& m);
+  void delete_retained(std::string_view topic);
+
+  // Saves the clock checkpoint (see storage/clock.hpp).
+  void put_clock(const ClockRecord& c);
+
+  bool empty() const { return ops_ == 0; }
+  std::size_t op_count() const { return ops_; }
+  // Bytes held (keys, values and framing): what the committer's bounds count.
+  std::size_t byte_size() const { return rep_.size(); }
+  // ok, or invalid_argument naming the first input that could not be stored.
+  const Status& status() const { return status_; }
+  void clear();
+
+  // ---- for Store implementations
+  enum class OpKind : std::uint8_t { put = 1, erase = 2, erase_range = 3 };
+  struct Op {
+    OpKind kind = OpKind::put;
+    std::string_view key;    // erase_range: the first key of the range
+    std::string_view value;  // put: the value; erase_range: the end of the range (excluded)
+  };
+  // Reads the op at `pos` and advances it; false past the last op. Start with pos = 0.
+  bool next_op(std::size_t& pos, Op& op) const;
+
+ private:
+  bool fail(const char* why);
+  // Frames one op: kind, key, then the value written by the caller into rep_ directly
+  // (begin_value / end_value) so a message is copied once, into the batch.
+  void op_key(OpKind kind, std::string_view key);
+  void op_range(std::string_view begin, std::string_view end);
+  std::size_t begin_value();
+  void end_value(std::size_t mark);
+
+  std::string rep_;  // [kind:1][key len:4][key][value len:4][value] per op (no value for erase)
+  std::size_t ops_ = 0;
+  Status status_;
+  std::string key_;  // scratch
+};
+
+}  // namespace tern::storage

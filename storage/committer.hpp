@@ -1,0 +1,111 @@
+// Committer: the storage thread. Takes Batches from any thread with a completion callback,
+// group-commits them (one LevelDB write and one fsync for all batches arriving within the
+// batch window) and calls each callback once its batch is durable, so event loops never
+// block on fsync (GUIDE §7) and a QoS 1/2 acknowledgement can wait for its commit.
+// Owns its thread and the pending batches; borrows the Store (which must outlive it).
+// Thread safety: submit(), depth(), stats() and flush() may be called from any thread;
+// callbacks run on the storage thread, in submission order, and must not block or call
+// flush() / stop() (post to the caller's own loop instead).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+
+#include "storage/batch.hpp"
+#include "storage/status.hpp"
+#include "storage/store.hpp"
+
+namespace tern::storage {
+
+// storage.sync (CONFIG.md).
+enum class SyncMode : std::uint8_t {
+  always,  // each batch is its own write with fsync: the slowest, no batch waits on others
+  batch,   // group commit: batches within batch_window share one write and one fsync
+  none,    // no fsync: callbacks run once the OS has the data. A power cut loses the writes
+           // of the last seconds (whatever the kernel had not flushed), a process crash
+           // loses nothing. Acknowledged messages can be lost: not durable.
+};
+
+struct CommitterOptions {
+  SyncMode sync = SyncMode::batch;
+  // How long the first batch of a group waits for others (batch mode only). Batches that
+  // arrive while a write is under way join the next group without waiting.
+  std::chrono::microseconds batch_window{5000};
+  // Bounds of the input queue: submit() answers busy beyond them (backpressure).
+  std::size_t max_pending_batches = 65536;
+  std::size_t max_pending_bytes = 64u << 20;
+  // A group is written early once it holds this many bytes (bounds one LevelDB write).
+  std::size_t max_group_bytes = 4u << 20;
+};
+
+struct CommitterDepth {
+  std::size_t batches = 0;  // submitted, not yet written (including a write under way)
+  std::size_t bytes = 0;
+};
+
+struct CommitterStats {
+  std::uint64_t batches = 0;      // committed (callback called with ok)
+  std::uint64_t groups = 0;       // writes issued
+  std::uint64_t failed = 0;       // batches whose write failed
+  std::uint64_t rejected = 0;     // submit() answered busy
+  std::size_t max_depth = 0;      // high-water mark of pending batches
+};
+
+class Committer {
+ public:
+  using Callback = std::function<void(const Status&)>;
+
+  Committer(Store& store, const CommitterOptions& opts);
+  // stop(): drains every pending batch, then joins the thread.
+  ~Committer();
+  Committer(const Committer&) = delete;
+  Committer& operator=(const Committer&) = delete;
+
+  // Queues `b`; `done` (may be empty) is called on the storage thread with the write's
+  // status once it is durable per the sync mode. Returns ok when queued; busy when the
+  // queue is full, invalid_argument when b.status() is not ok, io_error after stop(): in
+  // those cases `done` is never called and nothing is written.
+  Status submit(Batch&& b, Callback done);
+
+  // Blocks until every batch submitted before the call is written and its callback has
+  // run. For shutdown and tests; never from an event loop or a callback.
+  void flush();
+  // Writes what is pending (without waiting out the window) and joins. Idempotent.
+  void stop();
+
+  CommitterDepth depth() const;
+  CommitterStats stats() const;
+
+ private:
+  struct Pending {
+    Batch batch;
+    Callback done;
+    std::chrono::steady_clock::time_point arrived;
+  };
+
+  void run();
+
+  Store& store_;
+  const CommitterOptions opts_;
+
+  mutable std::mutex mu_;
+  std::condition_variable work_cv_;  // the storage thread waits for batches
+  std::condition_variable done_cv_;  // flush() waits for completions
+  std::deque<Pending> queue_;
+  std::size_t queued_bytes_ = 0;
+  std::size_t writing_batches_ = 0;  // taken by the thread, not yet completed
+  std::size_t writing_bytes_ = 0;
+  std::uint64_t submitted_ = 0;      // tickets, for flush()
+  std::uint64_t completed_ = 0;
+  bool stopping_ = false;
+  CommitterStats stats_;
+  std::thread thread_;  // last: starts after every other member is built
+};
+
+}  // namespace tern::storage
