@@ -50,6 +50,13 @@ void Broker::Impl::handle_publish(ConnectionState& c, codec::Publish&& p, Time n
     return;
   }
 
+  if (v5 && !p.props.subscription_identifiers.empty()) {
+    // [MQTT-3.3.4-6] a PUBLISH from a Client MUST NOT contain a Subscription Identifier.
+    protocol_error(c, ReasonCode::ProtocolError, "subscription identifier in client PUBLISH",
+                   now);
+    return;
+  }
+
   if (v5 && p.props.topic_alias) {
     const std::uint16_t alias = *p.props.topic_alias;
     if (alias == 0 || alias > opts.topic_alias_maximum) {

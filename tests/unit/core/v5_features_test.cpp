@@ -360,4 +360,19 @@ TEST_CASE("outbound aliases are also bounded by our topic_alias_maximum", "[core
 }
 
 }  // namespace
+TEST_CASE("MQTT-3.3.4-6 a client PUBLISH carrying a Subscription Identifier is a protocol error",
+          "[core][v5]") {
+  Harness h;
+  const ConnId s = h.connect("s");
+  h.subscribe(s, "t");
+  const ConnId p = h.connect("p");
+  codec::Properties pr;
+  pr.subscription_identifiers.push_back(7);
+  h.publish(p, "t", "x", 1, false, 0, pr);
+  CHECK(h.inbox(p).packets<codec::Disconnect>().at(0).reason_code ==
+        u8(ReasonCode::ProtocolError));
+  CHECK(h.inbox(p).closed());
+  CHECK(h.inbox(s).publishes().empty());  // not routed
+}
+
 }  // namespace tern::core::test
