@@ -134,7 +134,16 @@ void Batch::clear_queue(std::string_view client_id) {
 }
 
 void Batch::put_inflight(std::string_view client_id, const InflightInfo& f,
-                         const MessageView* m) {
+                         const MessageView& m) {
+  put_flight(client_id, f, &m);
+}
+
+void Batch::put_inflight(std::string_view client_id, const InflightInfo& f) {
+  put_flight(client_id, f, nullptr);
+}
+
+void Batch::put_flight(std::string_view client_id, const InflightInfo& f,
+                       const MessageView* m) {
   const char* e = format::check_name(client_id);
   if (e == nullptr) e = format::check_delivery(f.delivery);
   if (e == nullptr && f.packet_id == 0) e = "packet identifier 0 [MQTT-2.2.1-3]";

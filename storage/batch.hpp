@@ -32,9 +32,11 @@ class Batch {
   void remove_queue_range(std::string_view client_id, std::uint64_t first, std::uint64_t last);
   void clear_queue(std::string_view client_id);
 
-  // Creates or replaces the flow with f.packet_id. `m` may be null only for
-  // InflightStage::await_pubcomp (no PUBLISH is ever resent from that stage).
-  void put_inflight(std::string_view client_id, const InflightInfo& f, const MessageView* m);
+  // Creates or replaces the flow with f.packet_id, with the message to resend.
+  void put_inflight(std::string_view client_id, const InflightInfo& f, const MessageView& m);
+  // The same without the message: only for InflightStage::await_pubcomp, where no PUBLISH
+  // is ever resent (so PUBREC does not rewrite the payload).
+  void put_inflight(std::string_view client_id, const InflightInfo& f);
   void delete_inflight(std::string_view client_id, std::uint16_t packet_id);
 
   // Creates or replaces the retained message of m.topic [MQTT-3.3.1-5].
@@ -68,6 +70,7 @@ class Batch {
   // (begin_value / end_value) so a message is copied once, into the batch.
   void op_key(OpKind kind, std::string_view key);
   void op_range(std::string_view begin, std::string_view end);
+  void put_flight(std::string_view client_id, const InflightInfo& f, const MessageView* m);
   std::size_t begin_value();
   void end_value(std::size_t mark);
 

@@ -316,10 +316,30 @@ const char* check_name(std::string_view name) {
   return nullptr;
 }
 
+// What the codec's decoder would refuse when the record is loaded, refused now instead, so
+// that everything stored can be read back.
 const char* check_message(const MessageView& m) {
-  if (m.topic.empty() || m.topic.size() > 65535) return "topic name is empty or too long";
-  if (const char* e = check_name(m.topic)) return e;
+  if (m.topic.size() > 65535 || !codec::valid_topic_name(m.topic)) {
+    return "topic name is not a valid MQTT topic name [MQTT-3.3.2-1], [MQTT-3.3.2-2]";
+  }
   if (m.qos > 2) return "message QoS above 2";
+  if (m.props != nullptr) {
+    const codec::Properties& p = *m.props;
+    if (p.payload_format_indicator && *p.payload_format_indicator > 1) {
+      return "payload format indicator is not 0 or 1";
+    }
+    if (p.response_topic && !codec::valid_topic_name(*p.response_topic)) {
+      return "response topic is not a valid topic name [MQTT-3.3.2-14]";
+    }
+    if (p.content_type && !codec::valid_utf8(*p.content_type)) {
+      return "content type is not valid UTF-8 [MQTT-1.5.4-1]";
+    }
+    for (const codec::UserProperty& up : p.user_properties) {
+      if (!codec::valid_utf8(up.first) || !codec::valid_utf8(up.second)) {
+        return "user property is not valid UTF-8 [MQTT-1.5.4-1]";
+      }
+    }
+  }
   if (m.payload.size() > kMaxPublishBytes) return "message larger than an MQTT packet";
   const codec::PublishView v = publish_view(m.topic, m.payload, m.qos, m.retain, m.props);
   if (codec::publish_size(v, codec::ProtocolVersion::v5) > kMaxPublishBytes) {
