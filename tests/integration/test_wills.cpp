@@ -113,12 +113,6 @@ TEST_CASE("v5 Will Delay Interval delays the will, reconnecting within the delay
   }
 }
 
-}  // namespace
-}  // namespace tern::it
-
-namespace tern::it {
-namespace {
-
 TEST_CASE("Will with the retain flag is stored as retained, v5 will properties are forwarded") {
   TernBroker broker;
   {

@@ -169,7 +169,6 @@ std::string TernBroker::uri() const { return "tcp://127.0.0.1:" + std::to_string
 std::string TernBroker::log() const { return read_file(log_path_); }
 
 void TernBroker::start(std::uint16_t port) {
-  ++starts_;
   stopped_by_test_ = false;
   const std::size_t log_offset = read_file(log_path_).size();
   std::vector<std::string> argv;

@@ -65,7 +65,6 @@ class TernBroker {
   std::string log_path_;
   std::string config_path_;
   std::uint16_t port_ = 0;
-  int starts_ = 0;
   bool stopped_by_test_ = false;  // stop()/kill9() called: its exit status is the test's business
   std::unique_ptr<Subprocess> proc_;
 };
