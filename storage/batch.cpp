@@ -133,8 +133,7 @@ void Batch::clear_queue(std::string_view client_id) {
   op_range(key_, prefix_end(key_));
 }
 
-void Batch::put_inflight(std::string_view client_id, const InflightInfo& f,
-                         const MessageView& m) {
+void Batch::put_inflight(std::string_view client_id, const InflightInfo& f, const MessageView& m) {
   put_flight(client_id, f, &m);
 }
 
@@ -142,8 +141,7 @@ void Batch::put_inflight(std::string_view client_id, const InflightInfo& f) {
   put_flight(client_id, f, nullptr);
 }
 
-void Batch::put_flight(std::string_view client_id, const InflightInfo& f,
-                       const MessageView* m) {
+void Batch::put_flight(std::string_view client_id, const InflightInfo& f, const MessageView* m) {
   const char* e = format::check_name(client_id);
   if (e == nullptr) e = format::check_delivery(f.delivery);
   if (e == nullptr && f.packet_id == 0) e = "packet identifier 0 [MQTT-2.2.1-3]";

@@ -30,8 +30,8 @@ ClockResume resume_broker_clock(const std::optional<ClockRecord>& saved, WallTim
   ClockResume r;
   if (!saved) return r;  // first start: broker time 0
   r.now = saved->broker;
-  const Ms down(sat_sub(wall_now.time_since_epoch().count(),
-                        saved->wall.time_since_epoch().count()));
+  const Ms down(
+      sat_sub(wall_now.time_since_epoch().count(), saved->wall.time_since_epoch().count()));
   if (down < Ms::zero()) {
     r.kind = ClockResumeKind::wall_clock_behind;
   } else if (down > max_downtime) {

@@ -38,8 +38,8 @@ enum class ClockResumeKind : std::uint8_t {
 };
 
 struct ClockResume {
-  BrokerTime now{};                   // broker time at this startup
-  BrokerClock::duration credited{};   // downtime added
+  BrokerTime now{};                  // broker time at this startup
+  BrokerClock::duration credited{};  // downtime added
   ClockResumeKind kind = ClockResumeKind::first_start;
 };
 

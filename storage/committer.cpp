@@ -22,8 +22,8 @@ Status Committer::submit(Batch&& b, Callback done) {
   if (queue_.size() >= opts_.max_pending_batches ||
       (!queue_.empty() && queued_bytes_ + size > opts_.max_pending_bytes)) {
     ++stats_.rejected;
-    return Status::busy("storage queue full: " + std::to_string(queue_.size()) +
-                        " batches, " + std::to_string(queued_bytes_) + " bytes");
+    return Status::busy("storage queue full: " + std::to_string(queue_.size()) + " batches, " +
+                        std::to_string(queued_bytes_) + " bytes");
   }
   const bool was_empty = queue_.empty();
   queue_.push_back(Pending{std::move(b), std::move(done), std::chrono::steady_clock::now()});
@@ -48,9 +48,8 @@ void Committer::run() {
       // Group commit: the oldest batch waits at most one window for company. After a long
       // write it is already overdue, so batches queued meanwhile go out at once.
       const auto deadline = queue_.front().arrived + opts_.batch_window;
-      work_cv_.wait_until(lock, deadline, [this] {
-        return stopping_ || queued_bytes_ >= opts_.max_group_bytes;
-      });
+      work_cv_.wait_until(lock, deadline,
+                          [this] { return stopping_ || queued_bytes_ >= opts_.max_group_bytes; });
     }
     std::size_t group_bytes = 0;
     do {

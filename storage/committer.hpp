@@ -50,11 +50,11 @@ struct CommitterDepth {
 };
 
 struct CommitterStats {
-  std::uint64_t batches = 0;      // committed (callback called with ok)
-  std::uint64_t groups = 0;       // writes issued
-  std::uint64_t failed = 0;       // batches whose write failed
-  std::uint64_t rejected = 0;     // submit() answered busy
-  std::size_t max_depth = 0;      // high-water mark of pending batches
+  std::uint64_t batches = 0;   // committed (callback called with ok)
+  std::uint64_t groups = 0;    // writes issued
+  std::uint64_t failed = 0;    // batches whose write failed
+  std::uint64_t rejected = 0;  // submit() answered busy
+  std::size_t max_depth = 0;   // high-water mark of pending batches
 };
 
 class Committer {
@@ -101,7 +101,7 @@ class Committer {
   std::size_t queued_bytes_ = 0;
   std::size_t writing_batches_ = 0;  // taken by the thread, not yet completed
   std::size_t writing_bytes_ = 0;
-  std::uint64_t submitted_ = 0;      // tickets, for flush()
+  std::uint64_t submitted_ = 0;  // tickets, for flush()
   std::uint64_t completed_ = 0;
   bool stopping_ = false;
   CommitterStats stats_;

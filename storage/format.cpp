@@ -121,8 +121,8 @@ bool check_version(In& in) {
 
 constexpr std::uint8_t kMsgHasExpiry = 0x01;
 
-codec::PublishView publish_view(std::string_view topic, std::string_view payload,
-                                std::uint8_t qos, bool retain, const codec::Properties* props) {
+codec::PublishView publish_view(std::string_view topic, std::string_view payload, std::uint8_t qos,
+                                bool retain, const codec::Properties* props) {
   codec::PublishView v;
   v.qos = qos;
   v.retain = retain;
@@ -358,8 +358,8 @@ const char* check_session(const SessionRecord& s) {
     if (sub.max_qos > 2 || sub.retain_handling > 2) return "subscription option out of range";
   }
   if (s.will) {
-    const MessageView w{s.will->topic, s.will->payload, s.will->qos, s.will->retain,
-                        &s.will->props, std::nullopt, {}};
+    const MessageView w{s.will->topic,  s.will->payload, s.will->qos, s.will->retain,
+                        &s.will->props, std::nullopt,    {}};
     if (const char* e = check_message(w)) return e;
   }
   return nullptr;
@@ -372,10 +372,9 @@ void encode_session(const SessionRecord& s, std::string& out) {
   put_u8(out, static_cast<std::uint8_t>(s.version));
   put_u32(out, s.expiry_interval);
   const bool delay = s.will && s.will->props.will_delay_interval.has_value();
-  put_u8(out, static_cast<std::uint8_t>((s.expires_at ? kSesExpiresAt : 0) |
-                                        (s.will ? kSesWill : 0) |
-                                        (s.will_due ? kSesWillDue : 0) |
-                                        (delay ? kSesWillDelay : 0)));
+  put_u8(out,
+         static_cast<std::uint8_t>((s.expires_at ? kSesExpiresAt : 0) | (s.will ? kSesWill : 0) |
+                                   (s.will_due ? kSesWillDue : 0) | (delay ? kSesWillDelay : 0)));
   if (s.expires_at) put_time(out, *s.expires_at);
   if (s.will_due) put_time(out, *s.will_due);
   if (delay) put_u32(out, *s.will->props.will_delay_interval);
@@ -392,9 +391,9 @@ void encode_session(const SessionRecord& s, std::string& out) {
   if (s.will) {
     // The will as a PUBLISH: the Will Delay Interval is not a PUBLISH property (Table 2-4),
     // which is why it is stored above.
-    codec::encode_publish(publish_view(s.will->topic, s.will->payload, s.will->qos,
-                                       s.will->retain, &s.will->props),
-                          codec::ProtocolVersion::v5, out);
+    codec::encode_publish(
+        publish_view(s.will->topic, s.will->payload, s.will->qos, s.will->retain, &s.will->props),
+        codec::ProtocolVersion::v5, out);
   }
 }
 
@@ -402,8 +401,8 @@ bool decode_session(std::string_view client, std::string_view value, SessionReco
   In in(value);
   std::uint8_t version = 0;
   std::uint8_t flags = 0;
-  if (!check_version(in) || !in.u8(version) || !in.u32(out.expiry_interval) ||
-      !in.u8(flags) || (flags & ~kSesKnown) != 0) {
+  if (!check_version(in) || !in.u8(version) || !in.u32(out.expiry_interval) || !in.u8(flags) ||
+      (flags & ~kSesKnown) != 0) {
     return false;
   }
   if (version != static_cast<std::uint8_t>(codec::ProtocolVersion::v311) &&
@@ -519,8 +518,7 @@ bool decode_inflight(std::uint16_t packet_id, std::string_view value, InflightRe
   if (!check_version(in) || !in.u8(stage) ||
       stage > static_cast<std::uint8_t>(InflightStage::await_pubcomp) || !in.u8(flags) ||
       (flags & ~(kDeliveryQos | kDeliveryRetain | kInflightHasMessage)) ||
-      (flags & kDeliveryQos) == 3 || !in.varint(out.order) ||
-      !get_ids(in, out.subscription_ids)) {
+      (flags & kDeliveryQos) == 3 || !in.varint(out.order) || !get_ids(in, out.subscription_ids)) {
     return false;
   }
   out.packet_id = packet_id;

@@ -20,7 +20,7 @@
 
 namespace tern::storage::format {
 
-inline constexpr std::uint8_t kRecordVersion = 1;  // first byte of every value
+inline constexpr std::uint8_t kRecordVersion = 1;   // first byte of every value
 inline constexpr std::uint32_t kFormatVersion = 1;  // meta/version: the key layout
 
 inline constexpr std::string_view kSessionPrefix = "s/";

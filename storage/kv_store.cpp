@@ -86,49 +86,46 @@ Status KvStore::load_locked(LoadVisitor& v, const LoadOptions& opts, LoadStats& 
     if (!ok) ++stats.bad_records;
 
     std::vector<InflightRecord> flights;
-    collect_client(*fit, format::kInflightPrefix, client, ok, stats, parse_f,
-                   [&](KvIterator& it) {
-                     std::string_view c;
-                     std::uint16_t id = 0;
-                     (void)format::parse_inflight_key(it.key(), c, id);
-                     InflightRecord f;
-                     if (format::decode_inflight(id, it.value(), f)) {
-                       flights.push_back(std::move(f));
-                     } else {
-                       ++stats.bad_records;
-                     }
-                   });
+    collect_client(*fit, format::kInflightPrefix, client, ok, stats, parse_f, [&](KvIterator& it) {
+      std::string_view c;
+      std::uint16_t id = 0;
+      (void)format::parse_inflight_key(it.key(), c, id);
+      InflightRecord f;
+      if (format::decode_inflight(id, it.value(), f)) {
+        flights.push_back(std::move(f));
+      } else {
+        ++stats.bad_records;
+      }
+    });
 
     QueueInfo info;
     std::vector<QueueEntry> head;
     std::uint64_t head_bytes = 0;
-    collect_client(*qit, format::kQueuePrefix, client, ok, stats, parse_q,
-                   [&](KvIterator& it) {
-                     std::string_view c;
-                     std::uint64_t seq = 0;
-                     (void)format::parse_queue_key(it.key(), c, seq);
-                     std::uint64_t bytes = 0;
-                     if (!format::peek_queue_entry_bytes(it.value(), bytes)) {
-                       ++stats.bad_records;
-                       return;
-                     }
-                     const bool in_window =
-                         head.size() < opts.queue_window &&
-                         (head.empty() || head_bytes < opts.queue_window_bytes);
-                     if (in_window) {
-                       QueueEntry e;
-                       if (!format::decode_queue_entry(seq, it.value(), e)) {
-                         ++stats.bad_records;
-                         return;
-                       }
-                       head_bytes += bytes;
-                       head.push_back(std::move(e));
-                     }
-                     if (info.count == 0) info.first_seq = seq;
-                     info.last_seq = seq;
-                     ++info.count;
-                     info.bytes += bytes;
-                   });
+    collect_client(*qit, format::kQueuePrefix, client, ok, stats, parse_q, [&](KvIterator& it) {
+      std::string_view c;
+      std::uint64_t seq = 0;
+      (void)format::parse_queue_key(it.key(), c, seq);
+      std::uint64_t bytes = 0;
+      if (!format::peek_queue_entry_bytes(it.value(), bytes)) {
+        ++stats.bad_records;
+        return;
+      }
+      const bool in_window =
+          head.size() < opts.queue_window && (head.empty() || head_bytes < opts.queue_window_bytes);
+      if (in_window) {
+        QueueEntry e;
+        if (!format::decode_queue_entry(seq, it.value(), e)) {
+          ++stats.bad_records;
+          return;
+        }
+        head_bytes += bytes;
+        head.push_back(std::move(e));
+      }
+      if (info.count == 0) info.first_seq = seq;
+      info.last_seq = seq;
+      ++info.count;
+      info.bytes += bytes;
+    });
 
     if (!ok) continue;
     // [MQTT-4.4.0-1] resend in the original order, which packet ids do not give.
@@ -144,8 +141,7 @@ Status KvStore::load_locked(LoadVisitor& v, const LoadOptions& opts, LoadStats& 
   if (Status s = first_error({sit.get(), fit.get(), qit.get()}); !s.ok()) return s;
 
   std::unique_ptr<KvIterator> rit = new_iterator(true);
-  for (rit->seek(format::kRetainedPrefix); in_prefix(*rit, format::kRetainedPrefix);
-       rit->next()) {
+  for (rit->seek(format::kRetainedPrefix); in_prefix(*rit, format::kRetainedPrefix); rit->next()) {
     StoredMessage m;
     if (!format::decode_retained(rit->value(), m) ||
         m.topic != rit->key().substr(format::kRetainedPrefix.size())) {

@@ -25,10 +25,10 @@ class KvIterator {
   virtual ~KvIterator() = default;
   virtual void seek(std::string_view key) = 0;  // to the first key >= `key`
   virtual bool valid() const = 0;
-  virtual void next() = 0;                      // REQUIRES: valid()
-  virtual std::string_view key() const = 0;     // REQUIRES: valid()
-  virtual std::string_view value() const = 0;   // REQUIRES: valid()
-  virtual Status status() const = 0;            // why iteration stopped early
+  virtual void next() = 0;                     // REQUIRES: valid()
+  virtual std::string_view key() const = 0;    // REQUIRES: valid()
+  virtual std::string_view value() const = 0;  // REQUIRES: valid()
+  virtual Status status() const = 0;           // why iteration stopped early
 };
 
 struct KvOp {
@@ -40,9 +40,8 @@ struct KvOp {
 class KvStore : public Store {
  public:
   Status load(LoadVisitor& v, const LoadOptions& opts, LoadStats& stats) override;
-  Status read_queue(std::string_view client_id, std::uint64_t from_seq,
-                    std::size_t max_entries, std::size_t max_bytes,
-                    std::vector<QueueEntry>& out) override;
+  Status read_queue(std::string_view client_id, std::uint64_t from_seq, std::size_t max_entries,
+                    std::size_t max_bytes, std::vector<QueueEntry>& out) override;
   Status read_clock(ClockRecord& out) override;
   Status write_group(std::span<const Batch* const> batches, bool sync) override;
   StoreStats stats() const override;
@@ -57,14 +56,17 @@ class KvStore : public Store {
   virtual Status apply(std::span<const KvOp> ops, bool sync, std::uint64_t& bytes) = 0;
   // load() met `error` (a corruption). Returns ok after moving the data aside and opening
   // an empty store (filling `out`), or an error to return. Called with write_mu_ held.
-  virtual Status recover(const Status& error, Recovery& out) { (void)out; return error; }
+  virtual Status recover(const Status& error, Recovery& out) {
+    (void)out;
+    return error;
+  }
 
   std::mutex write_mu_;  // one writer at a time; load excludes writers (one consistent view)
 
  private:
   Status load_locked(LoadVisitor& v, const LoadOptions& opts, LoadStats& stats);
 
-  std::vector<KvOp> ops_;             // write_group scratch, reused
+  std::vector<KvOp> ops_;  // write_group scratch, reused
   std::vector<std::string_view> puts_;
   std::deque<std::string> range_keys_;
 

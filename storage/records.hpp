@@ -35,8 +35,8 @@ using BrokerTime = BrokerClock::time_point;
 struct MessageView {
   std::string_view topic;
   std::string_view payload;
-  std::uint8_t qos = 0;   // as published
-  bool retain = false;    // as published
+  std::uint8_t qos = 0;  // as published
+  bool retain = false;   // as published
   // PUBLISH properties (may be null). Only those a PUBLISH may carry are stored (Table 2-4):
   // payload format, message expiry interval, content type, response topic, correlation
   // data, user properties (order kept [MQTT-3.3.2-18]). Topic Alias and Subscription

@@ -5,12 +5,18 @@ namespace tern::storage {
 
 const char* to_string(StatusCode c) {
   switch (c) {
-    case StatusCode::ok: return "ok";
-    case StatusCode::not_found: return "not found";
-    case StatusCode::corruption: return "corruption";
-    case StatusCode::io_error: return "I/O error";
-    case StatusCode::invalid_argument: return "invalid argument";
-    case StatusCode::busy: return "busy";
+    case StatusCode::ok:
+      return "ok";
+    case StatusCode::not_found:
+      return "not found";
+    case StatusCode::corruption:
+      return "corruption";
+    case StatusCode::io_error:
+      return "I/O error";
+    case StatusCode::invalid_argument:
+      return "invalid argument";
+    case StatusCode::busy:
+      return "busy";
   }
   return "unknown";
 }

@@ -41,7 +41,7 @@ struct LoadOptions {
 
 struct LoadStats {
   std::uint64_t sessions = 0;
-  std::uint64_t queued = 0;    // queue entries counted (not all handed over)
+  std::uint64_t queued = 0;  // queue entries counted (not all handed over)
   std::uint64_t inflight = 0;
   std::uint64_t retained = 0;
   // Queue / in-flight records of a client without a session record: skipped. Batches
@@ -75,7 +75,7 @@ struct StoreStats {
   std::uint64_t batches = 0;
   std::uint64_t ops = 0;
   std::uint64_t bytes_written = 0;
-  std::uint64_t bad_records = 0;    // undecodable records skipped by read_queue
+  std::uint64_t bad_records = 0;  // undecodable records skipped by read_queue
 };
 
 class Store {

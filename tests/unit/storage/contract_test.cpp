@@ -1,6 +1,5 @@
 // The Store contract, run against MemoryStore and LevelDbStore (real LevelDB in /tmp).
 #include <catch2/catch.hpp>
-
 #include <memory>
 #include <string>
 #include <vector>
@@ -189,8 +188,8 @@ TEMPLATE_TEST_CASE("store: queues keep their order across reopen", "[storage][co
   }
   {
     Batch b;
-    b.remove_queue("q", 200);                 // the head, as delivery pops it
-    b.remove_queue_range("q", 300, 309);      // a dropped range
+    b.remove_queue("q", 200);             // the head, as delivery pops it
+    b.remove_queue_range("q", 300, 309);  // a dropped range
     commit(f.store(), b);
   }
   f.reopen();
@@ -222,8 +221,8 @@ TEMPLATE_TEST_CASE("store: queues keep their order across reopen", "[storage][co
   for (const QueueEntry& e : all) CHECK((e.seq < 300 || e.seq > 309));
 }
 
-TEMPLATE_TEST_CASE("store: read_queue honours its count and byte limits",
-                   "[storage][contract]", MemoryFixture, LevelDbFixture) {
+TEMPLATE_TEST_CASE("store: read_queue honours its count and byte limits", "[storage][contract]",
+                   MemoryFixture, LevelDbFixture) {
   TestType f;
   Batch b;
   b.put_session(full_session("w"));
@@ -272,8 +271,10 @@ TEMPLATE_TEST_CASE("store: in-flight flows round trip in send order", "[storage]
   // Packet ids wrapped: 65535 was sent before 1 and 2.
   b.put_inflight("inf", InflightInfo{65535, 10, InflightStage::await_puback, {1, true, ids}},
                  m1.view());
-  b.put_inflight("inf", InflightInfo{1, 11, InflightStage::await_pubrec, {2, false, {}}}, m2.view());
-  b.put_inflight("inf", InflightInfo{2, 12, InflightStage::await_pubrec, {2, false, {}}}, m3.view());
+  b.put_inflight("inf", InflightInfo{1, 11, InflightStage::await_pubrec, {2, false, {}}},
+                 m2.view());
+  b.put_inflight("inf", InflightInfo{2, 12, InflightStage::await_pubrec, {2, false, {}}},
+                 m3.view());
   REQUIRE(b.status().ok());
   commit(f.store(), b);
   f.reopen();
@@ -310,8 +311,8 @@ TEMPLATE_TEST_CASE("store: in-flight flows round trip in send order", "[storage]
   CHECK(fl2[1].message == m3);
 }
 
-TEMPLATE_TEST_CASE("store: retained messages are put, replaced and deleted",
-                   "[storage][contract]", MemoryFixture, LevelDbFixture) {
+TEMPLATE_TEST_CASE("store: retained messages are put, replaced and deleted", "[storage][contract]",
+                   MemoryFixture, LevelDbFixture) {
   TestType f;
   Batch b;
   b.put_retained(full_message("home/temp", "20", 1).view());
@@ -375,8 +376,8 @@ TEMPLATE_TEST_CASE("store: deleting a session removes its queue and in-flight fl
   CHECK(v2.sessions["a/b"].info.count == 5);
 }
 
-TEMPLATE_TEST_CASE("store: a batch is atomic: an invalid op writes nothing",
-                   "[storage][contract]", MemoryFixture, LevelDbFixture) {
+TEMPLATE_TEST_CASE("store: a batch is atomic: an invalid op writes nothing", "[storage][contract]",
+                   MemoryFixture, LevelDbFixture) {
   TestType f;
   const StoredMessage m = plain_message("t", "p");
   Batch good;
@@ -407,8 +408,7 @@ TEMPLATE_TEST_CASE("store: a batch is atomic: an invalid op writes nothing",
   Batch b1, b2, b3, b4, b5, b6, b7, b8;
   b1.put_retained(qos3.view());
   b2.put_retained(plain_message("", "x").view());
-  b3.put_inflight("c", InflightInfo{0, 1, InflightStage::await_puback, {1, false, {}}},
-                  m.view());
+  b3.put_inflight("c", InflightInfo{0, 1, InflightStage::await_puback, {1, false, {}}}, m.view());
   b4.put_inflight("c", InflightInfo{1, 1, InflightStage::await_puback, {1, false, {}}});
   b5.append_queue("c", 1, Delivery{3, false, {}}, m.view());
   b6.put_retained(plain_message("a/#", "x").view());
@@ -420,8 +420,8 @@ TEMPLATE_TEST_CASE("store: a batch is atomic: an invalid op writes nothing",
   }
 }
 
-TEMPLATE_TEST_CASE("store: ops apply in order within a group", "[storage][contract]",
-                   MemoryFixture, LevelDbFixture) {
+TEMPLATE_TEST_CASE("store: ops apply in order within a group", "[storage][contract]", MemoryFixture,
+                   LevelDbFixture) {
   TestType f;
   const StoredMessage m = plain_message("t", "p");
   // Appended then deleted within one group: the range delete must also catch keys that
@@ -429,7 +429,8 @@ TEMPLATE_TEST_CASE("store: ops apply in order within a group", "[storage][contra
   Batch b1;
   b1.put_session(full_session("gone"));
   append(b1, "gone", 1, m);
-  b1.put_inflight("gone", InflightInfo{3, 1, InflightStage::await_puback, {1, false, {}}}, m.view());
+  b1.put_inflight("gone", InflightInfo{3, 1, InflightStage::await_puback, {1, false, {}}},
+                  m.view());
   Batch b2;
   b2.delete_session("gone");
   // Deleted then recreated: the later ops win.
@@ -455,8 +456,8 @@ TEMPLATE_TEST_CASE("store: ops apply in order within a group", "[storage][contra
   CHECK(seqs(v.sessions["back"].head) == std::vector<std::uint64_t>{2});
 }
 
-TEMPLATE_TEST_CASE("store: the clock checkpoint round trips", "[storage][contract]",
-                   MemoryFixture, LevelDbFixture) {
+TEMPLATE_TEST_CASE("store: the clock checkpoint round trips", "[storage][contract]", MemoryFixture,
+                   LevelDbFixture) {
   TestType f;
   const ClockRecord c{at_ms(42'000), WallTime(std::chrono::milliseconds(1'700'000'000'123))};
   Batch b;

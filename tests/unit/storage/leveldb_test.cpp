@@ -1,10 +1,9 @@
 // LevelDbStore on a real directory: reopen, locking, corruption (files damaged on
 // purpose), format versions, undecodable records, and a queue far larger than its window.
-#include <catch2/catch.hpp>
-
 #include <leveldb/db.h>
 #include <leveldb/options.h>
 
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -22,8 +21,7 @@ namespace fs = std::filesystem;
 namespace {
 
 Status open_store(const std::string& path, std::unique_ptr<LevelDbStore>& out,
-                  std::optional<Recovery>& rec,
-                  OnCorruption policy = OnCorruption::move_aside) {
+                  std::optional<Recovery>& rec, OnCorruption policy = OnCorruption::move_aside) {
   LevelDbOptions o;
   o.path = path;
   o.on_corruption = policy;
@@ -48,8 +46,7 @@ void fill(Store& s, int sessions = 20) {
     for (std::uint64_t seq = 1; seq <= 20; ++seq) {
       b.append_queue(c, seq, Delivery{1, false, {}}, m.view());
     }
-    b.put_inflight(c, InflightInfo{1, 1, InflightStage::await_puback, {1, false, {}}},
-                   m.view());
+    b.put_inflight(c, InflightInfo{1, 1, InflightStage::await_puback, {1, false, {}}}, m.view());
     b.put_retained(m.view());
   }
   REQUIRE(s.write(b, true).ok());
@@ -304,8 +301,7 @@ TEST_CASE("leveldb: moving aside picks a free name", "[storage][leveldb]") {
   CHECK(move_aside(dir.path() + "/missing", none).code() == StatusCode::io_error);
 }
 
-TEST_CASE("leveldb: a store from a newer format is refused, not moved",
-          "[storage][leveldb]") {
+TEST_CASE("leveldb: a store from a newer format is refused, not moved", "[storage][leveldb]") {
   TempDir dir;
   { auto s = open_ok(dir.db_path()); }
   std::uint32_t version = 0;
@@ -382,8 +378,8 @@ void big_queue(std::uint64_t n) {
   CHECK(ls.head.size() == 256);
   // Loading does not bring the queue into memory: well under its size on disk.
   const long queue_kib = static_cast<long>(n * (17 + 64 + 40) / 1024);
-  INFO("RSS before " << rss_before << " KiB, after " << rss_after << " KiB, queue ~"
-                     << queue_kib << " KiB");
+  INFO("RSS before " << rss_before << " KiB, after " << rss_after << " KiB, queue ~" << queue_kib
+                     << " KiB");
   CHECK(rss_after - rss_before < std::max(32L * 1024, queue_kib / 4));
 
   std::uint64_t next = ls.head.back().seq + 1;
@@ -405,7 +401,6 @@ TEST_CASE("leveldb: a queue larger than its RAM window stays on disk", "[storage
   big_queue(50'000);
 }
 
-TEST_CASE("leveldb: a million-entry queue loads with a small window",
-          "[storage][leveldb][slow]") {
+TEST_CASE("leveldb: a million-entry queue loads with a small window", "[storage][leveldb][slow]") {
   big_queue(1'000'000);
 }

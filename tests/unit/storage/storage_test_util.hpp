@@ -58,8 +58,8 @@ struct LoadedSession {
 
 class Loaded final : public LoadVisitor {
  public:
-  void on_session(SessionRecord&& s, std::vector<InflightRecord>&& inflight,
-                  const QueueInfo& info, std::vector<QueueEntry>&& head) override {
+  void on_session(SessionRecord&& s, std::vector<InflightRecord>&& inflight, const QueueInfo& info,
+                  std::vector<QueueEntry>&& head) override {
     order.push_back(s.client_id);
     const std::string id = s.client_id;
     sessions[id] = LoadedSession{std::move(s), std::move(inflight), info, std::move(head)};
@@ -101,8 +101,7 @@ inline StoredMessage full_message(std::string topic, std::string payload, std::u
   return m;
 }
 
-inline StoredMessage plain_message(std::string topic, std::string payload,
-                                   std::uint8_t qos = 1) {
+inline StoredMessage plain_message(std::string topic, std::string payload, std::uint8_t qos = 1) {
   StoredMessage m;
   m.topic = std::move(topic);
   m.payload = std::move(payload);

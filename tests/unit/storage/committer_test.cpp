@@ -1,0 +1,325 @@
+// Committer: group commit, sync modes, callbacks, backpressure, shutdown.
+#include "storage/committer.hpp"
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "storage_test_util.hpp"
+
+using namespace tern::storage;
+using namespace tern::storage::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A Store whose writes can be held at a gate or made to fail; everything else goes to a
+// MemoryStore.
+class GateStore final : public Store {
+ public:
+  Status load(LoadVisitor& v, const LoadOptions& o, LoadStats& s) override {
+    return inner_.load(v, o, s);
+  }
+  Status read_queue(std::string_view c, std::uint64_t from, std::size_t n, std::size_t bytes,
+                    std::vector<QueueEntry>& out) override {
+    return inner_.read_queue(c, from, n, bytes, out);
+  }
+  Status read_clock(ClockRecord& out) override { return inner_.read_clock(out); }
+  Status write_group(std::span<const Batch* const> batches, bool sync) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    ++entered_;
+    cv_.notify_all();
+    cv_.wait(lock, [this] { return open_; });
+    group_sizes_.push_back(batches.size());
+    if (fail_) return Status::io_error("disk on fire");
+    lock.unlock();
+    return inner_.write_group(batches, sync);
+  }
+  StoreStats stats() const override { return inner_.stats(); }
+
+  void close_gate() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = false;
+  }
+  void open_gate() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  void fail_writes() {
+    std::lock_guard<std::mutex> lock(mu_);
+    fail_ = true;
+  }
+  // Waits until `n` writes have reached the gate.
+  void wait_entered(int n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return entered_ >= n; });
+  }
+  std::vector<std::size_t> group_sizes() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return group_sizes_;
+  }
+
+ private:
+  MemoryStore inner_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = true;
+  bool fail_ = false;
+  int entered_ = 0;
+  std::vector<std::size_t> group_sizes_;
+};
+
+Batch one_entry(const std::string& client, std::uint64_t seq) {
+  Batch b;
+  const StoredMessage m = plain_message("t/" + client, std::to_string(seq));
+  b.append_queue(client, seq, Delivery{1, false, {}}, m.view());
+  return b;
+}
+
+std::unique_ptr<LevelDbStore> open_leveldb(const TempDir& dir) {
+  LevelDbOptions o;
+  o.path = dir.db_path();
+  std::unique_ptr<LevelDbStore> s;
+  std::optional<Recovery> rec;
+  REQUIRE(LevelDbStore::open(o, s, rec).ok());
+  return s;
+}
+
+std::uint64_t queued(Store& s, const std::string& client) {
+  std::vector<QueueEntry> out;
+  REQUIRE(s.read_queue(client, 0, 1'000'000, 1u << 30, out).ok());
+  return out.size();
+}
+
+}  // namespace
+
+TEST_CASE("committer: group commit merges concurrent batches into few fsynced writes",
+          "[storage][committer]") {
+  TempDir dir;
+  auto store = open_leveldb(dir);
+  CommitterOptions o;
+  o.sync = SyncMode::batch;
+  o.batch_window = 20ms;
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 100;
+  std::atomic<int> ok{0};
+  std::atomic<int> failed{0};
+  {
+    Committer c(*store, o);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        const std::string client = "c" + std::to_string(t);
+        for (int i = 1; i <= kPerThread; ++i) {
+          Status s = c.submit(one_entry(client, i),
+                              [&](const Status& st) { (st.ok() ? ok : failed).fetch_add(1); });
+          if (!s.ok()) failed.fetch_add(1);
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    c.flush();
+    CHECK(ok.load() == kThreads * kPerThread);  // flush() waited for every callback
+    const CommitterStats cs = c.stats();
+    CHECK(cs.batches == kThreads * kPerThread);
+    CHECK(cs.failed == 0);
+    CHECK(cs.rejected == 0);
+    CHECK(c.depth().batches == 0);
+    const StoreStats ss = store->stats();
+    INFO("LevelDB writes for " << kThreads * kPerThread << " batches: " << ss.writes);
+    CHECK(ss.writes == cs.groups);
+    CHECK(ss.writes <= kThreads * kPerThread / 4);
+    CHECK(ss.synced_writes == ss.writes);
+    CHECK(ss.batches == kThreads * kPerThread);
+  }
+  CHECK(failed.load() == 0);
+  for (int t = 0; t < kThreads; ++t) CHECK(queued(*store, "c" + std::to_string(t)) == 100);
+}
+
+TEST_CASE("committer: sync=always gives each batch its own fsynced write", "[storage][committer]") {
+  TempDir dir;
+  auto store = open_leveldb(dir);
+  CommitterOptions o;
+  o.sync = SyncMode::always;
+  std::atomic<int> ok{0};
+  {
+    Committer c(*store, o);
+    for (int i = 1; i <= 30; ++i) {
+      REQUIRE(c.submit(one_entry("a", i), [&](const Status& s) { ok += s.ok(); }).ok());
+    }
+    c.flush();
+  }
+  CHECK(ok.load() == 30);
+  CHECK(store->stats().writes == 30);
+  CHECK(store->stats().synced_writes == 30);
+}
+
+TEST_CASE("committer: sync=none never fsyncs", "[storage][committer]") {
+  TempDir dir;
+  auto store = open_leveldb(dir);
+  CommitterOptions o;
+  o.sync = SyncMode::none;
+  std::atomic<int> ok{0};
+  {
+    Committer c(*store, o);
+    for (int i = 1; i <= 30; ++i) {
+      REQUIRE(c.submit(one_entry("a", i), [&](const Status& s) { ok += s.ok(); }).ok());
+    }
+  }  // the destructor drains
+  CHECK(ok.load() == 30);
+  CHECK(store->stats().batches == 30);
+  CHECK(store->stats().synced_writes == 0);
+  CHECK(queued(*store, "a") == 30);
+}
+
+TEST_CASE("committer: callbacks run in order, once the write is readable", "[storage][committer]") {
+  MemoryStore store;
+  std::vector<int> order;
+  std::vector<std::uint64_t> visible;
+  {
+    CommitterOptions o;
+    o.batch_window = 1ms;
+    Committer c(store, o);
+    for (int i = 1; i <= 50; ++i) {
+      REQUIRE(c.submit(one_entry("o", i), [&, i](const Status& s) {
+                 // Only the storage thread touches these (Catch2 asserts are
+                 // for the test thread).
+                 order.push_back(s.ok() ? i : -i);
+                 std::vector<QueueEntry> out;
+                 (void)store.read_queue("o", 0, 1000, 1u << 30, out);
+                 visible.push_back(out.size());
+               }).ok());
+    }
+    c.flush();
+  }
+  REQUIRE(order.size() == 50);
+  for (int i = 0; i < 50; ++i) {
+    CHECK(order[i] == i + 1);
+    CHECK(visible[i] >= static_cast<std::uint64_t>(i + 1));
+  }
+}
+
+TEST_CASE("committer: a full queue answers busy and reports its depth", "[storage][committer]") {
+  GateStore store;
+  CommitterOptions o;
+  o.sync = SyncMode::none;
+  o.max_pending_batches = 3;
+  std::atomic<int> done{0};
+  auto cb = [&](const Status& s) { done += s.ok(); };
+  Committer c(store, o);
+  store.close_gate();
+  REQUIRE(c.submit(one_entry("p", 1), cb).ok());
+  store.wait_entered(1);  // the thread holds batch 1 in a write
+  for (int i = 2; i <= 4; ++i) REQUIRE(c.submit(one_entry("p", i), cb).ok());
+  Status busy = c.submit(one_entry("p", 5), cb);
+  CHECK(busy.code() == StatusCode::busy);
+  CHECK(c.depth().batches == 4);
+  CHECK(c.depth().bytes > 0);
+  CHECK(c.stats().rejected == 1);
+  CHECK(c.stats().max_depth == 4);
+  store.open_gate();
+  c.flush();
+  CHECK(done.load() == 4);
+  CHECK(c.depth().batches == 0);
+  CHECK(c.depth().bytes == 0);
+  CHECK(queued(store, "p") == 4);
+  // Room again.
+  CHECK(c.submit(one_entry("p", 5), cb).ok());
+}
+
+TEST_CASE("committer: the byte bound refuses more, but never a lone batch",
+          "[storage][committer]") {
+  GateStore store;
+  CommitterOptions o;
+  o.sync = SyncMode::none;
+  o.max_pending_bytes = 1;  // smaller than any batch
+  Committer c(store, o);
+  store.close_gate();
+  REQUIRE(c.submit(one_entry("b", 1), nullptr).ok());
+  store.wait_entered(1);
+  REQUIRE(c.submit(one_entry("b", 2), nullptr).ok());  // the queue was empty
+  CHECK(c.submit(one_entry("b", 3), nullptr).code() == StatusCode::busy);
+  store.open_gate();
+  c.flush();
+  CHECK(queued(store, "b") == 2);
+}
+
+TEST_CASE("committer: the batch window delays a lone batch; a full group goes at once",
+          "[storage][committer]") {
+  MemoryStore store;
+  SECTION("window") {
+    CommitterOptions o;
+    o.batch_window = 60ms;
+    Committer c(store, o);
+    const auto t0 = std::chrono::steady_clock::now();
+    REQUIRE(c.submit(one_entry("w", 1), nullptr).ok());
+    c.flush();
+    CHECK(std::chrono::steady_clock::now() - t0 >= 55ms);
+  }
+  SECTION("max_group_bytes reached") {
+    CommitterOptions o;
+    o.batch_window = 60s;
+    o.max_group_bytes = 1;
+    Committer c(store, o);
+    const auto t0 = std::chrono::steady_clock::now();
+    REQUIRE(c.submit(one_entry("w", 1), nullptr).ok());
+    c.flush();
+    CHECK(std::chrono::steady_clock::now() - t0 < 30s);
+  }
+}
+
+TEST_CASE("committer: stop drains pending batches without waiting out the window",
+          "[storage][committer]") {
+  TempDir dir;
+  auto store = open_leveldb(dir);
+  std::atomic<int> ok{0};
+  const auto t0 = std::chrono::steady_clock::now();
+  {
+    CommitterOptions o;
+    o.batch_window = 60s;
+    Committer c(*store, o);
+    for (int i = 1; i <= 20; ++i) {
+      REQUIRE(c.submit(one_entry("d", i), [&](const Status& s) { ok += s.ok(); }).ok());
+    }
+    c.stop();
+    CHECK(c.submit(one_entry("d", 21), nullptr).code() == StatusCode::io_error);
+    c.stop();  // idempotent
+  }
+  CHECK(std::chrono::steady_clock::now() - t0 < 30s);
+  CHECK(ok.load() == 20);
+  CHECK(queued(*store, "d") == 20);
+}
+
+TEST_CASE("committer: invalid batches are refused, write errors reach every callback",
+          "[storage][committer]") {
+  GateStore store;
+  CommitterOptions o;
+  o.batch_window = 50ms;
+  Committer c(store, o);
+
+  Batch bad;
+  bad.delete_session(std::string("x\0y", 3));
+  bool called = false;
+  CHECK(c.submit(std::move(bad), [&](const Status&) { called = true; }).code() ==
+        StatusCode::invalid_argument);
+
+  store.fail_writes();
+  std::atomic<int> io_errors{0};
+  for (int i = 1; i <= 5; ++i) {
+    REQUIRE(c.submit(one_entry("e", i), [&](const Status& s) {
+               io_errors += s.code() == StatusCode::io_error;
+             }).ok());
+  }
+  c.flush();
+  CHECK_FALSE(called);
+  CHECK(io_errors.load() == 5);
+  CHECK(c.stats().failed == 5);
+  CHECK(c.stats().batches == 0);
+  CHECK(queued(store, "e") == 0);
+}
