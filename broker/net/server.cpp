@@ -373,6 +373,16 @@ bool Server::start(std::string& error) {
     spdlog::info("listener {} listening on {}:{}", lo.name, s.bound.back().address,
                  s.bound.back().port);
   }
+  // Signals are caught from here on, not only once run() starts: a SIGTERM that arrives
+  // between start() and run() is queued and stops run() at once instead of killing us.
+  if (s.opts.handle_signals) {
+    s.signals.emplace(s.loops[0]->ctx.get_executor(), SIGINT, SIGTERM);
+    s.signals->async_wait([this](const asio::error_code& ec, int sig) {
+      if (ec) return;
+      spdlog::info("received signal {}", sig);
+      stop();
+    });
+  }
   s.started = true;
   return true;
 }
@@ -392,14 +402,6 @@ void Server::run() {
     auto lk = s.lock();
     s.armed_deadline = core::Clock::now() + kTickSafetyNet;
     s.arm_tick(s.armed_deadline);
-  }
-  if (s.opts.handle_signals) {
-    s.signals.emplace(l0.ctx.get_executor(), SIGINT, SIGTERM);
-    s.signals->async_wait([this](const asio::error_code& ec, int sig) {
-      if (ec) return;
-      spdlog::info("received signal {}", sig);
-      stop();
-    });
   }
   for (std::size_t i = 1; i < s.loops.size(); ++i) {
     Loop* l = s.loops[i].get();
