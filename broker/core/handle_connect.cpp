@@ -44,6 +44,9 @@ void Broker::Impl::handle_connect(ConnectionState& c, codec::Connect&& p, Time n
   c.client_id = p.client_id;  // for events, also when refused
 
   if (v5) {
+    // Known before any refusal: a refusing CONNACK's Reason String must not take it past
+    // the client's Maximum Packet Size either [MQTT-3.2.2-19].
+    c.client_max_packet_size = p.props.maximum_packet_size.value_or(0);
     // No enhanced authentication method is supported yet [MQTT-4.12.0-1].
     if (p.props.authentication_method) {
       refuse_connect(c, p.version, rc(ReasonCode::BadAuthenticationMethod),
@@ -147,7 +150,6 @@ void Broker::Impl::handle_connect(ConnectionState& c, codec::Connect&& p, Time n
     c.problem_info = p.props.request_problem_information.value_or(1) != 0;
     c.client_receive_maximum = p.props.receive_maximum.value_or(65535);
     if (c.client_receive_maximum == 0) c.client_receive_maximum = 1;  // codec rejects 0
-    c.client_max_packet_size = p.props.maximum_packet_size.value_or(0);
     // [MQTT-3.3.2-11] never above the client's maximum; also bounded by ours, so the
     // topics remembered per connection stay within what the operator configured.
     c.aliases_out.maximum =
