@@ -40,6 +40,11 @@ struct BrokerOptions {
   std::size_t max_queued_bytes = 16 * 1024 * 1024;
   OverflowPolicy overflow = OverflowPolicy::DropOldest;
   bool queue_qos0_offline = false;
+  // Per-session bounds on subscriptions, so one client cannot grow the topic tree without
+  // limit; a SUBSCRIBE past them is refused per filter (v5 0x97 Quota exceeded, 3.1.1
+  // 0x80). Counted in filters and in filter bytes. 0 = unlimited.
+  std::size_t max_subscriptions_per_session = 10000;
+  std::size_t max_subscription_bytes_per_session = 1024 * 1024;
   Duration connect_timeout = std::chrono::seconds(10);  // CONNECT must arrive by then
 };
 

@@ -8,6 +8,19 @@
 
 namespace tern::core {
 
+namespace {
+
+// True when adding a new filter of `filter_bytes` would pass the session's quota.
+bool over_quota(const BrokerOptions& o, const Session& s, std::size_t filter_bytes) {
+  if (o.max_subscriptions_per_session != 0 &&
+      s.subscriptions.size() >= o.max_subscriptions_per_session)
+    return true;
+  return o.max_subscription_bytes_per_session != 0 &&
+         s.subscription_bytes + filter_bytes > o.max_subscription_bytes_per_session;
+}
+
+}  // namespace
+
 void Broker::Impl::handle_subscribe(ConnectionState& c, codec::Subscribe&& p, Time now) {
   const bool v5 = c.version == ProtocolVersion::v5;
   Session* sp = find_session(c.session);
@@ -58,6 +71,11 @@ void Broker::Impl::handle_subscribe(ConnectionState& c, codec::Subscribe&& p, Ti
     } else if (sub_id != 0 && !opts.subscription_identifiers) {
       code = rc(ReasonCode::SubscriptionIdentifiersNotSupported);
       failure = "subscription identifiers not supported";
+    } else if (!s.subscriptions.count(e.filter) && over_quota(opts, s, e.filter.size())) {
+      // A replacement never counts against the quota; a new filter past it is refused
+      // (v5 3.9.3 0x97 Quota exceeded; 3.1.1 0x80 Failure).
+      code = v5 ? rc(ReasonCode::QuotaExceeded) : 0x80;
+      failure = "subscription quota exceeded";
     } else {
       SubOptions so;
       // 3.2.2.3.4: grant at most the server's Maximum QoS.
@@ -68,7 +86,9 @@ void Broker::Impl::handle_subscribe(ConnectionState& c, codec::Subscribe&& p, Ti
       so.subscription_id = sub_id;
       // [MQTT-3.8.4-3] an existing subscription with the same filter is replaced.
       const bool existed = tree.subscribe(e.filter, s.key, so);
-      s.subscriptions[e.filter] = so;
+      auto [it, inserted] = s.subscriptions.insert_or_assign(e.filter, so);
+      (void)it;
+      if (inserted) s.subscription_bytes += e.filter.size();
       code = so.max_qos;
       // [MQTT-3.3.1-9]..[MQTT-3.3.1-11] Retain Handling 0: send, 1: only for a new
       // subscription, 2: never. Shared subscriptions get no retained messages

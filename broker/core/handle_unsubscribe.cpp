@@ -1,5 +1,6 @@
 // UNSUBSCRIBE: remove each filter from the tree and the session; UNSUBACK (v5: one code
 // per filter, in order).
+#include <algorithm>
 #include <utility>
 
 #include "broker/core/broker_impl.hpp"
@@ -20,7 +21,8 @@ void Broker::Impl::handle_unsubscribe(ConnectionState& c, const codec::Unsubscri
     if (!codec::valid_topic_filter(f)) {
       code = rc(ReasonCode::TopicFilterInvalid);
     } else if (tree.unsubscribe(f, s->key)) {
-      s->subscriptions.erase(f);  // [MQTT-3.10.4-1] delete the subscription
+      if (s->subscriptions.erase(f) != 0)  // [MQTT-3.10.4-1] delete the subscription
+        s->subscription_bytes -= std::min(s->subscription_bytes, f.size());
       code = rc(ReasonCode::Success);
     } else {
       code = rc(ReasonCode::NoSubscriptionExisted);

@@ -86,6 +86,7 @@ struct Session {
 
   // filter (as subscribed, $share prefix included) -> options; mirrors the topic tree.
   std::unordered_map<std::string, SubOptions> subscriptions;
+  std::size_t subscription_bytes = 0;  // sum of the filters' lengths, for the quota
   InflightWindow inflight;
   // Inbound QoS 2 packet ids whose PUBREC was sent and PUBREL not yet received, sorted
   // [MQTT-4.3.3-10] method A: the message was routed on PUBLISH; a duplicate PUBLISH with

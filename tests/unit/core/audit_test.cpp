@@ -203,3 +203,29 @@ TEST_CASE("MQTT-2.2.1-3 an outbound packet id is free again only after its flow 
 }
 
 }  // namespace tern::core::test
+
+namespace tern::core::test {
+
+TEST_CASE("subscriptions per session are bounded: 0x97 (v5) / 0x80 (3.1.1) past the quota",
+          "[core][subscribe][audit]") {
+  BrokerOptions o;
+  o.max_subscriptions_per_session = 3;
+  o.max_subscription_bytes_per_session = 64;
+  Harness h(o);
+  const ConnId c = h.connect("a");
+  CHECK(h.subscribe(c, "a/1", 1) == 1);
+  CHECK(h.subscribe(c, "a/2", 1) == 1);
+  CHECK(h.subscribe(c, "a/3", 1) == 1);
+  CHECK(h.subscribe(c, "a/4", 1) == u8(codec::ReasonCode::QuotaExceeded));
+  CHECK(h.subscribe(c, "a/3", 2) == 2);  // replacing an existing one is always allowed
+  h.send(c, codec::Unsubscribe{9, {"a/1"}, {}});
+  CHECK(h.subscribe(c, "a/4", 1) == 1);  // room again after UNSUBSCRIBE
+  CHECK(h.stats().subscriptions == 3);
+
+  const ConnId c3 = h.connect("b", ProtocolVersion::v311);
+  CHECK(h.subscribe(c3, std::string(70, 'x'), 0) == 0x80);  // past the byte quota
+  CHECK(h.subscribe(c3, std::string(60, 'x'), 0) == 0);
+  CHECK(h.subscribe(c3, "yyyyy", 0) == 0x80);  // 60 + 5 > 64
+}
+
+}  // namespace tern::core::test
