@@ -83,6 +83,12 @@ void Broker::Impl::handle_publish(ConnectionState& c, codec::Publish&& p, Time n
     return;
   }
 
+  // Topics starting with '$' are accepted from clients: 4.7.2 only says a Server SHOULD
+  // keep Clients from using them to exchange messages, and Tern publishes no '$SYS' tree a
+  // client could spoof. Leading wildcards never match them [MQTT-4.7.2-1], so only
+  // explicit '$...' subscribers receive such messages (the behaviour Paho's interop
+  // test_dollar_topics expects of brokers that allow the publish).
+
   if (p.retain && !opts.retain_available) {
     if (v5) {  // [MQTT-3.2.2-14] retained PUBLISH after Retain Available 0
       protocol_error(c, ReasonCode::RetainNotSupported, "retain not supported", now);

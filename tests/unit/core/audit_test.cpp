@@ -229,3 +229,25 @@ TEST_CASE("subscriptions per session are bounded: 0x97 (v5) / 0x80 (3.1.1) past 
 }
 
 }  // namespace tern::core::test
+
+namespace tern::core::test {
+
+TEST_CASE("MQTT-4.7.2-1 a client may publish to a $-topic; leading wildcards do not match it",
+          "[core][topic][audit]") {
+  Harness h;
+  const ConnId all = h.connect("all");
+  h.subscribe(all, "#", 0);
+  const ConnId plus = h.connect("plus");
+  h.subscribe(plus, "+/B", 0);
+  const ConnId dollar = h.connect("dollar");
+  h.subscribe(dollar, "$TopicA/#", 0);
+  const ConnId p = h.connect("p", ProtocolVersion::v311);
+  h.publish(p, "$TopicA/B", "x", 1);
+  CHECK(h.inbox(p).packets<codec::Puback>().size() == 1);
+  CHECK_FALSE(h.inbox(p).closed());
+  CHECK(h.payloads(all).empty());
+  CHECK(h.payloads(plus).empty());
+  CHECK(h.payloads(dollar) == std::vector<std::string>{"x"});
+}
+
+}  // namespace tern::core::test
