@@ -74,6 +74,9 @@ core::BrokerOptions to_broker_options(const config::Config& c) {
   b.overflow = s.overflow == config::Overflow::DropNewest ? core::OverflowPolicy::DropNewest
                                                           : core::OverflowPolicy::DropOldest;
   b.queue_qos0_offline = s.queue_qos0_offline;
+  b.max_subscriptions_per_session = c.limits.max_subscriptions_per_session;
+  b.max_subscription_bytes_per_session =
+      static_cast<std::size_t>(c.limits.max_subscription_bytes_per_session);
   return b;
 }
 

@@ -82,6 +82,8 @@ struct Sessions {
 
 struct Limits {
   std::size_t max_connections = 10000;  // all listeners together
+  std::size_t max_subscriptions_per_session = 10000;       // filters one session may hold
+  std::uint64_t max_subscription_bytes_per_session = 1024 * 1024;  // their filter bytes
   bool operator==(const Limits&) const = default;
 };
 

@@ -137,6 +137,10 @@ void read_sessions(MapReader& m, Config& c) {
 
 void read_limits(MapReader& m, Config& c) {
   m.integer("max_connections", c.limits.max_connections, 1, 1'000'000);
+  m.integer("max_subscriptions_per_session", c.limits.max_subscriptions_per_session, 1,
+            10'000'000);
+  m.size("max_subscription_bytes_per_session", c.limits.max_subscription_bytes_per_session,
+         1024, 1024ull * 1024 * 1024);
   m.unsupported("connect_rate", "limits.connect_rate is not supported yet in this build");
   m.unsupported("publish_rate", "limits.publish_rate is not supported yet in this build");
   m.unsupported("memory_budget", "limits.memory_budget is not supported yet in this build");

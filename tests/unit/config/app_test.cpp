@@ -217,7 +217,7 @@ sessions:
   queue_qos0_offline: true
   outbound_buffer_limit: 128KiB
   on_slow_client: drop
-limits: {max_connections: 77}
+limits: {max_connections: 77, max_subscriptions_per_session: 12, max_subscription_bytes_per_session: 2KiB}
 io_threads: 3
 )");
   const net::ServerOptions n = app::to_server_options(c, 8);
@@ -248,6 +248,8 @@ io_threads: 3
   CHECK(b.session_expiry_default == 3600);
   CHECK(b.max_session_expiry == 86400);
   CHECK(b.max_queued_messages == 9);
+  CHECK(b.max_subscriptions_per_session == 12);
+  CHECK(b.max_subscription_bytes_per_session == 2048);
   CHECK(b.max_queued_bytes == 3 * 1024 * 1024);
   CHECK(b.overflow == core::OverflowPolicy::DropNewest);
   CHECK(b.queue_qos0_offline);

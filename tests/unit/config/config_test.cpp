@@ -110,6 +110,8 @@ sessions:
   on_slow_client: drop
 limits:
   max_connections: 200
+  max_subscriptions_per_session: 50
+  max_subscription_bytes_per_session: 64KiB
 log:
   level: debug
   format: json
@@ -147,6 +149,8 @@ io_threads: 3
   CHECK(c.sessions.on_slow_client == SlowClient::Drop);
 
   CHECK(c.limits.max_connections == 200);
+  CHECK(c.limits.max_subscriptions_per_session == 50);
+  CHECK(c.limits.max_subscription_bytes_per_session == 64 * kKiB);
   CHECK(c.log.level == LogLevel::Debug);
   CHECK(c.log.format == LogFormat::Json);
   CHECK(c.log.to == LogTarget::File);
