@@ -12,22 +12,13 @@
 namespace tern::codec {
 
 using detail::Failure;
+using detail::malformed;
+using detail::protocol_error;
+using detail::fail_with;
 using detail::PropContext;
 using wire::Reader;
 
 namespace {
-
-bool fail_with(Failure& f, ReasonCode r, const char* detail) {
-  f.reason = r;
-  f.detail = detail;
-  return false;
-}
-bool malformed(Failure& f, const char* detail) {
-  return fail_with(f, ReasonCode::MalformedPacket, detail);
-}
-bool protocol_error(Failure& f, const char* detail) {
-  return fail_with(f, ReasonCode::ProtocolError, detail);
-}
 
 constexpr const char* kTruncated =
     "[MQTT-2.1.4] remaining length ends inside a field (packet truncated)";

@@ -61,19 +61,6 @@ constexpr std::array<PropSpec, 0x2B> kSpecs = [] {
   return t;
 }();
 
-bool fail_with(Failure& f, ReasonCode r, const char* detail) {
-  f.reason = r;
-  f.detail = detail;
-  return false;
-}
-
-bool malformed(Failure& f, const char* detail) {
-  return fail_with(f, ReasonCode::MalformedPacket, detail);
-}
-
-bool protocol_error(Failure& f, const char* detail) {
-  return fail_with(f, ReasonCode::ProtocolError, detail);
-}
 
 // Stores a single-occurrence property. A second occurrence is a Protocol Error: each
 // property's section says "It is a Protocol Error to include ... more than once".

@@ -33,6 +33,19 @@ struct Failure {
   const char* detail = "";
 };
 
+// Fill `f` and return false, so a parser can `return malformed(f, "...")`.
+inline bool fail_with(Failure& f, ReasonCode r, const char* detail) {
+  f.reason = r;
+  f.detail = detail;
+  return false;
+}
+inline bool malformed(Failure& f, const char* detail) {
+  return fail_with(f, ReasonCode::MalformedPacket, detail);
+}
+inline bool protocol_error(Failure& f, const char* detail) {
+  return fail_with(f, ReasonCode::ProtocolError, detail);
+}
+
 // Reads a Property Length and the properties it covers from `r` into `out`.
 // Returns false and fills `fail` on the first violation.
 bool decode_properties(wire::Reader& r, PropContext ctx, Properties& out, Failure& fail);

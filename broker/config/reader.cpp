@@ -3,6 +3,7 @@
 // non-throwing accessors (Type(), Scalar(), iteration).
 
 #include "broker/config/reader.hpp"
+#include "broker/config/quote.hpp"
 
 #include <algorithm>
 #include <limits>
@@ -12,22 +13,6 @@
 namespace tern::config::detail {
 namespace {
 
-std::string quote(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s.substr(0, 64)) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-      out += '?';
-    } else {
-      out += c;
-    }
-  }
-  if (s.size() > 64) out += "...";
-  out += '"';
-  return out;
-}
 
 bool all_digits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -56,7 +41,7 @@ int line_of(const YAML::Node& n) {
 
 std::string describe(const YAML::Node& n) {
   switch (n.Type()) {
-    case YAML::NodeType::Scalar: return quote(n.Scalar());
+    case YAML::NodeType::Scalar: return quoted(n.Scalar());
     case YAML::NodeType::Sequence: return "a list";
     case YAML::NodeType::Map: return "a mapping";
     case YAML::NodeType::Null: return "nothing (null)";

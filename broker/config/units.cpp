@@ -11,8 +11,10 @@
 
 #include "broker/config/config.hpp"
 #include "broker/config/enums.hpp"
+#include "broker/config/quote.hpp"
 
 namespace tern::config {
+using detail::quoted;
 namespace {
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
@@ -37,22 +39,6 @@ bool take_number(std::string_view& s, std::uint64_t max, std::uint64_t& out, boo
   return true;
 }
 
-std::string quoted(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s.substr(0, 64)) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-      out += '?';
-    } else {
-      out += c;
-    }
-  }
-  if (s.size() > 64) out += "...";
-  out += '"';
-  return out;
-}
 
 struct Unit {
   std::string_view name;

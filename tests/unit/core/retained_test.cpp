@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "broker/core/retained.hpp"
+#include "tests/unit/core/reference_match.hpp"
 
 long tern_test_live_allocs();  // defined in topic_tree_test.cpp
 
@@ -52,31 +53,7 @@ std::set<std::string> topics_matching(const RetainedStore& r, std::string_view f
   return out;
 }
 
-std::vector<std::string> split(std::string_view s) {
-  std::vector<std::string> out;
-  std::size_t pos = 0;
-  for (;;) {
-    std::size_t slash = s.find('/', pos);
-    if (slash == std::string_view::npos) {
-      out.emplace_back(s.substr(pos));
-      return out;
-    }
-    out.emplace_back(s.substr(pos, slash - pos));
-    pos = slash + 1;
-  }
-}
-
-bool reference_match(std::string_view filter, std::string_view topic) {
-  if (topic.front() == '$' && (filter.front() == '+' || filter.front() == '#')) return false;
-  const auto f = split(filter);
-  const auto t = split(topic);
-  for (std::size_t i = 0; i < f.size(); ++i) {
-    if (f[i] == "#") return true;
-    if (i >= t.size()) return false;
-    if (f[i] != "+" && f[i] != t[i]) return false;
-  }
-  return f.size() == t.size();
-}
+using tern::core::test::reference_match;
 
 }  // namespace
 

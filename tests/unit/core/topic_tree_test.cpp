@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "broker/core/topic_tree.hpp"
+#include "tests/unit/core/reference_match.hpp"
 
 // Live heap allocations in this process, counted by replacing the global allocation
 // functions (forwarding to malloc). Tests compare the count before subscribing and after
@@ -91,32 +92,7 @@ bool matches(std::string_view filter, std::string_view topic) {
   return h.subs.size() == 1;
 }
 
-std::vector<std::string> split(std::string_view s) {
-  std::vector<std::string> out;
-  std::size_t pos = 0;
-  for (;;) {
-    std::size_t slash = s.find('/', pos);
-    if (slash == std::string_view::npos) {
-      out.emplace_back(s.substr(pos));
-      return out;
-    }
-    out.emplace_back(s.substr(pos, slash - pos));
-    pos = slash + 1;
-  }
-}
-
-// Brute-force reference: the rules of section 4.7 applied level by level.
-bool reference_match(std::string_view filter, std::string_view topic) {
-  if (topic.front() == '$' && (filter.front() == '+' || filter.front() == '#')) return false;
-  const auto f = split(filter);
-  const auto t = split(topic);
-  for (std::size_t i = 0; i < f.size(); ++i) {
-    if (f[i] == "#") return true;  // this level and below, the parent level included
-    if (i >= t.size()) return false;
-    if (f[i] != "+" && f[i] != t[i]) return false;
-  }
-  return f.size() == t.size();
-}
+using tern::core::test::reference_match;
 
 }  // namespace
 
