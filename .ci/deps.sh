@@ -6,7 +6,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 PKGS=(
   build-essential cmake pkg-config
   libasio-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev catch2
-  libpaho-mqtt-dev libpaho-mqttpp-dev libleveldb-dev libssl-dev
+  libpaho-mqtt-dev libpaho-mqttpp-dev libleveldb-dev libsnappy-dev libssl-dev
   mosquitto mosquitto-clients
 )
 missing=()
