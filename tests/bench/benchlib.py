@@ -1,0 +1,163 @@
+"""Helpers shared by compare.py and smoke.py: start Tern or Mosquitto on a free loopback
+port with a generated configuration, read their CPU time and RSS from /proc, run tern-bench,
+and stop every process started, whatever happens (Python 3 standard library only)."""
+
+import json
+import os
+import resource
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+_children = []  # every Popen we started, stopped by stop_all()
+
+
+def raise_nofile():
+    """Raise the soft open-files limit to the hard one (children inherit it)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("broker exited with %s before listening" % proc.returncode)
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("broker did not listen on port %d within %.0fs" % (port, timeout))
+
+
+def _spawn(argv, log_path):
+    log = open(log_path, "wb")
+    # Own process group, so a Ctrl-C reaches us first and we stop the children in order.
+    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True)
+    log.close()
+    _children.append(proc)
+    return proc
+
+
+def stop(proc, grace=5.0):
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if proc in _children:
+        _children.remove(proc)
+
+
+def stop_all():
+    for p in list(_children):
+        stop(p, grace=2.0)
+
+
+class Broker:
+    """One running broker process: name, pid, port, and /proc readings."""
+
+    def __init__(self, name, proc, port, workdir):
+        self.name, self.proc, self.port, self.workdir = name, proc, port, workdir
+
+    def cpu_seconds(self):
+        with open("/proc/%d/stat" % self.proc.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        # utime and stime are fields 14 and 15 of stat(5); fields[0] here is field 3.
+        ticks = int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    def rss_bytes(self):
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        return 0
+
+    def stop(self):
+        stop(self.proc)
+
+
+def start_tern(tern, io_threads=1, cpu=None, workdir=None):
+    workdir = workdir or tempfile.mkdtemp(prefix="tern-bench-")
+    port = free_port()
+    cfg = os.path.join(workdir, "tern.yaml")
+    with open(cfg, "w") as f:
+        f.write(
+            "listeners:\n"
+            "  - name: mqtt\n"
+            "    bind: \"127.0.0.1:%d\"\n"
+            "limits:\n"
+            "  max_connections: 20000\n"
+            "sessions:\n"
+            "  max_queued_messages: 1000000\n"
+            "  max_queued_bytes: 1GiB\n"
+            "log:\n"
+            "  level: warn\n"
+            "io_threads: %d\n" % (port, io_threads))
+    argv = [tern, "-c", cfg, "--bind", "127.0.0.1", "--port", str(port)]
+    if cpu is not None:
+        argv = ["taskset", "-c", str(cpu)] + argv
+    proc = _spawn(argv, os.path.join(workdir, "tern.log"))
+    wait_port(port, proc)
+    return Broker("tern", proc, port, workdir)
+
+
+def start_mosquitto(mosquitto="mosquitto", cpu=None, workdir=None):
+    workdir = workdir or tempfile.mkdtemp(prefix="tern-bench-")
+    port = free_port()
+    conf = os.path.join(workdir, "mosquitto.conf")
+    with open(conf, "w") as f:
+        f.write(
+            "listener %d 127.0.0.1\n"
+            "allow_anonymous true\n"
+            "persistence false\n"
+            "set_tcp_nodelay true\n"
+            "max_queued_messages 1000000\n"
+            "connection_messages false\n"
+            "log_dest stderr\n"
+            "log_type error\n" % port)
+    argv = [mosquitto, "-c", conf]
+    if cpu is not None:
+        argv = ["taskset", "-c", str(cpu)] + argv
+    proc = _spawn(argv, os.path.join(workdir, "mosquitto.log"))
+    wait_port(port, proc)
+    return Broker("mosquitto", proc, port, workdir)
+
+
+def run_bench(bench, port, args, cpu=None, timeout=120):
+    """Runs tern-bench --json against 127.0.0.1:port; returns (exit code, parsed JSON)."""
+    argv = [bench] + list(args) + ["--host", "127.0.0.1", "--port", str(port), "--json"]
+    if cpu is not None:
+        argv = ["taskset", "-c", str(cpu)] + argv
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
+    _children.append(proc)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+    finally:
+        if proc in _children:
+            _children.remove(proc)
+    try:
+        result = json.loads(out.decode().strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        result = {"error": "no JSON from tern-bench: " + err.decode(errors="replace")[-300:],
+                  "clean": False}
+    return proc.returncode, result

@@ -1,0 +1,137 @@
+// tern-bench: an MQTT 3.1.1 / 5.0 load generator for loopback brokers. See README.md.
+// Exit codes: 0 run completed, 1 the run failed (connect refused, broker closed a client,
+// timeout), 2 usage error, 4 --expect-clean and loss, duplicates or reordering were seen.
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <map>
+#include <string>
+
+#include "tests/bench/runner.hpp"
+
+namespace {
+
+using namespace tern::bench;
+
+// Loopback only: 127.0.0.0/8 or ::1. Literal addresses (and "localhost") only, so no
+// resolver can turn a name into a remote target.
+bool loopback_endpoint(const std::string& host, std::uint16_t port, asio::ip::tcp::endpoint& ep,
+                       std::string& why) {
+  asio::error_code ec;
+  const asio::ip::address a = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
+  if (ec) {
+    why = "--host must be a literal loopback address (127.0.0.0/8 or ::1), got '" + host + "'";
+    return false;
+  }
+  const bool ok = a.is_v4() ? a.to_v4().to_bytes()[0] == 127
+                            : a.to_v6() == asio::ip::address_v6::loopback();
+  if (!ok) {
+    why = "refusing non-loopback target " + host + " (only 127.0.0.0/8 and ::1)";
+    return false;
+  }
+  ep = asio::ip::tcp::endpoint(a, port);
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"tern-bench: MQTT load generator (loopback brokers only)", "tern-bench"};
+  std::string scenario;
+  std::string host = "127.0.0.1";
+  int port = 1883;
+  std::string protocol = "5";
+  int qos = 0;
+  std::size_t publishers = 0;
+  std::size_t subscribers = 0;
+  std::string topics = "one";
+  double rate = -1;
+  double timeout = 0;
+  bool json = false;
+  bool expect_clean = false;
+  Options o;
+
+  const std::map<std::string, Scenario> kScenarios{{"fanin", Scenario::FanIn},
+                                                   {"fanout", Scenario::FanOut},
+                                                   {"latency", Scenario::Latency},
+                                                   {"conns", Scenario::Conns}};
+  app.add_option("scenario", scenario,
+                 "fanin: P publishers -> 1 subscriber; fanout: 1 publisher -> S subscribers; "
+                 "latency: fixed rate, percentiles; conns: C idle clients with keep-alive")
+      ->required()
+      ->check(CLI::IsMember({"fanin", "fanout", "latency", "conns"}));
+  app.add_option("--host", host, "Broker address: 127.0.0.0/8 or ::1 only")->capture_default_str();
+  app.add_option("-p,--port", port, "Broker port")->check(CLI::Range(1, 65535))->capture_default_str();
+  app.add_option("--protocol", protocol, "MQTT version")
+      ->check(CLI::IsMember({"3.1.1", "5"}))
+      ->capture_default_str();
+  app.add_option("-q,--qos", qos, "QoS of publishes and subscriptions")
+      ->check(CLI::Range(0, 2))
+      ->capture_default_str();
+  app.add_option("--payload", o.payload, "Payload bytes (at least 24: the header)")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 20))
+      ->capture_default_str();
+  app.add_option("-P,--publishers", publishers,
+                 "Publishers (default: fanin 4, otherwise 1)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{10000}));
+  app.add_option("-S,--subscribers", subscribers, "Subscribers (default: fanout 8, otherwise 1)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{10000}));
+  app.add_option("--topics", topics,
+                 "fanin: 'one' shared topic, or 'each' publisher its own with a wildcard "
+                 "subscriber")
+      ->check(CLI::IsMember({"one", "each"}))
+      ->capture_default_str();
+  app.add_option("--inflight", o.inflight,
+                 "Messages in flight per publisher: sent but not yet received by the "
+                 "subscribers (and, for QoS 1/2, not yet acknowledged)")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{65535}))
+      ->capture_default_str();
+  app.add_option("--rate", rate,
+                 "Total messages/s, 0 = as fast as the window allows (default: latency 1000, "
+                 "otherwise 0)")
+      ->check(CLI::Range(0.0, 1e8));
+  app.add_option("-d,--duration", o.duration_s, "Seconds of publishing (conns: holding)")
+      ->check(CLI::Range(0.1, 3600.0))
+      ->capture_default_str();
+  app.add_option("--timeout", timeout, "Hard bound on the whole run, seconds (default duration + 30)")
+      ->check(CLI::Range(1.0, 7200.0));
+  app.add_option("-C,--clients", o.clients, "conns: idle clients")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{200000}))
+      ->capture_default_str();
+  app.add_option("--keepalive", o.keep_alive, "Keep alive seconds (0 = none)")
+      ->capture_default_str();
+  app.add_option("--connect-batch", o.connect_batch, "Connections opened at once")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{10000}))
+      ->capture_default_str();
+  app.add_flag("--json", json, "Print one JSON object instead of text");
+  app.add_flag("--expect-clean", expect_clean,
+               "Exit 4 unless the run saw zero loss, duplicates and reordering");
+
+  CLI11_PARSE(app, argc, argv);
+
+  std::string why;
+  if (!loopback_endpoint(host, static_cast<std::uint16_t>(port), o.target, why)) {
+    std::cerr << "tern-bench: " << why << "\n";
+    return 2;
+  }
+  o.scenario = kScenarios.at(scenario);
+  o.version = protocol == "5" ? tern::codec::ProtocolVersion::v5 : tern::codec::ProtocolVersion::v311;
+  o.qos = static_cast<std::uint8_t>(qos);
+  o.publishers = publishers ? publishers : (o.scenario == Scenario::FanIn ? 4 : 1);
+  o.subscribers = subscribers ? subscribers : (o.scenario == Scenario::FanOut ? 8 : 1);
+  if (o.scenario == Scenario::FanOut) o.publishers = 1;
+  if (o.scenario != Scenario::FanOut) o.subscribers = 1;
+  o.topic_each = topics == "each";
+  o.rate = rate >= 0 ? rate : (o.scenario == Scenario::Latency ? 1000 : 0);
+  o.timeout_s = timeout > 0 ? timeout : o.duration_s + 30;
+
+  const Report r = run(o);
+  if (json) {
+    print_json(o, r, std::cout);
+  } else {
+    print_text(o, r, std::cout);
+  }
+  if (!r.error.empty() || r.timed_out) return 1;
+  if (expect_clean && !r.clean()) return 4;
+  return 0;
+}
