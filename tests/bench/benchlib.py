@@ -152,9 +152,11 @@ def run_bench(bench, port, args, cpu=None, timeout=120):
     except subprocess.TimeoutExpired:
         proc.kill()
         out, err = proc.communicate()
-    finally:
-        if proc in _children:
-            _children.remove(proc)
+    except BaseException:
+        # Ctrl-C or SIGTERM while waiting: the generator goes first, then the broker.
+        stop(proc, grace=1.0)
+        raise
+    _children.remove(proc)
     try:
         result = json.loads(out.decode().strip().splitlines()[-1])
     except (ValueError, IndexError):

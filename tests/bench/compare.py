@@ -139,6 +139,7 @@ def main():
 
     # SIGTERM ends us like Ctrl-C does: through the finally below.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored
     nofile = benchlib.raise_nofile()
     if nofile < args.clients + 100:
         print("note: open files limit %d < %d: fewer idle clients will connect"
@@ -160,7 +161,7 @@ def main():
                                           r.get("error") or fmt_rate(r.get("msgs_per_s"))),
                       flush=True)
     except KeyboardInterrupt:
-        print("interrupted")
+        print("interrupted: stopping everything started")
     finally:
         benchlib.stop_all()
 
