@@ -80,8 +80,15 @@ class DocumentStarts final : public YAML::EventHandler {
 
 std::string format_error(const Error& e, std::string_view source) {
   std::string out(source);
-  if (e.line > 0) out += ":" + std::to_string(e.line);
-  if (e.line > 0 && e.column > 0) out += ":" + std::to_string(e.column);
+  // Appended piecewise: GCC 12 -O2 misreports `":" + std::string&&` under -Wrestrict.
+  if (e.line > 0) {
+    out += ':';
+    out += std::to_string(e.line);
+  }
+  if (e.line > 0 && e.column > 0) {
+    out += ':';
+    out += std::to_string(e.column);
+  }
   out += ": ";
   if (!e.path.empty()) out += e.path + ": ";
   out += e.message;
@@ -132,10 +139,15 @@ LoadResult load_string(std::string_view text, std::string_view name) {
         (starts.marks[1].pos == starts.marks[0].pos || !opens_document(starts.marks[1]))) {
       const YAML::Mark& m = starts.marks[1];
       const std::size_t pos = static_cast<std::size_t>(std::max(m.pos, 0));
-      d.error("", std::max(m.line, 0) + 1,
-              "YAML syntax error: unexpected " +
-                  (pos < owned.size() ? "'" + std::string(1, owned[pos]) + "'" : "end of file"),
-              std::max(m.column, 0) + 1);
+      std::string what = "YAML syntax error: unexpected ";
+      if (pos < owned.size()) {
+        what += '\'';
+        what += owned[pos];
+        what += '\'';
+      } else {
+        what += "end of file";
+      }
+      d.error("", std::max(m.line, 0) + 1, what, std::max(m.column, 0) + 1);
     } else if (starts.marks.size() == 2) {
       d.error("", std::max(starts.marks[1].line, 0) + 1,
               "only one YAML document is allowed (found a second)");
