@@ -1,7 +1,6 @@
 // InflightWindow: packet identifier allocation and lookup for outbound QoS 1/2 flows.
 #include "broker/core/inflight.hpp"
 
-#include <algorithm>
 #include <cassert>
 
 namespace tern::core {
@@ -17,8 +16,8 @@ std::uint16_t InflightWindow::next_free_id() {
 }
 
 OutboundFlight* InflightWindow::find(std::uint16_t packet_id) {
-  for (auto& f : flights_)
-    if (f.packet_id == packet_id) return &f;
+  for (std::size_t i = 0; i < flights_.size(); ++i)
+    if (flights_[i].packet_id == packet_id) return &flights_[i];
   return nullptr;
 }
 
@@ -28,11 +27,13 @@ bool InflightWindow::erase(std::uint16_t packet_id) {
     flights_.pop_front();
     return true;
   }
-  auto it = std::find_if(flights_.begin(), flights_.end(),
-                         [&](const OutboundFlight& f) { return f.packet_id == packet_id; });
-  if (it == flights_.end()) return false;
-  flights_.erase(it);
-  return true;
+  for (std::size_t i = 1; i < flights_.size(); ++i) {
+    if (flights_[i].packet_id == packet_id) {
+      flights_.erase(i);
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace tern::core

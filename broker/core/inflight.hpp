@@ -7,9 +7,9 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <vector>
 
+#include "broker/core/ring.hpp"
 #include "broker/core/types.hpp"
 
 namespace tern::core {
@@ -49,12 +49,12 @@ class InflightWindow {
   bool erase(std::uint16_t packet_id);
 
   // Oldest first.
-  std::deque<OutboundFlight>& entries() { return flights_; }
-  const std::deque<OutboundFlight>& entries() const { return flights_; }
+  Ring<OutboundFlight>& entries() { return flights_; }
+  const Ring<OutboundFlight>& entries() const { return flights_; }
   void clear() { flights_.clear(); }
 
  private:
-  std::deque<OutboundFlight> flights_;
+  Ring<OutboundFlight> flights_;  // no heap memory while nothing is in flight
   std::uint16_t next_id_ = 1;
 };
 

@@ -160,21 +160,21 @@ void Broker::Impl::drain(ConnectionState& c, Session& s, Time now) {
 
 void Broker::Impl::resend_inflight(ConnectionState& c, Session& s, Time now) {
   auto& flights = s.inflight.entries();
-  for (auto it = flights.begin(); it != flights.end();) {
-    if (it->stage == OutboundFlight::Stage::AwaitPubcomp) {
+  for (std::size_t i = 0; i < flights.size();) {
+    const OutboundFlight& f = flights[i];
+    if (f.stage == OutboundFlight::Stage::AwaitPubcomp) {
       codec::Pubrel rel;
-      rel.packet_id = it->packet_id;
+      rel.packet_id = f.packet_id;
       send(c, std::move(rel));
-      ++it;
+      ++i;
       continue;
     }
     // [MQTT-4.4.0-1] same packet identifier, DUP=1 [MQTT-3.3.1-1].
-    if (!send_publish(c, it->msg, it->qos, it->retain, true, it->packet_id, it->subscription_ids,
-                      now)) {
-      it = flights.erase(it);  // too large for the new connection's limit: completed
+    if (!send_publish(c, f.msg, f.qos, f.retain, true, f.packet_id, f.subscription_ids, now)) {
+      flights.erase(i);  // too large for the new connection's limit: completed
       continue;
     }
-    ++it;
+    ++i;
   }
 }
 

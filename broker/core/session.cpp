@@ -40,21 +40,16 @@ QueuedMessage MessageQueue::pop_front() {
 }
 
 std::size_t MessageQueue::erase_expired(Time now) {
-  std::size_t n = 0;
   std::optional<Time> earliest;
-  auto keep = items_.begin();
-  for (auto it = items_.begin(); it != items_.end(); ++it) {
-    const auto& exp = it->msg->expires_at;
+  const std::size_t n = items_.erase_if([&](const QueuedMessage& m) {
+    const auto& exp = m.msg->expires_at;
     if (exp && *exp <= now) {
-      note_removed(*it);
-      ++n;
-      continue;
+      note_removed(m);
+      return true;
     }
     if (exp && (!earliest || *exp < *earliest)) earliest = exp;
-    if (keep != it) *keep = std::move(*it);
-    ++keep;
-  }
-  items_.erase(keep, items_.end());
+    return false;
+  });
   earliest_expiry_ = earliest;
   return n;
 }

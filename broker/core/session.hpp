@@ -7,7 +7,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -15,6 +14,7 @@
 
 #include "broker/codec/packet.hpp"
 #include "broker/core/inflight.hpp"
+#include "broker/core/ring.hpp"
 #include "broker/core/types.hpp"
 
 namespace tern::core {
@@ -36,7 +36,8 @@ struct QueueLimits {
   bool drop_oldest = true;  // else drop the newest (the one being added)
 };
 
-// Bounded FIFO of QueuedMessage, counted in messages and in Message::size_bytes().
+// Bounded FIFO of QueuedMessage, counted in messages and in Message::size_bytes(). Holds no
+// heap memory while empty (an idle session's queue costs only its inline fields).
 class MessageQueue {
  public:
   // Adds m at the back, dropping per the limits' policy when full. Returns how many
@@ -60,12 +61,12 @@ class MessageQueue {
   std::optional<Time> earliest_expiry() const { return earliest_expiry_; }
 
   void clear();
-  const std::deque<QueuedMessage>& items() const { return items_; }
+  const Ring<QueuedMessage>& items() const { return items_; }
 
  private:
   void note_removed(const QueuedMessage& m);
 
-  std::deque<QueuedMessage> items_;
+  Ring<QueuedMessage> items_;
   std::size_t bytes_ = 0;
   std::size_t qos0_ = 0;
   std::optional<Time> earliest_expiry_;
