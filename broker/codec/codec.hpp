@@ -46,7 +46,8 @@ struct DecodeOptions {
 // Decodes at most one packet from the front of `in`.
 DecodeResult decode(std::string_view in, const DecodeOptions& opts);
 
-// Appends the encoding of `p` for protocol `v` to `out`. Properties are written only for v5.
+// Appends the encoding of `p` for protocol `v` to `out`. Properties are written only for v5;
+// a Topic Alias of 0 means "no alias" and is not written ([MQTT-3.3.2-8] forbids sending it).
 // A CONNECT's protocol level byte is `v` (Connect::version is not consulted). AUTH does not
 // exist in 3.1.1: nothing is appended for it there.
 // REQUIRES: p is well formed (the encoder does not validate; core builds valid packets).
