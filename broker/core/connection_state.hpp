@@ -5,7 +5,7 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -24,9 +24,9 @@ enum class ConnPhase : std::uint8_t {
 // Topic aliases the server assigns towards the client [MQTT-3.3.2-11]: each alias maps to
 // one topic for the life of the connection. Aliases are handed out in order; once the
 // client's Topic Alias Maximum is used up the oldest assignment is recycled round-robin,
-// so the map never holds more than the client allowed.
+// so the map never holds more than the client allowed. Created on the first PUBLISH that
+// gets an alias, so a connection that receives nothing pays nothing for it.
 struct OutboundAliases {
-  std::uint16_t maximum = 0;                      // the client's Topic Alias Maximum
   std::unordered_map<std::string, std::uint16_t> by_topic;
   std::vector<std::string> topics;                // alias - 1 -> topic
   std::uint16_t cursor = 0;                       // next alias slot to recycle (0-based)
@@ -52,14 +52,17 @@ struct ConnectionState {
   // Client -> server topic aliases: alias - 1 -> topic; sized on first use, at most
   // BrokerOptions::topic_alias_maximum entries.
   std::vector<std::string> aliases_in;
-  OutboundAliases aliases_out;
+  // min(the client's Topic Alias Maximum, ours): how many outbound aliases we may assign.
+  std::uint16_t aliases_out_maximum = 0;
+  std::unique_ptr<OutboundAliases> aliases_out;  // null until the first one is assigned
 
   // QoS 1/2 PUBLISH packets received on this connection and not yet completed (QoS 1 is
   // answered at once, so this counts QoS 2 awaiting PUBREL). Checked against our Receive
   // Maximum; per connection because the client's send quota restarts with each one.
   std::uint32_t inbound_unacked = 0;
 
-  std::optional<codec::Will> will;  // until the connection ends or DISCONNECT 0x00
+  // Until the connection ends or DISCONNECT 0x00. Boxed: a codec::Will is ~700 bytes.
+  std::unique_ptr<codec::Will> will;
 
   // Timer bookkeeping (see TimerQueue): the deadline currently armed, max() if none.
   Time timer_armed = Time::max();

@@ -152,10 +152,10 @@ void Broker::Impl::handle_connect(ConnectionState& c, codec::Connect&& p, Time n
     if (c.client_receive_maximum == 0) c.client_receive_maximum = 1;  // codec rejects 0
     // [MQTT-3.3.2-11] never above the client's maximum; also bounded by ours, so the
     // topics remembered per connection stay within what the operator configured.
-    c.aliases_out.maximum =
+    c.aliases_out_maximum =
         std::min(p.props.topic_alias_maximum.value_or(0), opts.topic_alias_maximum);
   }
-  c.will = std::move(p.will);
+  if (p.will) c.will = std::make_unique<codec::Will>(std::move(*p.will));
 
   codec::Connack ack;
   ack.session_present = session_present;

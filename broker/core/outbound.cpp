@@ -68,19 +68,23 @@ bool Broker::Impl::send_publish(ConnectionState& c, const MessagePtr& msg, std::
   }
 
   // Topic alias towards the client, within its Topic Alias Maximum [MQTT-3.3.2-11].
-  OutboundAliases& ao = c.aliases_out;
+  const std::uint16_t alias_max = c.aliases_out_maximum;
+  OutboundAliases* ao = c.aliases_out.get();
   std::uint16_t alias = 0;
   bool omit_topic = false;
   bool new_alias = false;
-  if (v5 && ao.maximum > 0) {
-    auto it = ao.by_topic.find(msg->topic);
-    if (it != ao.by_topic.end()) {
-      alias = it->second;
-      omit_topic = true;
-    } else {
+  if (v5 && alias_max > 0) {
+    if (ao) {
+      if (auto it = ao->by_topic.find(msg->topic); it != ao->by_topic.end()) {
+        alias = it->second;
+        omit_topic = true;
+      }
+    }
+    if (!omit_topic) {
       new_alias = true;
-      alias = ao.topics.size() < ao.maximum ? static_cast<std::uint16_t>(ao.topics.size() + 1)
-                                            : static_cast<std::uint16_t>(ao.cursor + 1);
+      const std::size_t used = ao ? ao->topics.size() : 0;
+      alias = used < alias_max ? static_cast<std::uint16_t>(used + 1)
+                               : static_cast<std::uint16_t>(ao->cursor + 1);
     }
   }
 
@@ -104,16 +108,20 @@ bool Broker::Impl::send_publish(ConnectionState& c, const MessagePtr& msg, std::
   }
 
   if (new_alias) {
-    if (ao.topics.size() < ao.maximum) {
-      ao.topics.push_back(msg->topic);
+    if (!ao) {
+      c.aliases_out = std::make_unique<OutboundAliases>();
+      ao = c.aliases_out.get();
+    }
+    if (ao->topics.size() < alias_max) {
+      ao->topics.push_back(msg->topic);
     } else {
       // Recycle the oldest assignment; the client replaces its mapping when it sees the
       // alias with a topic name again.
-      ao.by_topic.erase(ao.topics[ao.cursor]);
-      ao.topics[ao.cursor] = msg->topic;
-      ao.cursor = static_cast<std::uint16_t>((ao.cursor + 1) % ao.maximum);
+      ao->by_topic.erase(ao->topics[ao->cursor]);
+      ao->topics[ao->cursor] = msg->topic;
+      ao->cursor = static_cast<std::uint16_t>((ao->cursor + 1) % alias_max);
     }
-    ao.by_topic.emplace(msg->topic, alias);
+    ao->by_topic.emplace(msg->topic, alias);
   }
   a.topic_alias = alias;
   a.omit_topic = omit_topic;

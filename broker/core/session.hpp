@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -94,7 +95,8 @@ struct Session {
   // one of these ids is acknowledged again but not routed twice.
   std::vector<std::uint16_t> inbound_qos2;
   MessageQueue queue;
-  std::optional<PendingWill> pending_will;
+  // Boxed: a codec::Will (with its Properties) is ~700 bytes, and few sessions have one.
+  std::unique_ptr<PendingWill> pending_will;
 
   // Runtime only (rebuilt, not persisted):
   ConnId conn = 0;                   // the live connection, 0 when offline

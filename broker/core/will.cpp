@@ -16,7 +16,8 @@ void Broker::Impl::schedule_will(Session& s, codec::Will&& w, ProtocolVersion v,
   }
   // [MQTT-3.1.3-9] held back; cancelled if the client reconnects to the session in time.
   // If the session ends first (expiry or a clean start), destroy_session publishes it.
-  s.pending_will = PendingWill{std::move(w), now + std::chrono::seconds(delay)};
+  s.pending_will =
+      std::make_unique<PendingWill>(PendingWill{std::move(w), now + std::chrono::seconds(delay)});
   arm_session(s);
 }
 
