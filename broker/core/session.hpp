@@ -7,10 +7,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "broker/codec/packet.hpp"
@@ -87,7 +88,9 @@ struct Session {
   std::uint32_t expiry_interval = 0;
 
   // filter (as subscribed, $share prefix included) -> options; mirrors the topic tree.
-  std::unordered_map<std::string, SubOptions> subscriptions;
+  // A tree, not a hash map: no bucket array (~100 bytes for the first entry), and it is
+  // only used by SUBSCRIBE/UNSUBSCRIBE and session teardown, never when routing.
+  std::map<std::string, SubOptions, std::less<>> subscriptions;
   std::size_t subscription_bytes = 0;  // sum of the filters' lengths, for the quota
   InflightWindow inflight;
   // Inbound QoS 2 packet ids whose PUBREC was sent and PUBREL not yet received, sorted
