@@ -281,6 +281,10 @@ void Connection::appended(std::size_t n) {
     loop_.counters.slow_disconnects.fetch_add(1, std::memory_order_relaxed);
     spdlog::warn("conn {} ({}): {} bytes queued, over the outbound limit of {}: disconnecting",
                  id_, remote(), queued(), o.outbound_buffer_limit);
+    // Abortive close (RST): what the kernel still holds for this client (up to tcp_wmem,
+    // megabytes) is discarded at once instead of trickling out to a reader that stalled.
+    asio::error_code ignored;
+    socket_.set_option(asio::socket_base::linger(true, 0), ignored);
     abort();
     return;
   }
