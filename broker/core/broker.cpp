@@ -193,8 +193,8 @@ void Broker::Impl::arm_session(Session& s) {
 }
 
 void Broker::Impl::arm_retained() {
-  if (retained_expiries.empty()) return;
-  timers.arm(retained_armed, *retained_expiries.begin(), TimerOwner::Retained, 0);
+  if (const auto next = retained.next_expiry())
+    timers.arm(retained_armed, *next, TimerOwner::Retained, 0);
 }
 
 void Broker::Impl::fire_conn(ConnectionState& c, Time now) {
@@ -240,7 +240,6 @@ void Broker::Impl::fire_session(Session& s, Time now) {
 void Broker::Impl::fire_retained(Time now) {
   retained_armed = Time::max();
   retained.erase_expired(now);
-  retained_expiries.erase(retained_expiries.begin(), retained_expiries.upper_bound(now));
   arm_retained();
 }
 

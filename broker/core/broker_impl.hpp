@@ -7,7 +7,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -51,9 +50,6 @@ struct Broker::Impl {
 
   TopicTree tree;
   RetainedStore retained;
-  // Expiry times of retained messages (mirrors the store's own index, which has no
-  // accessor), so next_deadline() knows when the next one expires.
-  std::multiset<Time> retained_expiries;
   Time retained_armed = Time::max();
 
   std::unordered_map<ConnId, std::unique_ptr<ConnectionState>> conns;

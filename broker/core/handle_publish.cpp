@@ -10,18 +10,9 @@ namespace tern::core {
 
 bool Broker::Impl::store_retained(const MessagePtr& msg) {
   const MessagePtr old = retained.find(msg->topic);
-  auto forget_expiry = [&] {
-    if (old && old->expires_at) {
-      auto it = retained_expiries.find(*old->expires_at);
-      if (it != retained_expiries.end()) retained_expiries.erase(it);
-    }
-  };
   if (msg->payload.empty()) {
     // [MQTT-3.3.1-6] / [MQTT-3.3.1-7] a zero-length retained payload clears the topic.
-    if (old) {
-      forget_expiry();
-      retained.erase(msg->topic);
-    }
+    if (old) retained.erase(msg->topic);
     return true;
   }
   const std::size_t old_bytes = old ? old->size_bytes() : 0;
@@ -29,12 +20,8 @@ bool Broker::Impl::store_retained(const MessagePtr& msg) {
     ++stats.dropped_retained_quota;
     return false;
   }
-  forget_expiry();
   retained.put(msg);  // [MQTT-3.3.1-5] replaces any previous message for the topic
-  if (msg->expires_at) {
-    retained_expiries.insert(*msg->expires_at);
-    arm_retained();
-  }
+  if (msg->expires_at) arm_retained();
   return true;
 }
 

@@ -174,6 +174,12 @@ void RetainedStore::match(std::string_view filter,
   }
 }
 
+std::optional<Time> RetainedStore::next_expiry() const {
+  const auto& idx = *root_->expiry_;
+  if (idx.empty()) return std::nullopt;
+  return idx.begin()->first;
+}
+
 std::size_t RetainedStore::erase_expired(Time now) {
   std::size_t n = 0;
   auto& idx = *root_->expiry_;

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string_view>
 
 #include "broker/core/types.hpp"
@@ -31,6 +32,8 @@ class RetainedStore {
 
   // Removes messages whose expires_at <= now; returns how many.
   std::size_t erase_expired(Time now);
+  // Earliest expires_at among stored messages; nullopt when none expires.
+  std::optional<Time> next_expiry() const;
 
   std::size_t size() const;
   std::size_t bytes() const;  // sum of Message::size_bytes()

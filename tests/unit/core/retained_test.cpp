@@ -138,6 +138,7 @@ TEST_CASE("retained: expiry", "[core][retained]") {
   r.put(msg("c", "3"));              // never expires
   r.put(msg("d/e", "4", t0 + 10s));  // same expiry time as "a"
   CHECK(r.size() == 4);
+  CHECK(r.next_expiry() == t0 + 10s);
 
   CHECK(r.erase_expired(t0 + 9s) == 0);
   CHECK(r.erase_expired(t0 + 10s) == 2);  // expires_at <= now
@@ -145,12 +146,14 @@ TEST_CASE("retained: expiry", "[core][retained]") {
   CHECK(r.find("d/e") == nullptr);
   CHECK(r.size() == 2);
   CHECK(r.bytes() == 2 + 2);
+  CHECK(r.next_expiry() == t0 + 20s);
 
   // Replacing a message replaces its expiry too.
   r.put(msg("b", "22", t0 + 100s));
   CHECK(r.erase_expired(t0 + 50s) == 0);
   CHECK(r.find("b")->payload == "22");
   r.put(msg("b", "no expiry"));
+  CHECK_FALSE(r.next_expiry());
   CHECK(r.erase_expired(t0 + 1000s) == 0);
   CHECK(r.size() == 2);
 
