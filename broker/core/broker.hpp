@@ -11,9 +11,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "broker/codec/codec.hpp"
 #include "broker/core/actions.hpp"
+#include "broker/core/persistence.hpp"
 #include "broker/core/types.hpp"
 
 namespace tern::core {
@@ -65,6 +67,9 @@ struct BrokerStats {
   std::uint64_t dropped_too_large = 0;      // exceeded a client's Maximum Packet Size
   std::uint64_t dropped_qos0_offline = 0;
   std::uint64_t dropped_retained_quota = 0; // retained not stored: max_retained_bytes
+  std::uint64_t queued_on_disk = 0;         // gauge: queued messages outside the RAM window
+  std::uint64_t acks_waiting = 0;           // gauge: acknowledgements waiting for a commit
+  std::uint64_t storage_failures = 0;       // commits reported failed (on_persisted)
 };
 
 class Broker {
@@ -94,6 +99,25 @@ class Broker {
 
   // Actions produced so far, in order. The caller executes and then clears them.
   ActionList& actions();
+
+  // ---- persistence (optional; without it the broker keeps everything in RAM)
+  // Turns persistence on: persistent sessions (expiry interval > 0) with their
+  // subscriptions, will, inbound QoS 2 ids, queue and in-flight flows, and every retained
+  // message, are written as PersistRequests. REQUIRES: called once, before any event.
+  void enable_persistence(const PersistenceOptions& opts);
+  // Loads the store's state through opts.store (after enable_persistence, before any
+  // event): sessions come back offline with their expiry counting from the stored
+  // deadline; sessions and messages that expired during the downtime are deleted; a will
+  // whose connection the crash closed is scheduled as on a network failure
+  // [MQTT-3.1.2-8]. Corruption is handled by the store (moved aside or returned).
+  storage::Status restore(Time now, RestoreStats& stats);
+  // Batches produced so far, in token order. The caller commits them in that order, then
+  // clears the list, and reports each token with on_persisted once durable.
+  std::vector<PersistRequest>& persist_requests();
+  // The batch with `token` (and every earlier one) is durable, or failed. On success the
+  // acknowledgements waiting for it are sent; on failure the connections waiting for it
+  // are closed without them (v5: DISCONNECT 0x80), so their clients resend.
+  void on_persisted(std::uint64_t token, const storage::Status& status, Time now);
 
   const BrokerStats& stats() const;
   const BrokerOptions& options() const;

@@ -5,12 +5,15 @@
 #pragma once
 
 #include <cstddef>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "broker/core/broker.hpp"
+#include "storage/committer.hpp"
+#include "storage/store.hpp"
 
 namespace tern::net {
 
@@ -25,6 +28,18 @@ struct ListenerOptions {
   std::size_t max_connections = 0;    // 0 = only the global limit applies
 };
 
+// storage: (CONFIG.md). With an empty path nothing is persisted.
+struct StorageOptions {
+  std::string path;  // LevelDB directory; empty = in memory only
+  storage::SyncMode sync = storage::SyncMode::batch;
+  std::chrono::microseconds batch_window{5000};
+  storage::OnCorruption on_corruption = storage::OnCorruption::move_aside;
+  std::size_t cache_size = 8u << 20;         // LevelDB block cache
+  std::size_t write_buffer_size = 4u << 20;  // LevelDB memtable
+  std::size_t queue_window = 256;            // per-session queued messages kept in RAM
+  std::size_t queue_window_bytes = 256u << 10;
+};
+
 struct ServerOptions {
   std::vector<ListenerOptions> listeners{ListenerOptions{}};
   unsigned io_threads = 1;                   // >= 1; app resolves 0 to the core count
@@ -32,6 +47,7 @@ struct ServerOptions {
   std::size_t outbound_buffer_limit = 1024 * 1024;  // bytes queued to one client
   SlowClientPolicy on_slow_client = SlowClientPolicy::Disconnect;
   bool handle_signals = true;                // SIGINT/SIGTERM stop run()
+  StorageOptions storage;
 };
 
 struct BoundListener {
