@@ -25,6 +25,7 @@ CliResult parse_cli(int argc, const char* const* argv, std::string_view version,
   int port = -1;
   std::string bind;
   std::string level;
+  std::string data_dir;
 
   auto* cfg = app.add_option("-c,--config", o.config_path,
                              "YAML configuration file (default: built-in defaults, as in "
@@ -45,6 +46,11 @@ CliResult parse_cli(int argc, const char* const* argv, std::string_view version,
                        ->type_name("ADDR");
   auto* level_opt =
       app.add_option("--log-level", level, "Override log.level")->check(CLI::IsMember(levels));
+  auto* data_opt = app.add_option("--data-dir", data_dir,
+                                  "Keep sessions, queues and retained messages in this directory "
+                                  "(created if missing), overriding storage.path: turns "
+                                  "persistence on")
+                       ->type_name("DIR");
 
   try {
     app.parse(argc, argv);
@@ -55,6 +61,7 @@ CliResult parse_cli(int argc, const char* const* argv, std::string_view version,
   if (port_opt->count() > 0) o.port = static_cast<std::uint16_t>(port);
   if (bind_opt->count() > 0) o.bind = bind;
   if (level_opt->count() > 0) o.log_level = config::parse_log_level(level);
+  if (data_opt->count() > 0) o.data_dir = data_dir;
   return CliResult{std::move(o), 0};
 }
 

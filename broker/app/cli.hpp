@@ -18,6 +18,7 @@ struct CliOptions {
   std::optional<std::uint16_t> port;          // -p/--port
   std::optional<std::string> bind;            // --bind (an address, no port)
   std::optional<config::LogLevel> log_level;  // --log-level
+  std::optional<std::string> data_dir;        // --data-dir: storage.path, persistence on
 };
 
 struct CliResult {

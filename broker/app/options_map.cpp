@@ -29,6 +29,14 @@ config::Config apply_cli(const config::Config& base, const CliOptions& cli,
     }
   }
   if (cli.log_level) c.log.level = *cli.log_level;
+  if (cli.data_dir) {
+    std::string err;
+    if (auto p = config::parse_storage_path(*cli.data_dir, /*allow_relative=*/true, err)) {
+      c.storage.path = std::move(*p);
+    } else {
+      errors.push_back(config::Error{"--data-dir", 0, 0, err});
+    }
+  }
   for (auto& e : config::validate(c)) errors.push_back(std::move(e));
   return c;
 }
@@ -46,6 +54,23 @@ net::ServerOptions to_server_options(const config::Config& c, unsigned hardware_
                          ? net::SlowClientPolicy::Drop
                          : net::SlowClientPolicy::Disconnect;
   n.handle_signals = true;
+
+  const config::Storage& s = c.storage;
+  net::StorageOptions& st = n.storage;
+  st.path = s.path;
+  switch (s.sync) {
+    case config::SyncMode::Always: st.sync = storage::SyncMode::always; break;
+    case config::SyncMode::Batch: st.sync = storage::SyncMode::batch; break;
+    case config::SyncMode::None: st.sync = storage::SyncMode::none; break;
+  }
+  st.batch_window = std::chrono::duration_cast<std::chrono::microseconds>(s.batch_window);
+  st.on_corruption = s.on_corruption == config::OnCorruption::Fail
+                         ? storage::OnCorruption::fail
+                         : storage::OnCorruption::move_aside;
+  st.cache_size = static_cast<std::size_t>(s.cache_size);
+  st.write_buffer_size = static_cast<std::size_t>(s.write_buffer_size);
+  st.queue_window = s.queue_window;
+  st.queue_window_bytes = static_cast<std::size_t>(s.queue_window_bytes);
   return n;
 }
 

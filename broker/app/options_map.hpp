@@ -16,9 +16,11 @@ namespace tern::app {
 // add handoffs). `hardware` 0 (unknown) counts as 1.
 unsigned resolve_io_threads(unsigned configured, unsigned hardware);
 
-// The configuration with -p/--port, --bind and --log-level applied: -p or --bind replace
-// every listener with one plain TCP listener "mqtt" on ADDR:PORT. Errors (a bad --bind, a
-// rule the result breaks) are appended to `errors`, path "--bind" etc.
+// The configuration with -p/--port, --bind, --log-level and --data-dir applied: -p or
+// --bind replace every listener with one plain TCP listener "mqtt" on ADDR:PORT;
+// --data-dir replaces storage.path (a relative DIR is taken as given, i.e. against the
+// working directory). Errors (a bad --bind, a rule the result breaks) are appended to
+// `errors`, path "--bind" etc.
 config::Config apply_cli(const config::Config& base, const CliOptions& cli,
                          std::vector<config::Error>& errors);
 

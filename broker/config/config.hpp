@@ -87,6 +87,26 @@ struct Limits {
   bool operator==(const Limits&) const = default;
 };
 
+// storage.sync: when a stored write counts as done (see configs/durable.yaml).
+enum class SyncMode : std::uint8_t { Always, Batch, None };
+// storage.on_corruption: what a store LevelDB reports corrupt or unreadable leads to.
+enum class OnCorruption : std::uint8_t { MoveAside, Fail };
+
+// Persistence (LevelDB). An empty path keeps everything in memory; the other keys then
+// have no effect but are still checked, so --data-dir can turn a configured store on.
+struct Storage {
+  std::string path;  // a directory, created if missing; empty = in memory only
+  SyncMode sync = SyncMode::Batch;
+  Millis batch_window{5};  // group commit wait, sync: batch only; 0 .. 1s
+  OnCorruption on_corruption = OnCorruption::MoveAside;
+  std::uint64_t cache_size = 8 * kMiB;         // LevelDB block cache
+  std::uint64_t write_buffer_size = 4 * kMiB;  // LevelDB memtable (held up to twice)
+  std::size_t queue_window = 256;              // queued messages per session kept in RAM
+  std::uint64_t queue_window_bytes = 256 * kKiB;
+  bool enabled() const { return !path.empty(); }
+  bool operator==(const Storage&) const = default;
+};
+
 enum class LogLevel : std::uint8_t { Trace, Debug, Info, Warn, Error, Critical, Off };
 enum class LogFormat : std::uint8_t { Text, Json };
 enum class LogTarget : std::uint8_t { Stdout, Stderr, File, Syslog };
@@ -104,6 +124,7 @@ struct Config {
   Mqtt mqtt;
   Sessions sessions;
   Limits limits;
+  Storage storage;
   Log log;
   unsigned io_threads = 0;  // 0 = number of cores, at most 4 (resolved by app)
   bool operator==(const Config&) const = default;
@@ -152,6 +173,11 @@ std::optional<BindAddress> parse_bind(std::string_view text, std::string& error)
 std::optional<BindAddress> parse_bind_host(std::string_view text, std::uint16_t port,
                                            std::string& error);
 std::optional<LogLevel> parse_log_level(std::string_view text);
+// A storage directory (storage.path, --data-dir), with trailing slashes removed: the store
+// is moved aside as a whole to "<path>.corrupt-<time>", so it must name a directory of its
+// own (not "/", ".", ".."). Relative paths only when `allow_relative`.
+std::optional<std::string> parse_storage_path(std::string_view text, bool allow_relative,
+                                              std::string& error);
 
 // Human-readable forms, as the YAML would spell them: "2h", "1500ms", "64MiB", "never".
 std::string format_duration(Millis d);
@@ -160,6 +186,8 @@ std::string_view to_string(LogLevel v);
 std::string_view to_string(LogFormat v);
 std::string_view to_string(Overflow v);
 std::string_view to_string(SlowClient v);
+std::string_view to_string(SyncMode v);
+std::string_view to_string(OnCorruption v);
 // "stdout", "stderr", "syslog" or "file:/path".
 std::string log_target_string(const Log& log);
 

@@ -35,6 +35,15 @@ inline constexpr EnumName<SlowClient> kSlowClients[] = {
     {"disconnect", SlowClient::Disconnect},
     {"drop", SlowClient::Drop},
 };
+inline constexpr EnumName<SyncMode> kSyncModes[] = {
+    {"always", SyncMode::Always},
+    {"batch", SyncMode::Batch},
+    {"none", SyncMode::None},
+};
+inline constexpr EnumName<OnCorruption> kOnCorruptions[] = {
+    {"move_aside", OnCorruption::MoveAside},
+    {"fail", OnCorruption::Fail},
+};
 
 template <class E>
 std::optional<E> enum_value(std::span<const EnumName<E>> table, std::string_view name) {

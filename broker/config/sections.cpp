@@ -135,6 +135,33 @@ void read_sessions(MapReader& m, Config& c) {
   m.enumeration<SlowClient>("on_slow_client", s.on_slow_client, kSlowClients);
 }
 
+void read_storage(MapReader& m, Config& c) {
+  Storage& s = c.storage;
+  if (const YAML::Node* n = m.get("path")) {
+    const std::string path = m.child_path("path");
+    if (auto v = read_string(*n, path, m.diag())) {
+      std::string err;
+      // Absolute only: a relative directory would depend on where the broker was started,
+      // and a different one silently means starting with no sessions.
+      if (auto p = parse_storage_path(*v, /*allow_relative=*/false, err)) {
+        s.path = std::move(*p);
+      } else {
+        m.diag().error(path, m.diag().line_for(path, *n), err);
+      }
+    }
+  }
+  m.enumeration<SyncMode>("sync", s.sync, kSyncModes);
+  // Longer than a second is no longer a group commit but a stall of every acknowledgement.
+  m.duration("batch_window", s.batch_window, Millis{0}, Millis{1000});
+  m.enumeration<OnCorruption>("on_corruption", s.on_corruption, kOnCorruptions);
+  // 1 GiB caps keep the sizes within a 32-bit size_t (armhf) with room to spare.
+  m.size("cache_size", s.cache_size, 0, kGiB);
+  // LevelDB clamps its write buffer to at least 64 KiB; say so rather than clamp silently.
+  m.size("write_buffer_size", s.write_buffer_size, 64 * kKiB, kGiB);
+  m.integer("queue_window", s.queue_window, 1, 10'000'000);
+  m.size("queue_window_bytes", s.queue_window_bytes, kKiB, kGiB);
+}
+
 void read_limits(MapReader& m, Config& c) {
   m.integer("max_connections", c.limits.max_connections, 1, 1'000'000);
   m.integer("max_subscriptions_per_session", c.limits.max_subscriptions_per_session, 1,
@@ -180,6 +207,7 @@ constexpr Section kSections[] = {
     {"mqtt", read_mqtt},
     {"sessions", read_sessions},
     {"limits", read_limits},
+    {"storage", read_storage},
     {"log", read_log},
 };
 
@@ -190,9 +218,6 @@ struct NotYet {
   std::string_view message;
 };
 constexpr NotYet kNotYet[] = {
-    {"storage",
-     "persistence is not supported yet in this build (sessions and retained messages "
-     "live in memory only); remove this section"},
     {"auth",
      "authentication is not supported yet in this build (every client is accepted); "
      "remove this section"},

@@ -272,6 +272,39 @@ std::string format_size(std::uint64_t bytes) {
   return std::to_string(bytes) + "B";
 }
 
+std::optional<std::string> parse_storage_path(std::string_view text, bool allow_relative,
+                                              std::string& error) {
+  // Room for the ".corrupt-YYYYMMDDTHHMMSSZ-N" suffix within PATH_MAX (4096 on Linux).
+  constexpr std::size_t kMaxPath = 4000;
+  if (text.empty()) {
+    error = "expected a directory, got an empty string";
+    return std::nullopt;
+  }
+  if (text.find('\0') != std::string_view::npos) {
+    error = "a directory name cannot contain a NUL byte";
+    return std::nullopt;
+  }
+  if (text.size() > kMaxPath) {
+    error = "path is longer than " + std::to_string(kMaxPath) + " bytes";
+    return std::nullopt;
+  }
+  if (!allow_relative && text.front() != '/') {
+    error = "expected an absolute path (starting with /), got " + quoted(text);
+    return std::nullopt;
+  }
+  std::string_view p = text;
+  while (p.size() > 1 && p.back() == '/') p.remove_suffix(1);
+  const std::size_t slash = p.rfind('/');
+  const std::string_view last = slash == std::string_view::npos ? p : p.substr(slash + 1);
+  if (p == "/" || last == "." || last == "..") {
+    error = "expected a directory of its own for the store (it is moved aside whole when "
+            "corrupt), such as /var/lib/tern, got " +
+            quoted(text);
+    return std::nullopt;
+  }
+  return std::string(p);
+}
+
 std::string_view to_string(LogLevel v) {
   return detail::enum_name<LogLevel>(detail::kLogLevels, v);
 }
@@ -283,6 +316,12 @@ std::string_view to_string(Overflow v) {
 }
 std::string_view to_string(SlowClient v) {
   return detail::enum_name<SlowClient>(detail::kSlowClients, v);
+}
+std::string_view to_string(SyncMode v) {
+  return detail::enum_name<SyncMode>(detail::kSyncModes, v);
+}
+std::string_view to_string(OnCorruption v) {
+  return detail::enum_name<OnCorruption>(detail::kOnCorruptions, v);
 }
 
 std::string log_target_string(const Log& log) {

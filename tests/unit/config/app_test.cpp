@@ -84,7 +84,8 @@ TEST_CASE("command line: --version and --help exit 0", "[app][cli]") {
   p = parse({"--help"});
   CHECK_FALSE(p.result.options);
   CHECK(p.result.exit_code == 0);
-  CHECK_THAT(p.out, Contains("--check-config") && Contains("--bind") && Contains("--log-level"));
+  CHECK_THAT(p.out, Contains("--check-config") && Contains("--bind") && Contains("--log-level") &&
+                        Contains("--data-dir DIR") && Contains("storage.path"));
 }
 
 TEST_CASE("command line: usage errors exit 2", "[app][cli]") {
@@ -96,6 +97,7 @@ TEST_CASE("command line: usage errors exit 2", "[app][cli]") {
            {"--config", "a.yaml", "--check-config", "b.yaml"},
            {"--frobnicate"},
            {"--config"},
+           {"--data-dir"},
        }) {
     auto p = parse(args);
     INFO(args.front());
@@ -322,4 +324,106 @@ TEST_CASE("logging to a file, as text and as JSON", "[app][log]") {
 
   REQUIRE(app::setup_logging(config::Log{}, error));  // back to stdout for other tests
   std::remove(path);
+}
+
+TEST_CASE("command line: --data-dir", "[app][cli][storage]") {
+  auto p = parse({"--data-dir", "/var/lib/tern"});
+  REQUIRE(p.result.options);
+  CHECK(p.result.options->data_dir == "/var/lib/tern");
+  p = parse({"--data-dir=data", "-p", "0"});
+  REQUIRE(p.result.options);
+  CHECK(p.result.options->data_dir == "data");
+  CHECK(p.result.options->port == 0);
+  p = parse({"--log-level", "warn"});
+  REQUIRE(p.result.options);
+  CHECK_FALSE(p.result.options->data_dir);
+}
+
+TEST_CASE("--data-dir overrides storage.path and turns persistence on", "[app][cli][storage]") {
+  const config::Config base = load(
+      "storage: {path: /var/lib/tern, sync: always, queue_window: 16}\n"
+      "listeners:\n  - {name: a, bind: \"127.0.0.1:2000\"}\n");
+  std::vector<config::Error> errors;
+  app::CliOptions cli;
+  CHECK(app::apply_cli(base, cli, errors).storage.path == "/var/lib/tern");
+
+  cli.data_dir = "/tmp/tern-data";
+  config::Config c = app::apply_cli(base, cli, errors);
+  CHECK(errors.empty());
+  CHECK(c.storage.path == "/tmp/tern-data");
+  CHECK(c.storage.sync == config::SyncMode::Always);  // the other storage keys stay
+  CHECK(c.storage.queue_window == 16);
+  CHECK(c.listeners == base.listeners);
+
+  // From the defaults (in memory), --data-dir alone turns persistence on.
+  const config::Config mem = config::defaults();
+  REQUIRE_FALSE(mem.storage.enabled());
+  cli.data_dir = "data/";  // relative, as typed in a shell; the trailing slash goes
+  c = app::apply_cli(mem, cli, errors);
+  CHECK(errors.empty());
+  CHECK(c.storage.enabled());
+  CHECK(c.storage.path == "data");
+  CHECK(app::to_server_options(c, 1).storage.path == "data");
+
+  for (const char* bad : {"", "/", ".", "..", "x/.."}) {
+    errors.clear();
+    cli.data_dir = bad;
+    c = app::apply_cli(base, cli, errors);
+    INFO(bad);
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].path == "--data-dir");
+    CHECK(c.storage.path == "/var/lib/tern");  // unchanged
+  }
+  CHECK_THAT(config::format_error(errors[0], "command line"),
+             Contains("command line: --data-dir: expected a directory of its own"));
+}
+
+TEST_CASE("storage defaults map onto net::StorageOptions' own defaults", "[app][storage]") {
+  const net::StorageOptions n = app::to_server_options(config::defaults(), 1).storage;
+  const net::StorageOptions d;
+  CHECK(n.path.empty());
+  CHECK(n.path == d.path);
+  CHECK(n.sync == d.sync);
+  CHECK(n.batch_window == d.batch_window);
+  CHECK(n.on_corruption == d.on_corruption);
+  CHECK(n.cache_size == d.cache_size);
+  CHECK(n.write_buffer_size == d.write_buffer_size);
+  CHECK(n.queue_window == d.queue_window);
+  CHECK(n.queue_window_bytes == d.queue_window_bytes);
+}
+
+TEST_CASE("every storage setting reaches net::StorageOptions", "[app][storage]") {
+  net::StorageOptions n = app::to_server_options(load(R"(
+storage:
+  path: /data/tern
+  sync: always
+  batch_window: 250ms
+  on_corruption: fail
+  cache_size: 3MiB
+  write_buffer_size: 128KiB
+  queue_window: 17
+  queue_window_bytes: 2KiB
+)"),
+                                                 1)
+                             .storage;
+  CHECK(n.path == "/data/tern");
+  CHECK(n.sync == storage::SyncMode::always);
+  CHECK(n.batch_window == std::chrono::microseconds(250'000));
+  CHECK(n.on_corruption == storage::OnCorruption::fail);
+  CHECK(n.cache_size == 3u * 1024 * 1024);
+  CHECK(n.write_buffer_size == 128u * 1024);
+  CHECK(n.queue_window == 17);
+  CHECK(n.queue_window_bytes == 2048);
+
+  n = app::to_server_options(load("storage: {sync: none, batch_window: 0ms, cache_size: 0}"), 1)
+          .storage;
+  CHECK(n.path.empty());
+  CHECK(n.sync == storage::SyncMode::none);
+  CHECK(n.batch_window == std::chrono::microseconds(0));
+  CHECK(n.cache_size == 0);
+  n = app::to_server_options(load("storage: {sync: batch, batch_window: 1s}"), 1).storage;
+  CHECK(n.sync == storage::SyncMode::batch);
+  CHECK(n.batch_window == std::chrono::microseconds(1'000'000));
+  n = app::to_server_options(load("storage: {on_corruption: move_aside}"), 1).storage;
+  CHECK(n.on_corruption == storage::OnCorruption::move_aside);
 }

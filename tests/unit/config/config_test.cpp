@@ -362,8 +362,7 @@ TEST_CASE("TLS and WebSocket listeners are refused, not ignored", "[config][erro
 }
 
 TEST_CASE("sections not implemented yet are errors, not silently ignored", "[config][errors]") {
-  for (const char* section :
-       {"storage", "auth", "acl", "bridges", "http", "sys_topics", "dead_letter"}) {
+  for (const char* section : {"auth", "acl", "bridges", "http", "sys_topics", "dead_letter"}) {
     const std::string r = report(std::string("# x\n") + section + ":\n  anything: 1\n");
     INFO(r);
     CHECK_THAT(r, Contains(std::string("t.yaml:2: ") + section + ": ") &&
@@ -448,7 +447,7 @@ sessions:
 log:
   level: loud
 storage:
-  path: /var/lib/tern
+  sync: sometimes
 io_threads: many
 )",
                                    "configs/x.yaml");
@@ -466,7 +465,8 @@ io_threads: many
   CHECK_THAT(text, Contains("configs/x.yaml:9: sessions.overflow:"));
   CHECK_THAT(text, Contains("configs/x.yaml:10: sessions.expiry_default:"));
   CHECK_THAT(text, Contains("configs/x.yaml:12: log.level:"));
-  CHECK_THAT(text, Contains("configs/x.yaml:13: storage: persistence is not supported yet"));
+  CHECK_THAT(text, Contains("configs/x.yaml:14: storage.sync: expected one of always | batch | "
+                            "none, got \"sometimes\""));
   CHECK_THAT(text, Contains("configs/x.yaml:15: io_threads:"));
   for (std::size_t i = 1; i < r.errors.size(); ++i) CHECK(r.errors[i - 1].line <= r.errors[i].line);
 }
