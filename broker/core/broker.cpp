@@ -11,11 +11,15 @@ namespace tern::core {
 
 namespace {
 
-// Drops stale timer entries when an entry point returns, whichever path it took.
+// When an entry point returns, whichever path it took: drops stale timer entries and
+// hands the event's writes (if any) over as one PersistRequest.
 template <class D>
 struct PruneOnExit {
   D& d;
-  ~PruneOnExit() { d.prune_timers(); }
+  ~PruneOnExit() {
+    d.prune_timers();
+    d.flush_batch();
+  }
 };
 }  // namespace
 
@@ -106,10 +110,13 @@ void Broker::Impl::end_connection(ConnectionState& c, bool publish_will, Time no
   if (s->expiry_interval == 0) {
     // 3.1.2.11.2: with expiry 0 the session ends with the network connection.
     destroy_session(*s, now);
-  } else if (s->expiry_interval != kExpiryNever) {
+    return;
+  }
+  if (s->expiry_interval != kExpiryNever) {
     s->expires_at = now + std::chrono::seconds(s->expiry_interval);
     arm_session(*s);
   }
+  if (durable(*s)) persist_session(*s);  // offline now: its deadline and delayed will
 }
 
 Session& Broker::Impl::create_session(const std::string& client_id) {
@@ -132,7 +139,11 @@ void Broker::Impl::destroy_session(Session& s, Time now) {
     publish_will(s.client_id, std::move(w), now);
   }
   for (const auto& sub : s.subscriptions) tree.unsubscribe(sub.first, s.key);
-  stats.queued_messages -= s.queue.size();
+  stats.queued_messages -= queued_total(s);
+  if (s.dur) {
+    stats.queued_on_disk -= s.dur->disk_count;
+    batch.delete_session(s.client_id);  // with its queue and in-flight flows
+  }
   auto it = by_client_id.find(s.client_id);
   if (it != by_client_id.end() && it->second == s.key) by_client_id.erase(it);
   sessions.erase(s.key);  // s is gone
@@ -220,17 +231,20 @@ void Broker::Impl::fire_conn(ConnectionState& c, Time now) {
 
 void Broker::Impl::fire_session(Session& s, Time now) {
   s.timer_armed = Time::max();
+  if (s.conn == 0 && s.expires_at && *s.expires_at <= now) {
+    destroy_session(s, now);  // 3.1.2.11.2: the session expired (a pending will goes out)
+    return;
+  }
   if (s.pending_will && s.pending_will->due <= now) {
     codec::Will w = std::move(s.pending_will->will);
     s.pending_will.reset();
     publish_will(s.client_id, std::move(w), now);
-  }
-  if (s.conn == 0 && s.expires_at && *s.expires_at <= now) {
-    destroy_session(s, now);  // 3.1.2.11.2: the session expired
-    return;
+    if (durable(s)) persist_session(s);
   }
   if (auto e = s.queue.earliest_expiry(); e && *e <= now) {
-    const std::size_t n = s.queue.erase_expired(now);  // [MQTT-3.3.2-5]
+    // [MQTT-3.3.2-5]
+    const std::size_t n =
+        s.queue.erase_expired(now, [&](const QueuedMessage& m) { queue_removed(s, m); });
     stats.dropped_expired += n;
     stats.queued_messages -= n;
   }
@@ -239,7 +253,11 @@ void Broker::Impl::fire_session(Session& s, Time now) {
 
 void Broker::Impl::fire_retained(Time now) {
   retained_armed = Time::max();
-  retained.erase_expired(now);
+  if (persist) {
+    retained.erase_expired(now, [&](const MessagePtr& m) { batch.delete_retained(m->topic); });
+  } else {
+    retained.erase_expired(now);
+  }
   arm_retained();
 }
 
@@ -377,6 +395,7 @@ void Broker::on_closed(ConnId conn, Time now) {
   auto it = d.conns.find(conn);
   if (it == d.conns.end()) return;
   ConnectionState& c = *it->second;
+  if (c.acks) d.stats.acks_waiting -= c.acks->size();  // never sent: the client resends
   if (c.phase != ConnPhase::Closing) {
     // The peer went away without DISCONNECT: an abnormal close, the will is published
     // [MQTT-3.1.2-8].

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -73,6 +74,16 @@ struct Broker::Impl {
   std::uint64_t match_epoch = 0;
   std::vector<MessagePtr> retained_scratch;
 
+  // ---- persistence (persist.cpp); all inert while `persist` is empty
+  std::optional<PersistenceOptions> persist;
+  storage::Batch batch;                  // writes of the event being handled
+  std::vector<PersistRequest> requests;  // flushed batches, for the caller to commit
+  std::uint64_t next_token = 1;          // token of `batch` once flushed
+  std::uint64_t durable_token = 0;       // every request up to it is durable
+  std::vector<ConnId> ack_conns;         // connections with deferred acknowledgements
+  std::vector<SessionKey> refill_waiters;
+  std::vector<std::uint16_t> id_scratch;
+
   // ---- lookups (broker.cpp)
   ConnectionState* find_conn(ConnId id);
   Session* find_session(SessionKey key);
@@ -115,6 +126,35 @@ struct Broker::Impl {
   bool timer_live(const TimerEntry& e);
   // Pops stale entries off the top so next_deadline() is exact; run after every event.
   void prune_timers();
+
+  // ---- persistence (persist.cpp)
+  // True when s's state is written: persistence is on and the session outlives its
+  // connection (expiry > 0) or has a stored record (kept up to date until it ends).
+  bool durable(const Session& s) const {
+    return persist && (s.dur || s.expiry_interval != 0);
+  }
+  storage::BrokerTime to_broker(Time t) const { return persist->clock.to_broker(t); }
+  Time to_steady(storage::BrokerTime t) const { return persist->clock.to_steady(t); }
+  storage::MessageView view(const Message& m) const;
+  MessagePtr from_stored(storage::StoredMessage&& m) const;
+  // Writes s's record (subscriptions, will, inbound QoS 2 ids, expiry). REQUIRES: durable(s).
+  void persist_session(Session& s);
+  // Sends an acknowledgement that promises durability, or holds it back until the
+  // writes of this event (and earlier held-back ones on c) are committed.
+  void send_ack(ConnectionState& c, codec::PacketType type, codec::PubAck&& ack);
+  // Ends the event: the batch, if any, becomes a PersistRequest.
+  void flush_batch();
+  // Stored-queue bookkeeping for a durable session.
+  void queue_removed(Session& s, const QueuedMessage& m);
+  void put_flight(Session& s, const OutboundFlight& f);
+  void durable_enqueue(Session& s, QueuedMessage&& m);
+  // Pages disk-only queue entries into the RAM window; false when none could be read
+  // (still in the committer: retried after the next on_persisted).
+  bool refill(Session& s);
+  std::size_t queued_total(const Session& s) const {
+    return s.queue.size() + (s.dur ? s.dur->disk_count : 0);
+  }
+  void release_acks(Time now, std::uint64_t failed_token);
 
   // ---- packet handlers (handle_*.cpp)
   void handle_connect(ConnectionState& c, codec::Connect&& p, Time now);

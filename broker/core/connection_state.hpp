@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "broker/codec/packet.hpp"
+#include "broker/core/ring.hpp"
 #include "broker/core/types.hpp"
 
 namespace tern::core {
@@ -30,6 +31,14 @@ struct OutboundAliases {
   std::unordered_map<std::string, std::uint16_t> by_topic;
   std::vector<std::string> topics;                // alias - 1 -> topic
   std::uint16_t cursor = 0;                       // next alias slot to recycle (0-based)
+};
+
+// An acknowledgement that promises durability (PUBACK, PUBREC, PUBCOMP) held back until
+// the commit with `token` is reported (Broker::on_persisted). Kept in send order.
+struct DeferredAck {
+  std::uint64_t token = 0;
+  codec::PacketType type = codec::PacketType::Puback;
+  codec::PubAck ack;
 };
 
 struct ConnectionState {
@@ -60,6 +69,10 @@ struct ConnectionState {
   // answered at once, so this counts QoS 2 awaiting PUBREL). Checked against our Receive
   // Maximum; per connection because the client's send quota restarts with each one.
   std::uint32_t inbound_unacked = 0;
+
+  // Acknowledgements waiting for a commit, oldest first; null when none ever waited.
+  std::unique_ptr<Ring<DeferredAck>> acks;
+  bool ack_listed = false;  // in Broker::Impl::ack_conns
 
   // Until the connection ends or DISCONNECT 0x00. Boxed: a codec::Will is ~700 bytes.
   std::unique_ptr<codec::Will> will;

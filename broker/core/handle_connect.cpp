@@ -156,6 +156,7 @@ void Broker::Impl::handle_connect(ConnectionState& c, codec::Connect&& p, Time n
         std::min(p.props.topic_alias_maximum.value_or(0), opts.topic_alias_maximum);
   }
   if (p.will) c.will = std::make_unique<codec::Will>(std::move(*p.will));
+  if (durable(*s)) persist_session(*s);
 
   codec::Connack ack;
   ack.session_present = session_present;

@@ -15,6 +15,7 @@ void Broker::Impl::handle_puback(ConnectionState& c, const codec::PubAck& p, Tim
   // 4.3.2: the QoS 1 flow is complete (whatever the reason code); the slot is
   // free for the next queued message [MQTT-3.3.4-9].
   s->inflight.erase(p.packet_id);
+  if (s->dur) batch.delete_inflight(s->client_id, p.packet_id);
   drain(c, *s, now);
 }
 
@@ -37,6 +38,7 @@ void Broker::Impl::handle_pubrec(ConnectionState& c, const codec::PubAck& p, Tim
     // [MQTT-4.3.3-4] only a PUBREC below 0x80 gets a PUBREL: a failure PUBREC ends the
     // flow and the message is never resent.
     s->inflight.erase(p.packet_id);
+    if (s->dur) batch.delete_inflight(s->client_id, p.packet_id);
     drain(c, *s, now);
     return;
   }
@@ -46,6 +48,7 @@ void Broker::Impl::handle_pubrec(ConnectionState& c, const codec::PubAck& p, Tim
     f->stage = Stage::AwaitPubcomp;
     f->msg.reset();
     f->subscription_ids.clear();
+    if (durable(*s)) put_flight(*s, *f);  // resent as a PUBREL after a restart
   }
   // A duplicate PUBREC in AwaitPubcomp gets the PUBREL again.
   codec::Pubrel rel;
@@ -57,16 +60,17 @@ void Broker::Impl::handle_pubrel(ConnectionState& c, const codec::PubAck& p, Tim
   (void)now;
   Session* s = find_session(c.session);
   if (!s) return;
-  codec::Pubcomp comp;
+  codec::PubAck comp;
   comp.packet_id = p.packet_id;
   if (s->remove_inbound_qos2(p.packet_id)) {
     // [MQTT-4.3.3-11] PUBCOMP; [MQTT-4.3.3-12] the id is released: a later PUBLISH with
-    // it is a new message.
+    // it is a new message. The release is stored before the PUBCOMP promises it.
     if (c.inbound_unacked > 0) --c.inbound_unacked;
+    if (durable(*s)) persist_session(*s);
   } else if (c.version == ProtocolVersion::v5) {
     comp.reason_code = rc(ReasonCode::PacketIdentifierNotFound);  // v5 4.3.3
   }
-  send(c, std::move(comp));
+  send_ack(c, codec::PacketType::Pubcomp, std::move(comp));
 }
 
 void Broker::Impl::handle_pubcomp(ConnectionState& c, const codec::PubAck& p, Time now) {
@@ -75,6 +79,7 @@ void Broker::Impl::handle_pubcomp(ConnectionState& c, const codec::PubAck& p, Ti
   const OutboundFlight* f = s->inflight.find(p.packet_id);
   if (!f || f->stage != Stage::AwaitPubcomp) return;  // unknown: ignore
   s->inflight.erase(p.packet_id);  // 4.3.3: QoS 2 flow complete
+  if (s->dur) batch.delete_inflight(s->client_id, p.packet_id);
   drain(c, *s, now);
 }
 

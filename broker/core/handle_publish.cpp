@@ -12,7 +12,10 @@ bool Broker::Impl::store_retained(const MessagePtr& msg) {
   const MessagePtr old = retained.find(msg->topic);
   if (msg->payload.empty()) {
     // [MQTT-3.3.1-6] / [MQTT-3.3.1-7] a zero-length retained payload clears the topic.
-    if (old) retained.erase(msg->topic);
+    if (old) {
+      retained.erase(msg->topic);
+      if (persist) batch.delete_retained(msg->topic);
+    }
     return true;
   }
   const std::size_t old_bytes = old ? old->size_bytes() : 0;
@@ -21,6 +24,7 @@ bool Broker::Impl::store_retained(const MessagePtr& msg) {
     return false;
   }
   retained.put(msg);  // [MQTT-3.3.1-5] replaces any previous message for the topic
+  if (persist) batch.put_retained(view(*msg));
   if (msg->expires_at) arm_retained();
   return true;
 }
@@ -89,10 +93,10 @@ void Broker::Impl::handle_publish(ConnectionState& c, codec::Publish&& p, Time n
     a.packet_id = p.packet_id;
     a.reason_code = code;
     if (code >= 0x80) add_reason(c, a.props, why, false);
-    if (p.qos == 1)
-      send(c, codec::Puback{a});
-    else
-      send(c, codec::Pubrec{a});
+    // Held back while this event's writes (the message stored for a persistent session or
+    // as retained, the QoS 2 id) are not durable.
+    send_ack(c, p.qos == 1 ? codec::PacketType::Puback : codec::PacketType::Pubrec,
+             std::move(a));
   };
 
   if (v5 && p.props.payload_format_indicator == 1 && !codec::valid_utf8(p.payload)) {
@@ -146,6 +150,7 @@ void Broker::Impl::handle_publish(ConnectionState& c, codec::Publish&& p, Time n
     if (code < 0x80) {
       s.add_inbound_qos2(p.packet_id);  // [MQTT-4.3.3-9] keep the id until PUBREL
       ++c.inbound_unacked;
+      if (durable(s)) persist_session(s);
     }
     ack(code, "retained message quota exceeded");
   }

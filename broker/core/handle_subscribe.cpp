@@ -100,6 +100,9 @@ void Broker::Impl::handle_subscribe(ConnectionState& c, codec::Subscribe&& p, Ti
     ack.reason_codes.push_back(code);
   }
   if (failure) add_reason(c, ack.props, failure, false, 16 + ack.reason_codes.size());
+  // Written in this event's batch; the SUBACK is not held back for it, because the
+  // retained messages it triggers must follow it on the wire.
+  if (durable(s)) persist_session(s);
   send(c, std::move(ack));  // [MQTT-3.8.4-1]
 
   const std::uint32_t ids_buf[1] = {sub_id};

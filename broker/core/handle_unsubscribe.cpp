@@ -29,6 +29,7 @@ void Broker::Impl::handle_unsubscribe(ConnectionState& c, const codec::Unsubscri
     }
     if (v5) ack.reason_codes.push_back(code);  // [MQTT-3.11.3-1] one per filter
   }
+  if (durable(*s)) persist_session(*s);
   send(c, std::move(ack));  // [MQTT-3.10.4-4]/[MQTT-3.10.4-5] even if nothing was removed
 }
 

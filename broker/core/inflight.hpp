@@ -26,6 +26,7 @@ struct OutboundFlight {
   bool retain = false;
   MessagePtr msg;
   std::vector<std::uint32_t> subscription_ids;
+  std::uint64_t order = 0;  // send-order stamp of a stored flow (DurableState::next_order)
 };
 
 class InflightWindow {

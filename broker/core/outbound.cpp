@@ -22,7 +22,9 @@ QueueLimits Broker::Impl::queue_limits() const {
 void Broker::Impl::deliver(Session& s, const MessagePtr& msg, std::uint8_t qos, bool retain,
                            std::span<const std::uint32_t> ids, Time now) {
   if (ConnectionState* c = online_conn(s)) {
-    if (qos == 0) {
+    if (s.dur && s.dur->disk_count > 0) {
+      // A stored backlog is draining: the message goes behind it.
+    } else if (qos == 0) {
       // QoS 0 takes no in-flight slot; it only waits behind queued QoS 0 messages so
       // their order holds [MQTT-4.6.0-6].
       if (s.queue.qos0_count() == 0) {
@@ -41,6 +43,10 @@ void Broker::Impl::deliver(Session& s, const MessagePtr& msg, std::uint8_t qos, 
 }
 
 void Broker::Impl::enqueue(Session& s, QueuedMessage&& m) {
+  if (durable(s)) {
+    durable_enqueue(s, std::move(m));
+    return;
+  }
   const std::size_t before = s.queue.size();
   bool accepted = false;
   const bool expires = m.msg->expires_at.has_value();
@@ -142,22 +148,39 @@ bool Broker::Impl::start_flight(ConnectionState& c, Session& s, QueuedMessage&& 
   f.retain = m.retain;
   f.msg = std::move(m.msg);
   f.subscription_ids = std::move(m.subscription_ids);
+  if (durable(s)) {
+    f.order = s.dur->next_order++;
+    put_flight(s, f);  // with a queued message: moved from the queue in the same batch
+  }
   s.inflight.add(std::move(f));
   return true;
 }
 
 void Broker::Impl::drain(ConnectionState& c, Session& s, Time now) {
-  while (!s.queue.empty()) {
+  for (;;) {
+    if (s.queue.empty()) {
+      // The RAM window is empty: page in the next part of a stored queue.
+      if (!s.dur || s.dur->disk_count == 0 || s.inflight.size() >= window(c)) break;
+      if (!refill(s)) {
+        if (s.dur->disk_count > 0 && !s.dur->refill_waiting) {
+          s.dur->refill_waiting = true;  // still being committed: retry after the commit
+          refill_waiters.push_back(s.key);
+        }
+        break;
+      }
+      continue;
+    }
     QueuedMessage& front = s.queue.front();
     if (front.msg->expires_at && *front.msg->expires_at <= now) {
       // [MQTT-3.3.2-5] expired before onward delivery started: dropped.
-      s.queue.pop_front();
+      queue_removed(s, s.queue.pop_front());
       --stats.queued_messages;
       ++stats.dropped_expired;
       continue;
     }
     if (front.qos > 0 && s.inflight.size() >= window(c)) break;  // [MQTT-3.3.4-9]
     QueuedMessage m = s.queue.pop_front();
+    queue_removed(s, m);
     --stats.queued_messages;
     if (m.qos == 0)
       send_publish(c, m.msg, 0, m.retain, false, 0, m.subscription_ids, now);
@@ -179,6 +202,7 @@ void Broker::Impl::resend_inflight(ConnectionState& c, Session& s, Time now) {
     }
     // [MQTT-4.4.0-1] same packet identifier, DUP=1 [MQTT-3.3.1-1].
     if (!send_publish(c, f.msg, f.qos, f.retain, true, f.packet_id, f.subscription_ids, now)) {
+      if (s.dur) batch.delete_inflight(s.client_id, f.packet_id);
       flights.erase(i);  // too large for the new connection's limit: completed
       continue;
     }

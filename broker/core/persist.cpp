@@ -1,22 +1,310 @@
-// Persistence of core state (work in progress: API stubs).
+// Persistence of core state: the writes each event produces (as storage::Batch), the
+// acknowledgements that wait for them to be durable, and the RAM window of stored queues.
+// Loading the state back is restore.cpp.
+//
+// What is written, and when (only for durable sessions, see Impl::durable):
+//   session record  CONNECT, SUBSCRIBE/UNSUBSCRIBE, inbound QoS 2 id added/released,
+//                   connection end (expiry deadline, delayed will), will sent
+//   queue entry     appended when a message is queued; removed when sent or dropped
+//   in-flight flow  put when the PUBLISH is sent and on PUBREC; deleted when complete
+//   retained        put/deleted with the retained store (for every publisher)
+// A message is acknowledged (PUBACK/PUBREC) only once the batch of its PUBLISH event is
+// durable, and PUBCOMP only once the released inbound QoS 2 id is; an acknowledgement that
+// needs no write still waits behind earlier ones of its connection, keeping their order.
+#include <cassert>
+#include <utility>
+
 #include "broker/core/broker_impl.hpp"
 
 namespace tern::core {
 
-void Broker::enable_persistence(const PersistenceOptions& opts) { (void)opts; }
-storage::Status Broker::restore(Time now, RestoreStats& stats) {
-  (void)now;
-  (void)stats;
-  return storage::Status::ok_status();
+namespace {
+
+storage::InflightStage stage_of(OutboundFlight::Stage s) {
+  switch (s) {
+    case OutboundFlight::Stage::AwaitPuback:
+      return storage::InflightStage::await_puback;
+    case OutboundFlight::Stage::AwaitPubrec:
+      return storage::InflightStage::await_pubrec;
+    case OutboundFlight::Stage::AwaitPubcomp:
+      return storage::InflightStage::await_pubcomp;
+  }
+  return storage::InflightStage::await_puback;
 }
-std::vector<PersistRequest>& Broker::persist_requests() {
-  static std::vector<PersistRequest> none;
-  return none;
+
+}  // namespace
+
+storage::MessageView Broker::Impl::view(const Message& m) const {
+  storage::MessageView v;
+  v.topic = m.topic;
+  v.payload = m.payload;
+  v.qos = m.qos;
+  v.retain = m.retain;
+  v.props = &m.props;
+  if (m.expires_at) v.expires_at = to_broker(*m.expires_at);
+  v.origin_client_id = m.origin_client_id;
+  return v;
 }
+
+void Broker::Impl::persist_session(Session& s) {
+  if (!s.dur) s.dur = std::make_unique<DurableState>();
+  storage::SessionRecord r;
+  r.client_id = s.client_id;
+  r.version = s.version;
+  r.expiry_interval = s.expiry_interval;
+  if (s.conn == 0 && s.expires_at) r.expires_at = to_broker(*s.expires_at);
+  if (const ConnectionState* c = s.live; c && c->will) {
+    // Stored while connected so that a crash, which closes the connection without
+    // DISCONNECT, still publishes it after the restart [MQTT-3.1.2-8].
+    r.will = *c->will;
+  } else if (s.pending_will) {
+    r.will = s.pending_will->will;
+    r.will_due = to_broker(s.pending_will->due);
+  }
+  r.subscriptions.reserve(s.subscriptions.size());
+  for (const auto& [filter, o] : s.subscriptions) {
+    r.subscriptions.push_back(storage::SubscriptionRecord{
+        filter, o.max_qos, o.no_local, o.retain_as_published, o.retain_handling,
+        o.subscription_id});
+  }
+  r.inbound_qos2 = s.inbound_qos2;
+  batch.put_session(r);
+}
+
+void Broker::Impl::send_ack(ConnectionState& c, codec::PacketType type, codec::PubAck&& ack) {
+  const bool waiting = c.acks && !c.acks->empty();
+  if (persist && (waiting || !batch.empty())) {
+    const std::uint64_t token = batch.empty() ? next_token - 1 : next_token;
+    if (waiting || token > durable_token) {
+      if (!c.acks) c.acks = std::make_unique<Ring<DeferredAck>>();
+      c.acks->push_back(DeferredAck{token, type, std::move(ack)});
+      if (!c.ack_listed) {
+        c.ack_listed = true;
+        ack_conns.push_back(c.id);
+      }
+      ++stats.acks_waiting;
+      return;
+    }
+  }
+  switch (type) {
+    case codec::PacketType::Pubrec:
+      send(c, codec::Pubrec{std::move(ack)});
+      break;
+    case codec::PacketType::Pubcomp:
+      send(c, codec::Pubcomp{std::move(ack)});
+      break;
+    default:
+      send(c, codec::Puback{std::move(ack)});
+      break;
+  }
+}
+
+void Broker::Impl::flush_batch() {
+  if (!persist || batch.empty()) return;
+  requests.push_back(PersistRequest{std::move(batch), next_token++});
+  batch.clear();
+}
+
+void Broker::Impl::queue_removed(Session& s, const QueuedMessage& m) {
+  if (m.seq != 0 && s.dur) batch.remove_queue(s.client_id, m.seq);
+}
+
+void Broker::Impl::put_flight(Session& s, const OutboundFlight& f) {
+  storage::InflightInfo info;
+  info.packet_id = f.packet_id;
+  info.order = f.order;
+  info.stage = stage_of(f.stage);
+  info.delivery = storage::Delivery{f.qos, f.retain, f.subscription_ids};
+  if (f.stage == OutboundFlight::Stage::AwaitPubcomp || !f.msg) {
+    batch.put_inflight(s.client_id, info);  // only the PUBREL is ever resent
+  } else {
+    batch.put_inflight(s.client_id, info, view(*f.msg));
+  }
+}
+
+void Broker::Impl::durable_enqueue(Session& s, QueuedMessage&& m) {
+  assert(s.dur);
+  DurableState& d = *s.dur;
+  const QueueLimits lim = queue_limits();
+  const std::size_t size = m.msg->size_bytes();
+  if (lim.max_messages == 0 || size > lim.max_bytes) {  // can never fit
+    ++stats.dropped_queue_full;
+    return;
+  }
+  // The limits count the whole queue, RAM window and disk together.
+  while (queued_total(s) + 1 > lim.max_messages ||
+         s.queue.bytes() + d.disk_bytes + size > lim.max_bytes) {
+    // Drop-oldest takes the head, which is in RAM unless the window drained; when the head
+    // is still being committed it cannot be read back, and the newest is dropped instead.
+    if (!lim.drop_oldest || (s.queue.empty() && !refill(s)) || s.queue.empty()) {
+      ++stats.dropped_queue_full;
+      return;
+    }
+    const QueuedMessage old = s.queue.pop_front();
+    queue_removed(s, old);
+    --stats.queued_messages;
+    ++stats.dropped_queue_full;
+  }
+  m.seq = d.next_seq++;
+  batch.append_queue(s.client_id, m.seq, storage::Delivery{m.qos, m.retain, m.subscription_ids},
+                     view(*m.msg));
+  ++stats.queued_messages;
+  const PersistenceOptions& o = *persist;
+  const bool window_full =
+      s.queue.size() >= o.queue_window ||
+      (!s.queue.empty() && s.queue.bytes() + size > o.queue_window_bytes);
+  if (d.disk_count > 0 || window_full) {
+    // Past the RAM window: on disk only, read back in order as the window drains.
+    if (d.disk_count == 0) d.disk_from = m.seq;
+    ++d.disk_count;
+    d.disk_bytes += size;
+    d.spill_token = next_token;
+    ++stats.queued_on_disk;
+    return;
+  }
+  const bool expires = m.msg->expires_at.has_value();
+  bool accepted = false;
+  s.queue.push(std::move(m), QueueLimits{SIZE_MAX, SIZE_MAX, true}, accepted);
+  if (expires) arm_session(s);
+}
+
+MessagePtr Broker::Impl::from_stored(storage::StoredMessage&& sm) const {
+  auto m = std::make_shared<Message>();
+  m->topic = std::move(sm.topic);
+  m->payload = std::move(sm.payload);
+  m->qos = sm.qos;
+  m->retain = sm.retain;
+  m->props = std::move(sm.props);
+  if (sm.expires_at) m->expires_at = to_steady(*sm.expires_at);
+  m->origin_client_id = std::move(sm.origin_client_id);
+  return m;
+}
+
+bool Broker::Impl::refill(Session& s) {
+  if (!s.dur || s.dur->disk_count == 0) return false;
+  DurableState& d = *s.dur;
+  const PersistenceOptions& o = *persist;
+  const std::size_t room = s.queue.size() < o.queue_window ? o.queue_window - s.queue.size() : 1;
+  std::vector<storage::QueueEntry> got;
+  const storage::Status st =
+      o.store->read_queue(s.client_id, d.disk_from, room, o.queue_window_bytes, got);
+  if (!st.ok()) ++stats.storage_failures;
+  if (got.empty()) {
+    if (st.ok() && d.spill_token <= durable_token) {
+      // Everything appended is committed and nothing is left: the count was stale (a
+      // record that did not decode was skipped). Forget the phantom entries.
+      stats.queued_on_disk -= d.disk_count;
+      stats.queued_messages -= d.disk_count;
+      d.disk_count = 0;
+      d.disk_bytes = 0;
+    }
+    return false;
+  }
+  bool expires = false;
+  for (storage::QueueEntry& e : got) {
+    if (d.disk_count == 0) break;
+    QueuedMessage q;
+    q.msg = from_stored(std::move(e.message));
+    q.qos = e.qos;
+    q.retain = e.retain;
+    q.subscription_ids = std::move(e.subscription_ids);
+    q.seq = e.seq;
+    const std::size_t size = q.msg->size_bytes();
+    expires = expires || q.msg->expires_at.has_value();
+    --d.disk_count;
+    d.disk_bytes -= std::min<std::uint64_t>(d.disk_bytes, size);
+    --stats.queued_on_disk;
+    d.disk_from = e.seq + 1;
+    bool accepted = false;
+    s.queue.push(std::move(q), QueueLimits{SIZE_MAX, SIZE_MAX, true}, accepted);
+  }
+  if (d.disk_count == 0) d.disk_bytes = 0;
+  if (expires) arm_session(s);
+  return true;
+}
+
+void Broker::Impl::release_acks(Time now, std::uint64_t failed_token) {
+  std::vector<ConnId> list;
+  list.swap(ack_conns);
+  for (ConnId id : list) {
+    ConnectionState* c = find_conn(id);
+    if (!c) continue;  // gone; on_closed already uncounted its acknowledgements
+    Ring<DeferredAck>& q = *c->acks;
+    const bool failed = failed_token != 0 && !q.empty() && q.front().token <= failed_token;
+    if (failed || c->phase != ConnPhase::Connected) {
+      stats.acks_waiting -= q.size();
+      q.clear();
+      c->ack_listed = false;
+      if (failed) {
+        // The message is not durable, so it must not be acknowledged: the client keeps it
+        // and resends it on its next connection [MQTT-4.4.0-1].
+        close(*c, ReasonCode::UnspecifiedError, EventKind::Disconnected, "storage write failed",
+              true, true, now);
+      }
+      continue;
+    }
+    while (!q.empty() && q.front().token <= durable_token) {
+      DeferredAck a = std::move(q.front());
+      q.pop_front();
+      --stats.acks_waiting;
+      switch (a.type) {
+        case codec::PacketType::Pubrec:
+          send(*c, codec::Pubrec{std::move(a.ack)});
+          break;
+        case codec::PacketType::Pubcomp:
+          send(*c, codec::Pubcomp{std::move(a.ack)});
+          break;
+        default:
+          send(*c, codec::Puback{std::move(a.ack)});
+          break;
+      }
+    }
+    if (q.empty()) {
+      c->ack_listed = false;
+      c->acks.reset();  // an idle publisher holds no ring
+      continue;
+    }
+    ack_conns.push_back(id);
+  }
+}
+
+// ---------------------------------------------------------------- Broker
+
+void Broker::enable_persistence(const PersistenceOptions& opts) {
+  assert(opts.store != nullptr);
+  Impl& d = *impl_;
+  d.persist = opts;
+  if (d.persist->queue_window == 0) d.persist->queue_window = 1;
+}
+
+std::vector<PersistRequest>& Broker::persist_requests() { return impl_->requests; }
+
 void Broker::on_persisted(std::uint64_t token, const storage::Status& status, Time now) {
-  (void)token;
-  (void)status;
-  (void)now;
+  Impl& d = *impl_;
+  if (!d.persist) return;
+  std::uint64_t failed = 0;
+  if (status.ok()) {
+    d.durable_token = std::max(d.durable_token, token);
+  } else {
+    ++d.stats.storage_failures;
+    // Later batches may still succeed; the state they describe stays consistent because
+    // every write is idempotent (a put replaces, a delete of an absent key is harmless).
+    d.durable_token = std::max(d.durable_token, token);
+    failed = token;
+  }
+  if (!d.ack_conns.empty()) d.release_acks(now, failed);
+  if (!d.refill_waiters.empty()) {
+    std::vector<SessionKey> waiters;
+    waiters.swap(d.refill_waiters);
+    for (SessionKey k : waiters) {
+      Session* s = d.find_session(k);
+      if (!s || !s->dur) continue;
+      s->dur->refill_waiting = false;
+      if (ConnectionState* c = d.online_conn(*s)) d.drain(*c, *s, now);
+    }
+  }
+  d.prune_timers();
+  d.flush_batch();
 }
 
 }  // namespace tern::core

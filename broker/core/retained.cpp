@@ -180,12 +180,14 @@ std::optional<Time> RetainedStore::next_expiry() const {
   return idx.begin()->first;
 }
 
-std::size_t RetainedStore::erase_expired(Time now) {
+std::size_t RetainedStore::erase_expired(Time now,
+                                         const std::function<void(const MessagePtr&)>& on_removed) {
   std::size_t n = 0;
   auto& idx = *root_->expiry_;
   while (!idx.empty() && idx.begin()->first <= now) {
     // Keep the message alive while erase() walks its topic.
     const MessagePtr m = idx.begin()->second->msg_;
+    if (on_removed) on_removed(m);
     const bool erased = erase(m->topic);
     assert(erased);  // the index only holds stored messages
     if (!erased) idx.erase(idx.begin());  // never loop forever on a broken invariant

@@ -30,8 +30,10 @@ class RetainedStore {
   // (a plain filter, no $share prefix), with the '$' rule of [MQTT-4.7.2-1].
   void match(std::string_view filter, const std::function<void(const MessagePtr&)>& visit) const;
 
-  // Removes messages whose expires_at <= now; returns how many.
-  std::size_t erase_expired(Time now);
+  // Removes messages whose expires_at <= now, calling on_removed (if set) for each before
+  // it goes; returns how many.
+  std::size_t erase_expired(Time now,
+                            const std::function<void(const MessagePtr&)>& on_removed = {});
   // Earliest expires_at among stored messages; nullopt when none expires.
   std::optional<Time> next_expiry() const;
 

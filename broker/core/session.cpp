@@ -39,21 +39,6 @@ QueuedMessage MessageQueue::pop_front() {
   return m;
 }
 
-std::size_t MessageQueue::erase_expired(Time now) {
-  std::optional<Time> earliest;
-  const std::size_t n = items_.erase_if([&](const QueuedMessage& m) {
-    const auto& exp = m.msg->expires_at;
-    if (exp && *exp <= now) {
-      note_removed(m);
-      return true;
-    }
-    if (exp && (!earliest || *exp < *earliest)) earliest = exp;
-    return false;
-  });
-  earliest_expiry_ = earliest;
-  return n;
-}
-
 void MessageQueue::clear() {
   items_.clear();
   bytes_ = 0;

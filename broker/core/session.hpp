@@ -30,6 +30,7 @@ struct QueuedMessage {
   std::uint8_t qos = 0;   // delivery QoS: min(published, subscription)
   bool retain = false;    // the RETAIN flag to send
   std::vector<std::uint32_t> subscription_ids;
+  std::uint64_t seq = 0;  // its key in the session's stored queue; 0 when not stored
 };
 
 struct QueueLimits {
@@ -56,8 +57,13 @@ class MessageQueue {
   // REQUIRES: !empty().
   QueuedMessage pop_front();
 
-  // Removes messages whose expiry is at or before `now` [MQTT-3.3.2-5]; returns how many.
-  std::size_t erase_expired(Time now);
+  // Removes messages whose expiry is at or before `now` [MQTT-3.3.2-5], calling
+  // on_removed(const QueuedMessage&) for each; returns how many.
+  template <class F>
+  std::size_t erase_expired(Time now, F&& on_removed);
+  std::size_t erase_expired(Time now) {
+    return erase_expired(now, [](const QueuedMessage&) {});
+  }
   // Earliest expiry among queued messages (a lower bound: popped entries are not
   // subtracted until the next erase_expired), nullopt if none expires.
   std::optional<Time> earliest_expiry() const { return earliest_expiry_; }
@@ -72,6 +78,39 @@ class MessageQueue {
   std::size_t bytes_ = 0;
   std::size_t qos0_ = 0;
   std::optional<Time> earliest_expiry_;
+};
+
+template <class F>
+std::size_t MessageQueue::erase_expired(Time now, F&& on_removed) {
+  std::optional<Time> earliest;
+  const std::size_t n = items_.erase_if([&](const QueuedMessage& m) {
+    const auto& exp = m.msg->expires_at;
+    if (exp && *exp <= now) {
+      on_removed(m);
+      note_removed(m);
+      return true;
+    }
+    if (exp && (!earliest || *exp < *earliest)) earliest = exp;
+    return false;
+  });
+  earliest_expiry_ = earliest;
+  return n;
+}
+
+// The persistence state of a session whose record is stored (see persist.cpp). Boxed in
+// Session: sessions that are never stored (expiry 0, or persistence off) pay 8 bytes.
+struct DurableState {
+  std::uint64_t next_seq = 1;    // key of the next queue entry
+  std::uint64_t next_order = 1;  // send-order stamp of the next in-flight flow
+  // The queue's tail that is on disk only (past the RAM window), always newer than every
+  // message in RAM. disk_from: the lowest seq it may hold (read_queue starts there).
+  std::uint64_t disk_count = 0;
+  std::uint64_t disk_bytes = 0;
+  std::uint64_t disk_from = 0;
+  // Token of the request that appended the newest disk-only entry: until it is durable a
+  // read may find fewer entries than disk_count (they are still in the committer).
+  std::uint64_t spill_token = 0;
+  bool refill_waiting = false;  // a read found nothing yet; retried on the next commit
 };
 
 // A will waiting for its Will Delay Interval [MQTT-3.1.3-9].
@@ -100,6 +139,8 @@ struct Session {
   MessageQueue queue;
   // Boxed: a codec::Will (with its Properties) is ~700 bytes, and few sessions have one.
   std::unique_ptr<PendingWill> pending_will;
+  // Set once the session's record is stored; see DurableState.
+  std::unique_ptr<DurableState> dur;
 
   // Runtime only (rebuilt, not persisted):
   ConnId conn = 0;                   // the live connection, 0 when offline
