@@ -208,18 +208,32 @@ TEST_CASE("tern --check-config on configs/tern.yaml exits 0", "[app][binary]") {
 TEST_CASE("tern --check-config on a broken file exits 1 with every error", "[app][binary]") {
   const std::string path = temp_file(
       "listeners:\n  - name: a\n    bind: \"0.0.0.0:99999\"\nmqtt:\n  max_inflight: abc\n"
-      "storage:\n  path: /var/lib/tern\n");
+      "storage:\n  path: var/lib/tern\n");
   const Result r = run({"--check-config", path});
   std::remove(path.c_str());
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.output, Contains(path + ":3: listeners[0].bind: port 99999 out of range"));
   CHECK_THAT(r.output, Contains(path + ":5: mqtt.max_inflight: expected an integer"));
-  CHECK_THAT(r.output, Contains(path + ":6: storage: persistence is not supported yet"));
+  CHECK_THAT(r.output, Contains(path + ":7: storage.path: expected an absolute path"));
   CHECK(r.output.find("configuration OK") == std::string::npos);
 
   const Result missing = run({"--check-config", "/nonexistent/tern.yaml"});
   CHECK(missing.exit_code == 1);
   CHECK_THAT(missing.output, Contains("/nonexistent/tern.yaml: cannot read file"));
+}
+
+TEST_CASE("tern --check-config on configs/durable.yaml exits 0", "[app][binary][storage]") {
+  const Result r = run({"--check-config", std::string(TERN_SOURCE_DIR) + "/configs/durable.yaml"});
+  CHECK(r.exit_code == 0);
+  CHECK(r.output == "configuration OK\n");
+  const Result help = run({"--help"});
+  CHECK(help.exit_code == 0);
+  CHECK_THAT(help.output, Contains("--data-dir DIR"));
+  // --data-dir is checked with the rest of the command line.
+  const Result bad = run({"--check-config", kDefaultConfig, "--data-dir", "/"});
+  CHECK(bad.exit_code == 1);
+  CHECK_THAT(bad.output, Contains("command line: --data-dir: expected a directory of its own"));
+  CHECK(run({"--check-config", kDefaultConfig, "--data-dir", "/tmp/x"}).exit_code == 0);
 }
 
 TEST_CASE("tern refuses to start on an invalid config or command line", "[app][binary]") {
