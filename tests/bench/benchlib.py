@@ -41,8 +41,8 @@ def wait_port(port, proc, timeout=10.0):
     raise RuntimeError("broker did not listen on port %d within %.0fs" % (port, timeout))
 
 
-def _spawn(argv, log_path):
-    log = open(log_path, "wb")
+def _spawn(argv, log_path, append=False):
+    log = open(log_path, "ab" if append else "wb")
     # Own process group, so a Ctrl-C reaches us first and we stop the children in order.
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             start_new_session=True)
@@ -88,13 +88,36 @@ class Broker:
                     return int(line.split()[1]) * 1024
         return 0
 
+    def io_counters(self):
+        """/proc/<pid>/io of the broker (all its threads): wchar counts every write()
+        (sockets included), write_bytes what it caused to be written to a block device,
+        cancelled_write_bytes dirty page-cache data dropped before it reached the disk
+        (a file truncated or deleted in time)."""
+        out = {}
+        with open("/proc/%d/io" % self.proc.pid) as f:
+            for line in f:
+                k, v = line.split(":", 1)
+                out[k.strip()] = int(v)
+        return out
+
     def stop(self):
         stop(self.proc)
 
+    def kill(self):
+        """SIGKILL, no shutdown work (the crash the durability contract is about)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc in _children:
+            _children.remove(self.proc)
 
-def start_tern(tern, io_threads=1, cpu=None, workdir=None):
+
+def start_tern(tern, io_threads=1, cpu=None, workdir=None, extra_yaml="", extra_args=(),
+               port=None):
+    """extra_yaml: more top-level YAML sections (e.g. a storage: block); extra_args: more
+    command-line arguments (e.g. --data-dir DIR). port: reuse one (a restart)."""
     workdir = workdir or tempfile.mkdtemp(prefix="tern-bench-")
-    port = free_port()
+    port = port or free_port()
     cfg = os.path.join(workdir, "tern.yaml")
     with open(cfg, "w") as f:
         f.write(
@@ -108,29 +131,32 @@ def start_tern(tern, io_threads=1, cpu=None, workdir=None):
             "  max_queued_bytes: 1GiB\n"
             "log:\n"
             "  level: warn\n"
-            "io_threads: %d\n" % (port, io_threads))
-    argv = [tern, "-c", cfg, "--bind", "127.0.0.1", "--port", str(port)]
+            "io_threads: %d\n" % (port, io_threads) + extra_yaml)
+    argv = [tern, "-c", cfg, "--bind", "127.0.0.1", "--port", str(port)] + list(extra_args)
     if cpu is not None:
         argv = ["taskset", "-c", str(cpu)] + argv
-    proc = _spawn(argv, os.path.join(workdir, "tern.log"))
+    proc = _spawn(argv, os.path.join(workdir, "tern.log"), append=True)
     wait_port(port, proc)
     return Broker("tern", proc, port, workdir)
 
 
-def start_mosquitto(mosquitto="mosquitto", cpu=None, workdir=None):
+def start_mosquitto(mosquitto="mosquitto", cpu=None, workdir=None, persistence_dir=None):
+    """persistence_dir: persistence true with its database there (Mosquitto snapshots it
+    every autosave_interval, 30 min by default, and at shutdown; nothing in between)."""
     workdir = workdir or tempfile.mkdtemp(prefix="tern-bench-")
     port = free_port()
     conf = os.path.join(workdir, "mosquitto.conf")
+    persist = ("persistence true\npersistence_location %s/\n" % persistence_dir
+               if persistence_dir else "persistence false\n")
     with open(conf, "w") as f:
         f.write(
             "listener %d 127.0.0.1\n"
-            "allow_anonymous true\n"
-            "persistence false\n"
+            "allow_anonymous true\n" % port + persist +
             "set_tcp_nodelay true\n"
             "max_queued_messages 1000000\n"
             "connection_messages false\n"
             "log_dest stderr\n"
-            "log_type error\n" % port)
+            "log_type error\n")
     argv = [mosquitto, "-c", conf]
     if cpu is not None:
         argv = ["taskset", "-c", str(cpu)] + argv

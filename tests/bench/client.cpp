@@ -39,7 +39,24 @@ void Client::send(const codec::Packet& p) {
 }
 
 void Client::flush() {
-  if (!open_ || write_busy_ || pending_.empty()) return;
+  if (!open_ || write_busy_) return;
+  if (disconnect_sent_) {
+    // Drop whatever the handler queued after the DISCONNECT.
+    if (disconnect_flushed_) {
+      pending_.clear();
+    } else {
+      pending_.resize(disconnect_end_);
+      disconnect_flushed_ = true;
+    }
+  }
+  if (pending_.empty()) {
+    if (disconnect_flushed_) {
+      // Everything up to the DISCONNECT is written: half-close, keep reading until EOF.
+      asio::error_code ignored;
+      socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+    }
+    return;
+  }
   write_busy_ = true;
   std::swap(pending_, writing_);
   last_send_ = Clock::now();
@@ -53,6 +70,14 @@ void Client::flush() {
                       }
                       flush();
                     });
+}
+
+void Client::disconnect() {
+  if (!open_ || disconnect_sent_) return;
+  codec::encode(codec::Disconnect{}, version_, pending_);
+  disconnect_sent_ = true;
+  disconnect_end_ = pending_.size();
+  flush();
 }
 
 void Client::read() {
@@ -69,8 +94,9 @@ void Client::read() {
   socket_.async_read_some(asio::buffer(in_.data() + in_end_, in_.size() - in_end_),
                           [this](const asio::error_code& ec, std::size_t n) {
                             if (ec) {
-                              close(ec == asio::error::eof ? "closed by broker"
-                                                           : "read: " + ec.message());
+                              close(ec == asio::error::eof
+                                        ? (disconnect_sent_ ? "disconnected" : "closed by broker")
+                                        : "read: " + ec.message());
                               return;
                             }
                             on_read(n);

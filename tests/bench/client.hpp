@@ -46,6 +46,11 @@ class Client {
   std::string& out() { return pending_; }
   void flush();
   void close(std::string_view why);
+  // Graceful end: sends DISCONNECT, half-closes once it is written and waits for the
+  // broker to close (so the broker has processed the DISCONNECT when on_closed runs).
+  // Anything queued afterwards is dropped: nothing may follow a DISCONNECT.
+  void disconnect();
+  bool disconnecting() const { return disconnect_sent_; }
 
   bool open() const { return open_; }
   Role role() const { return role_; }
@@ -69,6 +74,9 @@ class Client {
   bool open_ = false;
   bool closed_ = false;
   bool write_busy_ = false;
+  bool disconnect_sent_ = false;     // DISCONNECT queued; nothing after it goes out
+  bool disconnect_flushed_ = false;  // ... and handed to the socket
+  std::size_t disconnect_end_ = 0;   // pending_ size up to and including the DISCONNECT
   std::string pending_;
   std::string writing_;
   std::vector<char> in_;

@@ -54,12 +54,18 @@ int main(int argc, char** argv) {
   const std::map<std::string, Scenario> kScenarios{{"fanin", Scenario::FanIn},
                                                    {"fanout", Scenario::FanOut},
                                                    {"latency", Scenario::Latency},
-                                                   {"conns", Scenario::Conns}};
+                                                   {"conns", Scenario::Conns},
+                                                   {"queue", Scenario::Queue}};
+  const std::map<std::string, QueuePhase> kPhases{
+      {"both", QueuePhase::Both}, {"fill", QueuePhase::Fill}, {"drain", QueuePhase::Drain}};
+  std::string phase = "both";
   app.add_option("scenario", scenario,
                  "fanin: P publishers -> 1 subscriber; fanout: 1 publisher -> S subscribers; "
-                 "latency: fixed rate, percentiles; conns: C idle clients with keep-alive")
+                 "latency: fixed rate, percentiles; conns: C idle clients with keep-alive; "
+                 "queue: P publishers fill S offline persistent sessions, which then "
+                 "reconnect and drain")
       ->required()
-      ->check(CLI::IsMember({"fanin", "fanout", "latency", "conns"}));
+      ->check(CLI::IsMember({"fanin", "fanout", "latency", "conns", "queue"}));
   app.add_option("--host", host, "Broker address: 127.0.0.0/8 or ::1 only")->capture_default_str();
   app.add_option("-p,--port", port, "Broker port")->check(CLI::Range(1, 65535))->capture_default_str();
   app.add_option("--protocol", protocol, "MQTT version")
@@ -103,6 +109,22 @@ int main(int argc, char** argv) {
   app.add_option("--connect-batch", o.connect_batch, "Connections opened at once")
       ->check(CLI::Range(std::size_t{1}, std::size_t{10000}))
       ->capture_default_str();
+  app.add_option("-n,--count", o.count,
+                 "Total messages (all publishers); the run ends when all arrived. 0 = "
+                 "bounded by --duration only (queue: fill until either)")
+      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1} << 40))
+      ->capture_default_str();
+  app.add_option("--session-expiry", o.session_expiry,
+                 "Subscribers hold persistent sessions with this expiry, seconds (v5; "
+                 "3.1.1: clean session 0). queue default 300")
+      ->capture_default_str();
+  app.add_option("--phase", phase,
+                 "queue: both, or only fill / only drain (a later run with the same --nonce, "
+                 "-P, -S and --count), e.g. across a broker restart")
+      ->check(CLI::IsMember({"both", "fill", "drain"}))
+      ->capture_default_str();
+  app.add_option("--nonce", o.nonce, "Run nonce (0 = random); reported in the output")
+      ->capture_default_str();
   app.add_flag("--json", json, "Print one JSON object instead of text");
   app.add_flag("--expect-clean", expect_clean,
                "Exit 4 unless the run saw zero loss, duplicates and reordering");
@@ -120,7 +142,19 @@ int main(int argc, char** argv) {
   o.publishers = publishers ? publishers : (o.scenario == Scenario::FanIn ? 4 : 1);
   o.subscribers = subscribers ? subscribers : (o.scenario == Scenario::FanOut ? 8 : 1);
   if (o.scenario == Scenario::FanOut) o.publishers = 1;
-  if (o.scenario != Scenario::FanOut) o.subscribers = 1;
+  if (o.scenario != Scenario::FanOut && o.scenario != Scenario::Queue) o.subscribers = 1;
+  o.queue_phase = kPhases.at(phase);
+  if (o.scenario == Scenario::Queue) {
+    if (o.qos == 0) {
+      std::cerr << "tern-bench: queue needs --qos 1 or 2 (offline QoS 0 is not queued)\n";
+      return 2;
+    }
+    if (o.session_expiry == 0) o.session_expiry = 300;
+    if (o.queue_phase == QueuePhase::Drain && (o.count == 0 || o.nonce == 0)) {
+      std::cerr << "tern-bench: --phase drain needs the fill run's --nonce and --count\n";
+      return 2;
+    }
+  }
   o.topic_each = topics == "each";
   o.rate = rate >= 0 ? rate : (o.scenario == Scenario::Latency ? 1000 : 0);
   o.timeout_s = timeout > 0 ? timeout : o.duration_s + 30;

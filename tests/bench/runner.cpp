@@ -42,13 +42,16 @@ double cpu_seconds() {
   return sec(ru.ru_utime) + sec(ru.ru_stime);
 }
 
-enum class Phase : std::uint8_t { Connecting, Running, Draining, Holding, Done };
+// Parking: queue subscribers disconnecting (their sessions stay). Acking: queue publishing
+// is over, waiting for the last acknowledgements.
+enum class Phase : std::uint8_t { Connecting, Parking, Running, Acking, Draining, Holding, Done };
 
 struct Pub {
   Client* client = nullptr;
   std::string topic;
   std::string payload;
   std::uint64_t seq = 0;         // last sequence number sent
+  std::uint64_t limit = UINT64_MAX;  // messages this publisher may send (--count)
   std::uint64_t received = 0;    // unique deliveries of its messages, all subscribers
   std::uint64_t forgiven = 0;    // messages written off by a stall (QoS 0 loss)
   std::uint64_t seen_received = 0;
@@ -71,7 +74,9 @@ class Runner final : public ClientHandler {
   explicit Runner(const Options& o)
       : o_(o), hard_(io_), tick_(io_), phase_timer_(io_) {
     std::random_device rd;
-    nonce_ = rd() ^ static_cast<std::uint32_t>(getpid());
+    nonce_ = o.nonce ? o.nonce : (rd() ^ static_cast<std::uint32_t>(getpid()));
+    if (nonce_ == 0) nonce_ = 1;
+    report_.nonce = nonce_;
     prefix_ = "tern-bench/" + std::to_string(nonce_);
   }
 
@@ -87,6 +92,7 @@ class Runner final : public ClientHandler {
       finish();
     });
     start_tick();
+    t_resume_ = Clock::now();  // a drain-only run starts draining with its first connect
     start_more();
     io_.run();
     report_.bench_cpu_s = cpu_seconds() - cpu0;
@@ -112,10 +118,16 @@ class Runner final : public ClientHandler {
       }
       dirty_.clear();
     }
+    check_done();
   }
 
   void on_closed(Client& c, std::string_view why) override {
     if (phase_ == Phase::Done) return;
+    if (c.disconnecting() && why == "disconnected") {
+      // A queue subscriber went offline on purpose: the broker processed its DISCONNECT.
+      if (phase_ == Phase::Parking && ++parked_ == subs_.size()) start_fill();
+      return;
+    }
     if (!connack_seen_[slot(c)]) {
       ++report_.connect_failed;
       --connecting_;
@@ -140,6 +152,10 @@ class Runner final : public ClientHandler {
     const bool conns = o_.scenario == Scenario::Conns;
     const std::size_t nsub = conns ? 0 : o_.subscribers;
     const std::size_t npub = conns ? 0 : o_.publishers;
+    // A drain-only run connects no publishers: it expects what a fill run with the same
+    // nonce, publishers and count sent.
+    const bool publishers_connect = !(queue_ && o_.queue_phase == QueuePhase::Drain);
+    resumed_ = !publishers_connect;
     subs_.resize(nsub);
     pubs_.resize(npub);
     for (std::size_t i = 0; i < nsub; ++i) {
@@ -148,9 +164,15 @@ class Runner final : public ClientHandler {
       subs_[i].from.resize(npub);
     }
     for (std::size_t i = 0; i < npub; ++i) {
-      clients_.push_back(std::make_unique<Client>(io_, *this, o_.version, Role::Publisher, i));
       Pub& p = pubs_[i];
-      p.client = clients_.back().get();
+      if (o_.count > 0) p.limit = o_.count / npub + (i < o_.count % npub ? 1 : 0);
+      if (publishers_connect) {
+        clients_.push_back(
+            std::make_unique<Client>(io_, *this, o_.version, Role::Publisher, i));
+        p.client = clients_.back().get();
+      } else {
+        p.seq = p.limit;
+      }
       p.topic = prefix_ + "/t" + (o_.topic_each ? "/" + std::to_string(i) : "");
       p.payload.assign(std::max(o_.payload, kHeaderBytes), 'x');
       put<std::uint32_t>(p.payload, 0, nonce_);
@@ -161,8 +183,9 @@ class Runner final : public ClientHandler {
         clients_.push_back(std::make_unique<Client>(io_, *this, o_.version, Role::Idle, i));
       }
     }
-    connack_seen_.assign(clients_.size(), false);
-    subs_per_msg_ = (o_.scenario == Scenario::FanOut) ? nsub : 1;
+    connack_seen_.assign(nsub + npub + (conns ? o_.clients : 0), false);
+    need_ready_ = clients_.size();
+    subs_per_msg_ = (o_.scenario == Scenario::FanOut || queue_) ? nsub : 1;
   }
 
   // Opens connections, at most connect_batch at once so the listen backlog never overflows.
@@ -173,6 +196,17 @@ class Runner final : public ClientHandler {
       codec::Connect con;
       con.clean_start = true;
       con.keep_alive = o_.keep_alive;
+      if (c.role() == Role::Subscriber && o_.session_expiry > 0) {
+        if (o_.version == codec::ProtocolVersion::v5) {
+          // [MQTT-3.1.2-4] clean start 0 resumes the session; [MQTT-3.1.2-5] a session
+          // expiry interval > 0 keeps it after the network connection closes.
+          con.clean_start = !resumed_;
+          con.props.session_expiry_interval = o_.session_expiry;
+        } else {
+          // 3.1.1 clean session 0: the session outlives the connection [MQTT-3.1.2-4].
+          con.clean_start = false;
+        }
+      }
       const char tag = c.role() == Role::Publisher ? 'p' : c.role() == Role::Subscriber ? 's' : 'c';
       con.client_id = "tb" + std::to_string(nonce_) + "-" + tag + std::to_string(c.index());
       ++connecting_;
@@ -183,7 +217,7 @@ class Runner final : public ClientHandler {
 
   void maybe_begin() {
     if (phase_ != Phase::Connecting) return;
-    if (ready_ + report_.connect_failed < clients_.size()) return;
+    if (ready_ + report_.connect_failed < need_ready_) return;
     if (o_.scenario == Scenario::Conns) {
       phase_ = Phase::Holding;
       t0_ = Clock::now();
@@ -194,11 +228,99 @@ class Runner final : public ClientHandler {
       });
       return;
     }
+    if (queue_) {
+      if (resumed_) {
+        // Every subscriber is back (session present checked on CONNACK): the broker now
+        // sends the stored in-flight and queued messages.
+        phase_ = Phase::Draining;
+        drain_progress_at_ = Clock::now();
+        drain_seen_ = delivered_;
+        check_done();
+      } else {
+        // Subscriptions are in place: take the subscribers offline, then fill.
+        phase_ = Phase::Parking;
+        for (Sub& s : subs_) s.client->disconnect();
+      }
+      return;
+    }
     phase_ = Phase::Running;
     t0_ = Clock::now();
     for (Pub& p : pubs_) p.last_progress = t0_;
     arm_phase(o_.duration_s, [this] { begin_drain(); });
     for (Pub& p : pubs_) refill(p);
+  }
+
+  // queue: publish into the offline sessions until --count or --duration.
+  void start_fill() {
+    phase_ = Phase::Running;
+    t0_ = Clock::now();
+    for (Pub& p : pubs_) p.last_progress = t0_;
+    arm_phase(o_.duration_s, [this] { stop_fill(); });
+    for (Pub& p : pubs_) refill(p);
+    check_done();
+  }
+
+  void stop_fill() {
+    if (phase_ != Phase::Running) return;
+    phase_ = Phase::Acking;
+    check_done();
+  }
+
+  // queue: the fill is acknowledged; reconnect every subscriber with clean start 0.
+  void resume() {
+    phase_ = Phase::Connecting;
+    resumed_ = true;
+    ready_ = 0;
+    need_ready_ = subs_.size();
+    t_resume_ = Clock::now();
+    for (std::size_t i = 0; i < subs_.size(); ++i) {
+      clients_.push_back(std::make_unique<Client>(io_, *this, o_.version, Role::Subscriber, i));
+      subs_[i].client = clients_.back().get();
+      subs_[i].ready = false;
+      connack_seen_[i] = false;
+    }
+    start_more();
+  }
+
+  bool all_sent() const {
+    for (const Pub& p : pubs_) {
+      if (p.seq < p.limit) return false;
+    }
+    return true;
+  }
+  bool all_acked() const {
+    for (const Pub& p : pubs_) {
+      if (p.unacked != 0) return false;
+    }
+    return true;
+  }
+
+  // Ends a count-bounded run as soon as everything arrived, and moves a queue run on.
+  void check_done() {
+    if (queue_) {
+      if (phase_ == Phase::Running && all_sent()) phase_ = Phase::Acking;
+      if (phase_ == Phase::Acking && all_acked()) {
+        report_.fill_s = std::chrono::duration<double>(Clock::now() - t0_).count();
+        if (o_.queue_phase == QueuePhase::Fill) {
+          finish();
+        } else {
+          resume();
+        }
+      } else if (phase_ == Phase::Draining && drained()) {
+        end_queue_drain();
+        finish();
+      }
+      return;
+    }
+    if (phase_ == Phase::Running && o_.count > 0 && all_sent() && drained()) {
+      begin_drain();
+      finish();
+    }
+  }
+
+  void end_queue_drain() {
+    report_.elapsed_s = std::chrono::duration<double>(Clock::now() - t_resume_).count();
+    report_.delivered_in_window = delivered_;
   }
 
   template <typename F>
@@ -264,6 +386,17 @@ class Runner final : public ClientHandler {
         }
         if (o_.rate > 0) refill(p);
       }
+    } else if (phase_ == Phase::Draining && queue_) {
+      // A queue drain runs until everything arrived; only 5 s without any delivery ends
+      // it early (the rest counts as loss). The hard timeout bounds it too.
+      if (delivered_ != drain_seen_) {
+        drain_seen_ = delivered_;
+        drain_progress_at_ = now;
+      }
+      if (now - drain_progress_at_ > 5s) {
+        end_queue_drain();
+        finish();
+      }
     } else if (phase_ == Phase::Draining) {
       if (delivered_ != drain_seen_) {
         drain_seen_ = delivered_;
@@ -289,7 +422,8 @@ class Runner final : public ClientHandler {
     }
     const std::size_t ack_window = std::min(o_.inflight, p.receive_max);
     bool wrote = false;
-    while (p.seq < target && outstanding(p) < o_.inflight &&
+    // queue: the subscribers are offline, so only the acknowledgement window applies.
+    while (p.seq < target && p.seq < p.limit && (queue_ || outstanding(p) < o_.inflight) &&
            (o_.qos == 0 || p.unacked < ack_window) && p.client->backlog() < (1u << 20)) {
       codec::PublishView v;
       v.qos = o_.qos;
@@ -331,7 +465,12 @@ class Runner final : public ClientHandler {
       return;
     }
     ++report_.connected;
-    if (c.role() == Role::Subscriber) {
+    if (c.role() == Role::Subscriber && resumed_) {
+      // The session, its subscription and its messages must still be there.
+      if (!ca.session_present) ++report_.session_missing;
+      subs_[c.index()].ready = true;
+      ++ready_;
+    } else if (c.role() == Role::Subscriber) {
       codec::Subscribe sub;
       sub.packet_id = 1;
       codec::SubscribeEntry e;
@@ -417,7 +556,11 @@ class Runner final : public ClientHandler {
   void on_pub_packet(Pub& p, Client& c, Packet& pk) {
     if (auto* a = std::get_if<codec::Puback>(&pk)) {
       free_id(p, a->packet_id);
-      if (a->reason_code >= 0x80) ++refused_;
+      if (a->reason_code >= 0x80) {
+        ++refused_;
+      } else {
+        ++report_.acked;
+      }
     } else if (auto* r = std::get_if<codec::Pubrec>(&pk)) {
       if (r->reason_code >= 0x80) {
         ++refused_;
@@ -429,6 +572,7 @@ class Runner final : public ClientHandler {
       }
     } else if (auto* cm = std::get_if<codec::Pubcomp>(&pk)) {
       free_id(p, cm->packet_id);
+      ++report_.acked;
     } else {
       common_packet(c, pk);
     }
@@ -458,7 +602,16 @@ class Runner final : public ClientHandler {
 
   void finish() {
     if (phase_ == Phase::Done) return;
-    if (phase_ == Phase::Running) begin_drain();
+    if (queue_) {
+      // Cut short (timeout, failure): report what was reached.
+      if (phase_ == Phase::Running || phase_ == Phase::Acking) {
+        report_.fill_s = std::chrono::duration<double>(Clock::now() - t0_).count();
+      } else if (phase_ == Phase::Draining) {
+        end_queue_drain();
+      }
+    } else if (phase_ == Phase::Running) {
+      begin_drain();
+    }
     if (phase_ == Phase::Connecting) t0_ = t_end_ = Clock::now();
     phase_ = Phase::Done;
     for (auto& c : clients_) {
@@ -483,7 +636,9 @@ class Runner final : public ClientHandler {
       report_.acks_missing += p.unacked;
     }
     report_.sent = sent;
-    report_.expected = sent * subs_per_msg_;
+    // A fill-only run expects no deliveries: its drain is another process's.
+    report_.expected =
+        (queue_ && o_.queue_phase == QueuePhase::Fill) ? 0 : sent * subs_per_msg_;
     report_.delivered = delivered_;
     report_.lost = report_.expected > delivered_ ? report_.expected - delivered_ : 0;
     for (const Sub& s : subs_) {
@@ -499,6 +654,7 @@ class Runner final : public ClientHandler {
   }
 
   const Options& o_;
+  const bool queue_ = o_.scenario == Scenario::Queue;
   asio::io_context io_{1};
   asio::steady_timer hard_;
   asio::steady_timer tick_;
@@ -514,9 +670,13 @@ class Runner final : public ClientHandler {
   std::size_t next_start_ = 0;
   std::size_t connecting_ = 0;
   std::size_t ready_ = 0;
+  std::size_t need_ready_ = 0;  // clients that must be ready before the next phase
+  std::size_t parked_ = 0;      // queue subscribers that went offline
+  bool resumed_ = false;        // subscribers reconnect to existing sessions
   Phase phase_ = Phase::Connecting;
   Clock::time_point t0_{};
   Clock::time_point t_end_{};
+  Clock::time_point t_resume_{};
   Clock::time_point drain_progress_at_{};
   std::uint64_t drain_seen_ = 0;
   std::uint64_t delivered_ = 0;
@@ -536,6 +696,7 @@ const char* to_string(Scenario s) {
     case Scenario::FanOut: return "fanout";
     case Scenario::Latency: return "latency";
     case Scenario::Conns: return "conns";
+    case Scenario::Queue: return "queue";
   }
   return "?";
 }
@@ -560,6 +721,12 @@ void print_text(const Options& o, const Report& r, std::ostream& out) {
         << r.sent << ", expected " << r.expected << ", delivered " << r.delivered << ")\n";
     out << "lost " << r.lost << "  duplicates " << r.duplicates << "  reordered " << r.reordered
         << "  foreign " << r.foreign << "  stalls " << r.stalls << "\n";
+    if (o.scenario == Scenario::Queue) {
+      out << "nonce " << r.nonce << "  fill " << r.fill_msgs_per_s() << " msgs/s over "
+          << r.fill_s << " s (acked " << r.acked << ", unacked " << r.acks_missing
+          << ")  drain: the delivered line above  session present missing "
+          << r.session_missing << "\n";
+    }
     out << std::setprecision(0) << "latency us: p50 " << us(r.latency.quantile(0.5)) << "  p99 "
         << us(r.latency.quantile(0.99)) << "  p99.9 " << us(r.latency.quantile(0.999))
         << "  max " << us(r.latency.max()) << "\n";
@@ -591,7 +758,11 @@ void print_json(const Options& o, const Report& r, std::ostream& out) {
       << us(r.latency.quantile(0.5)) << ",\"p99\":" << us(r.latency.quantile(0.99))
       << ",\"p999\":" << us(r.latency.quantile(0.999)) << ",\"max\":" << us(r.latency.max())
       << "},\"connected\":" << r.connected << ",\"connect_failed\":" << r.connect_failed
-      << ",\"alive_at_end\":" << r.alive_at_end << ",\"bench_cpu_s\":" << r.bench_cpu_s
+      << ",\"alive_at_end\":" << r.alive_at_end << ",\"nonce\":" << r.nonce
+      << ",\"session_expiry\":" << o.session_expiry << ",\"count\":" << o.count
+      << ",\"fill_s\":" << r.fill_s << ",\"acked\":" << r.acked
+      << ",\"fill_msgs_per_s\":" << r.fill_msgs_per_s()
+      << ",\"session_missing\":" << r.session_missing << ",\"bench_cpu_s\":" << r.bench_cpu_s
       << ",\"timed_out\":" << (r.timed_out ? "true" : "false") << ",\"clean\":"
       << (r.clean() ? "true" : "false") << ",\"error\":\"" << err << "\"}\n";
 }

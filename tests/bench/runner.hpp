@@ -16,7 +16,11 @@
 
 namespace tern::bench {
 
-enum class Scenario : std::uint8_t { FanIn, FanOut, Latency, Conns };
+enum class Scenario : std::uint8_t { FanIn, FanOut, Latency, Conns, Queue };
+
+// queue scenario: which part this process runs. Fill and drain in separate processes let a
+// caller restart the broker in between (the queue then comes back from disk).
+enum class QueuePhase : std::uint8_t { Both, Fill, Drain };
 
 struct Options {
   Scenario scenario = Scenario::FanIn;
@@ -34,6 +38,16 @@ struct Options {
   std::size_t clients = 1000;     // conns
   std::uint16_t keep_alive = 30;  // seconds
   std::size_t connect_batch = 256;  // connections being opened at once
+  // Total messages over all publishers (publisher i sends count/P, the first count%P one
+  // more); 0 = bounded by the duration only. With a count the run ends when all arrived.
+  std::uint64_t count = 0;
+  // > 0: subscribers hold persistent sessions (v5 Session Expiry Interval; 3.1.1 clean
+  // session 0), so a broker with storage must store what they are sent.
+  std::uint32_t session_expiry = 0;
+  QueuePhase queue_phase = QueuePhase::Both;
+  // Run nonce (topic prefix, client ids, payload tag); 0 = random. The fill and drain
+  // halves of a queue run must share it.
+  std::uint32_t nonce = 0;
 };
 
 // Every payload starts with: run nonce (4), publisher id (4), sequence (8), send time (8,
@@ -59,11 +73,20 @@ struct Report {
   std::size_t connect_failed = 0;
   std::size_t alive_at_end = 0;
   double bench_cpu_s = 0;
+  // queue scenario. Fill: from the first PUBLISH until the last acknowledgement, with every
+  // subscriber offline. Drain: from the subscribers' reconnect until the last delivery
+  // (these are also elapsed_s and delivered_in_window, so msgs_per_s is the drain rate).
+  std::uint32_t nonce = 0;
+  double fill_s = 0;
+  std::uint64_t acked = 0;      // publishes acknowledged (PUBACK / PUBCOMP) without error
+  std::size_t session_missing = 0;  // reconnects answered with session present 0
+
+  double fill_msgs_per_s() const { return fill_s > 0 ? acked / fill_s : 0; }
 
   double msgs_per_s() const { return elapsed_s > 0 ? delivered_in_window / elapsed_s : 0; }
   bool clean() const {
     return error.empty() && !timed_out && lost == 0 && duplicates == 0 && reordered == 0 &&
-           foreign == 0;
+           foreign == 0 && session_missing == 0 && acks_missing == 0;
   }
 };
 
