@@ -90,6 +90,7 @@ void Engine::drain(Loop& current) {
     }
   }
   actions.clear();
+  if (committer) submit_persist();
   // Posted while mu is held: the next drain's batches queue behind these, so every
   // connection sees its actions in the order core produced them.
   for (std::size_t i = 0; i < outbox.size(); ++i) {
@@ -295,6 +296,7 @@ void Engine::begin_shutdown() {
     if (l->backoff) l->backoff->cancel();
   }
   if (signals) signals->cancel(ignored);
+  if (checkpoint_timer) checkpoint_timer->cancel();
   Loop& l0 = *loops[0];
   {
     auto lk = lock();
@@ -352,6 +354,8 @@ bool Server::start(std::string& error) {
     s.bound.clear();
     return false;
   };
+  // The stored state is back before any client can connect.
+  if (!s.store && !s.open_storage(error)) return false;
   for (const ListenerOptions& lo : s.opts.listeners) {
     asio::ip::tcp::endpoint ep;
     std::string err;
@@ -397,6 +401,7 @@ void Server::run() {
   }
   Loop& l0 = *s.loops[0];
   for (auto& l : s.listeners) s.start_accept(*l);
+  s.arm_checkpoint();
   s.tick_timer.emplace(l0.ctx.get_executor());
   {
     auto lk = s.lock();
@@ -420,6 +425,7 @@ void Server::run() {
   for (auto& l : s.loops) {
     if (l->thread.joinable()) l->thread.join();
   }
+  s.close_storage();
 }
 
 void Server::stop() {

@@ -19,6 +19,9 @@
 
 #include "broker/core/broker.hpp"
 #include "broker/net/server.hpp"
+#include "storage/clock.hpp"
+#include "storage/committer.hpp"
+#include "storage/store.hpp"
 
 namespace tern::net {
 
@@ -173,6 +176,20 @@ struct Engine {
   void begin_shutdown();
   void stop_loops();  // any thread
 
+  // Storage (persistence.cpp), all inert without opts.storage.path.
+  // Opens the store, resumes the broker clock, restores core's state and starts the
+  // committer. start() only, before any listener accepts.
+  bool open_storage(std::string& error);
+  // Hands core's PersistRequests to the committer. REQUIRES: under mu.
+  void submit_persist();
+  // Committer callback (storage thread): reports the commit to core on loop 0.
+  void on_commit(std::uint64_t token, const storage::Status& st);
+  // The broker clock checkpoint (storage/clock.hpp): every kCheckpointInterval and at stop.
+  void write_checkpoint();
+  void arm_checkpoint();  // loop 0
+  // After the loops ended: last checkpoint, then every pending write is committed.
+  void close_storage();
+
   const ServerOptions opts;
   const std::uint32_t max_packet_size;  // decoder limit, from core options
 
@@ -194,6 +211,15 @@ struct Engine {
   std::size_t next_loop = 0;
   core::Time last_refusal_log{};
   std::uint64_t refusals_unlogged = 0;
+
+  // Storage: store before committer, so the committer (which borrows it) goes first.
+  std::unique_ptr<storage::Store> store;
+  std::unique_ptr<storage::Committer> committer;
+  std::optional<storage::StorageClock> storage_clock;
+  std::optional<Timer> checkpoint_timer;       // loop 0
+  std::atomic<std::uint64_t> committed_token{0};  // newest token reported ok
+  std::atomic<bool> commit_posted{false};         // a report to loop 0 is pending
+  std::atomic<std::uint64_t> commit_failures{0};
 
   std::atomic<bool> stop_requested{false};
   bool started = false;  // start() succeeded
