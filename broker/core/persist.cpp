@@ -286,10 +286,10 @@ void Broker::on_persisted(std::uint64_t token, const storage::Status& status, Ti
   if (status.ok()) {
     d.durable_token = std::max(d.durable_token, token);
   } else {
+    // Not durable: every acknowledgement waiting for it, or for an earlier token still
+    // unreported, is dropped with its connection. durable_token does not move, so reports
+    // may even arrive out of order (a submit refused at once) without releasing early.
     ++d.stats.storage_failures;
-    // Later batches may still succeed; the state they describe stays consistent because
-    // every write is idempotent (a put replaces, a delete of an absent key is harmless).
-    d.durable_token = std::max(d.durable_token, token);
     failed = token;
   }
   if (!d.ack_conns.empty()) d.release_acks(now, failed);
