@@ -317,9 +317,16 @@ void Broker::on_open(ConnId conn, Time now) {
   d.arm_conn(ref);
 }
 
+void Broker::on_open_internal(ConnId conn, Time now, InternalSessionOptions opts) {
+  on_open(conn, now);
+  if (ConnectionState* c = impl_->find_conn(conn); c && !c->internal)
+    c->internal = std::make_unique<InternalSessionOptions>(std::move(opts));
+}
+
 void Broker::on_packet(ConnId conn, codec::Packet&& packet, Time now) {
   const PruneOnExit<Impl> prune{*impl_};
   Impl& d = *impl_;
+  d.last_now = now;
   ConnectionState* cp = d.find_conn(conn);
   if (!cp || cp->phase == ConnPhase::Closing) return;  // already being closed: ignore
   ConnectionState& c = *cp;
@@ -409,6 +416,7 @@ void Broker::on_closed(ConnId conn, Time now) {
 void Broker::on_tick(Time now) {
   const PruneOnExit<Impl> prune{*impl_};
   Impl& d = *impl_;
+  d.last_now = now;
   while (auto e = d.timers.pop_due(now)) {
     switch (e->owner) {
       case TimerOwner::Connection:
@@ -462,5 +470,30 @@ const BrokerStats& Broker::stats() const {
 }
 
 const BrokerOptions& Broker::options() const { return impl_->opts; }
+
+std::optional<SessionStatus> Broker::session_status(std::string_view client_id) const {
+  Impl& d = *impl_;
+  auto it = d.by_client_id.find(std::string(client_id));
+  if (it == d.by_client_id.end()) return std::nullopt;
+  const Session* s = d.find_session(it->second);
+  if (!s) return std::nullopt;
+  SessionStatus st;
+  st.online = s->live != nullptr;
+  st.queued = d.queued_total(*s);
+  st.on_disk = s->dur ? s->dur->disk_count : 0;
+  st.inflight = s->inflight.size();
+  auto older = [&](const MessagePtr& m) {
+    if (m && (!st.oldest || m->created < *st.oldest)) st.oldest = m->created;
+  };
+  if (!s->inflight.empty()) older(s->inflight.entries().front().msg);
+  if (!s->queue.empty()) older(s->queue.items().front().msg);
+  if (s->policy) {
+    st.dropped_oldest = s->policy->dropped_oldest;
+    st.dropped_newest = s->policy->dropped_newest;
+    st.rejected = s->policy->rejected;
+    st.dropped_qos0 = s->policy->dropped_qos0;
+  }
+  return st;
+}
 
 }  // namespace tern::core

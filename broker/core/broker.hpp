@@ -20,7 +20,40 @@
 
 namespace tern::core {
 
-enum class OverflowPolicy : std::uint8_t { DropOldest, DropNewest };
+// What a full session queue does with one more message. Reject (internal sessions only,
+// e.g. a bridge) also answers a v5 publisher's PUBACK/PUBREC with 0x97 Quota exceeded.
+enum class OverflowPolicy : std::uint8_t { DropOldest, DropNewest, Reject };
+
+// Client ids with this prefix belong to the broker's own internal sessions (bridges):
+// a network client using one is refused with Client Identifier not valid.
+inline constexpr std::string_view kInternalClientPrefix = "$bridge/";
+
+// An internal session (Broker::on_open_internal): a client the broker runs itself, such as
+// the local side of a bridge. It speaks MQTT 5 through on_packet like any client, but its
+// queue has its own bounds and policy, and drops are counted per reason.
+struct InternalSessionOptions {
+  std::size_t max_queued_messages = 100000;
+  std::size_t max_queued_bytes = 64u << 20;
+  OverflowPolicy overflow = OverflowPolicy::DropOldest;
+  bool queue_qos0_offline = true;
+  // Messages published by an internal client whose id starts with this prefix are never
+  // delivered to this session: a bridge does not send back what came from its remote.
+  std::string loop_prefix;
+};
+
+// Broker::session_status: the state of one session's delivery, for bridge status/metrics.
+struct SessionStatus {
+  bool online = false;
+  std::uint64_t queued = 0;   // RAM window + disk
+  std::uint64_t on_disk = 0;
+  std::uint64_t inflight = 0;
+  std::optional<Time> oldest;  // when the oldest undelivered message arrived (or was loaded)
+  // Internal sessions only:
+  std::uint64_t dropped_oldest = 0;
+  std::uint64_t dropped_newest = 0;
+  std::uint64_t rejected = 0;
+  std::uint64_t dropped_qos0 = 0;
+};
 
 struct BrokerOptions {
   std::uint32_t max_packet_size = 1024 * 1024;  // ours, advertised to v5 clients
@@ -67,6 +100,7 @@ struct BrokerStats {
   std::uint64_t dropped_too_large = 0;      // exceeded a client's Maximum Packet Size
   std::uint64_t dropped_qos0_offline = 0;
   std::uint64_t dropped_retained_quota = 0; // retained not stored: max_retained_bytes
+  std::uint64_t dropped_rejected = 0;       // refused by a full internal queue (Reject)
   std::uint64_t queued_on_disk = 0;         // gauge: queued messages outside the RAM window
   std::uint64_t acks_waiting = 0;           // gauge: acknowledgements waiting for a commit
   std::uint64_t storage_failures = 0;       // commits reported failed (on_persisted)
@@ -81,6 +115,9 @@ class Broker {
 
   // A transport connection opened. CONNECT must follow within connect_timeout.
   void on_open(ConnId conn, Time now);
+  // An internal client (see InternalSessionOptions) opened `conn`; it then sends CONNECT
+  // (v5, a client id starting with kInternalClientPrefix) like a network client.
+  void on_open_internal(ConnId conn, Time now, InternalSessionOptions opts);
   // A decoded packet arrived on `conn`.
   void on_packet(ConnId conn, codec::Packet&& packet, Time now);
   // The decoder rejected input on `conn`: core answers as the spec says (CONNACK with the
@@ -120,6 +157,8 @@ class Broker {
   void on_persisted(std::uint64_t token, const storage::Status& status, Time now);
 
   const BrokerStats& stats() const;
+  // nullopt when no session has this client id.
+  std::optional<SessionStatus> session_status(std::string_view client_id) const;
   const BrokerOptions& options() const;
 
  private:

@@ -83,6 +83,8 @@ struct Broker::Impl {
   std::vector<ConnId> ack_conns;         // connections with deferred acknowledgements
   std::vector<SessionKey> refill_waiters;
   std::vector<std::uint16_t> id_scratch;
+  bool route_rejected = false;  // a Reject queue refused the message being routed
+  Time last_now{};              // time of the latest event (stamps reloaded messages)
 
   // ---- lookups (broker.cpp)
   ConnectionState* find_conn(ConnId id);
@@ -200,7 +202,9 @@ struct Broker::Impl {
                     bool dup, std::uint16_t packet_id, std::span<const std::uint32_t> ids,
                     Time now);
   std::size_t window(const ConnectionState& c) const;
-  QueueLimits queue_limits() const;
+  QueueLimits queue_limits(const Session& s) const;
+  // Counts one dropped message against s (per reason for internal sessions).
+  void count_drop(Session& s, bool oldest);
 };
 
 }  // namespace tern::core

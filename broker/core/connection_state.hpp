@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "broker/codec/packet.hpp"
+#include "broker/core/broker.hpp"
 #include "broker/core/ring.hpp"
 #include "broker/core/types.hpp"
 
@@ -69,6 +70,9 @@ struct ConnectionState {
   // answered at once, so this counts QoS 2 awaiting PUBREL). Checked against our Receive
   // Maximum; per connection because the client's send quota restarts with each one.
   std::uint32_t inbound_unacked = 0;
+
+  // Set for an internal client (Broker::on_open_internal); null for network clients.
+  std::unique_ptr<InternalSessionOptions> internal;
 
   // Acknowledgements waiting for a commit, oldest first; null when none ever waited.
   std::unique_ptr<Ring<DeferredAck>> acks;

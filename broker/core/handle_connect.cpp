@@ -95,6 +95,17 @@ void Broker::Impl::handle_connect(ConnectionState& c, codec::Connect&& p, Time n
     assigned = true;
   }
   c.client_id = client_id;
+  // The internal prefix is reserved for the broker's own sessions (bridges), so that no
+  // network client can take one over or dodge a bridge's loop prevention.
+  if (client_id.starts_with(kInternalClientPrefix) != (c.internal != nullptr)) {
+    refuse_connect(c, p.version,
+                   v5 ? rc(ReasonCode::ClientIdentifierNotValid)
+                      : static_cast<std::uint8_t>(codec::ConnackCode311::IdentifierRejected),
+                   c.internal ? "internal client without the internal prefix"
+                              : "client identifier prefix reserved for bridges",
+                   now);
+    return;
+  }
 
   // Keep-alive: v5 Server Keep Alive overrides the client's value when we cap it
   // [MQTT-3.2.2-21]. 3.1.1 cannot be told, so its value stands.
@@ -139,6 +150,12 @@ void Broker::Impl::handle_connect(ConnectionState& c, codec::Connect&& p, Time n
   }
   s->version = p.version;
   s->expiry_interval = expiry;
+  if (c.internal) {
+    if (!s->policy) s->policy = std::make_unique<SessionPolicy>();
+    s->policy->opts = *c.internal;  // the counters carry over
+  } else {
+    s->policy.reset();
+  }
   s->conn = c.id;
   s->live = &c;
 

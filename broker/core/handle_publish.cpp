@@ -8,6 +8,12 @@
 
 namespace tern::core {
 
+namespace {
+const char* route_code_text(std::uint8_t code) {
+  return code == 0 ? "" : "quota exceeded (retained store or bridge queue full)";
+}
+}  // namespace
+
 bool Broker::Impl::store_retained(const MessagePtr& msg) {
   const MessagePtr old = retained.find(msg->topic);
   if (msg->payload.empty()) {
@@ -137,22 +143,30 @@ void Broker::Impl::handle_publish(ConnectionState& c, codec::Publish&& p, Time n
     m->props.message_expiry_interval.reset();  // the remaining time is sent per delivery
   }
   m->origin_client_id = c.client_id;
+  m->created = now;
   const MessagePtr msg = std::move(m);
 
   std::uint8_t code = 0;
   if (msg->retain && !store_retained(msg) && v5 && msg->qos > 0)
     code = rc(ReasonCode::QuotaExceeded);  // refused: not stored and not forwarded
-  if (code == 0) route(msg, now);
+  if (code == 0) {
+    route_rejected = false;
+    route(msg, now);
+    // A full internal queue with the Reject policy (a bridge) refused it: a v5 publisher
+    // is told 0x97 Quota exceeded (other subscribers still got it).
+    if (route_rejected && v5 && msg->qos > 0) code = rc(ReasonCode::QuotaExceeded);
+    route_rejected = false;
+  }
 
   if (msg->qos == 1) {
-    ack(code, "retained message quota exceeded");  // [MQTT-4.3.2-4] PUBACK after routing
+    ack(code, route_code_text(code));  // [MQTT-4.3.2-4] PUBACK after routing
   } else if (msg->qos == 2) {
     if (code < 0x80) {
       s.add_inbound_qos2(p.packet_id);  // [MQTT-4.3.3-9] keep the id until PUBREL
       ++c.inbound_unacked;
       if (durable(s)) persist_session(s);
     }
-    ack(code, "retained message quota exceeded");
+    ack(code, route_code_text(code));
   }
 }
 
@@ -173,6 +187,10 @@ void Broker::Impl::route(const MessagePtr& msg, Time now) {
       [&](const Subscriber& sub) {
         Session* s = find_session(sub.session);
         if (!s) return;
+        // A bridge never gets back what its own remote side published (no loops).
+        if (s->policy && !s->policy->opts.loop_prefix.empty() &&
+            msg->origin_client_id.starts_with(s->policy->opts.loop_prefix))
+          return;
         // [MQTT-3.8.3-3] No Local: not back to the publishing client id.
         if (sub.opts.no_local && s->client_id == msg->origin_client_id) return;
         if (s->match_epoch == match_epoch) {

@@ -14,9 +14,32 @@ std::size_t Broker::Impl::window(const ConnectionState& c) const {
   return std::max<std::size_t>(w, 1);
 }
 
-QueueLimits Broker::Impl::queue_limits() const {
+QueueLimits Broker::Impl::queue_limits(const Session& s) const {
+  if (s.policy) {
+    const InternalSessionOptions& o = s.policy->opts;
+    return QueueLimits{o.max_queued_messages, o.max_queued_bytes,
+                       o.overflow == OverflowPolicy::DropOldest};
+  }
   return QueueLimits{opts.max_queued_messages, opts.max_queued_bytes,
                      opts.overflow == OverflowPolicy::DropOldest};
+}
+
+void Broker::Impl::count_drop(Session& s, bool oldest) {
+  if (!s.policy) {
+    ++stats.dropped_queue_full;
+    return;
+  }
+  if (oldest) {
+    ++s.policy->dropped_oldest;
+    ++stats.dropped_queue_full;
+  } else if (s.policy->opts.overflow == OverflowPolicy::Reject) {
+    ++s.policy->rejected;
+    ++stats.dropped_rejected;
+    route_rejected = true;  // the publisher hears of it (0x97)
+  } else {
+    ++s.policy->dropped_newest;
+    ++stats.dropped_queue_full;
+  }
 }
 
 void Broker::Impl::deliver(Session& s, const MessagePtr& msg, std::uint8_t qos, bool retain,
@@ -35,8 +58,10 @@ void Broker::Impl::deliver(Session& s, const MessagePtr& msg, std::uint8_t qos, 
       start_flight(*c, s, QueuedMessage{msg, qos, retain, {ids.begin(), ids.end()}}, now);
       return;
     }
-  } else if (qos == 0 && !opts.queue_qos0_offline) {
+  } else if (qos == 0 &&
+             !(s.policy ? s.policy->opts.queue_qos0_offline : opts.queue_qos0_offline)) {
     ++stats.dropped_qos0_offline;
+    if (s.policy) ++s.policy->dropped_qos0;
     return;
   }
   enqueue(s, QueuedMessage{msg, qos, retain, {ids.begin(), ids.end()}});
@@ -50,7 +75,9 @@ void Broker::Impl::enqueue(Session& s, QueuedMessage&& m) {
   const std::size_t before = s.queue.size();
   bool accepted = false;
   const bool expires = m.msg->expires_at.has_value();
-  stats.dropped_queue_full += s.queue.push(std::move(m), queue_limits(), accepted);
+  const std::size_t dropped = s.queue.push(std::move(m), queue_limits(s), accepted);
+  // All drops are the oldest when the new one got in; otherwise the new one was refused.
+  for (std::size_t i = 0; i < dropped; ++i) count_drop(s, accepted || i + 1 < dropped);
   const std::size_t after = s.queue.size();
   stats.queued_messages = stats.queued_messages + after - before;
   if (accepted && expires) arm_session(s);

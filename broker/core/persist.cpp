@@ -125,10 +125,10 @@ void Broker::Impl::put_flight(Session& s, const OutboundFlight& f) {
 void Broker::Impl::durable_enqueue(Session& s, QueuedMessage&& m) {
   assert(s.dur);
   DurableState& d = *s.dur;
-  const QueueLimits lim = queue_limits();
+  const QueueLimits lim = queue_limits(s);
   const std::size_t size = m.msg->size_bytes();
   if (lim.max_messages == 0 || size > lim.max_bytes) {  // can never fit
-    ++stats.dropped_queue_full;
+    count_drop(s, false);
     return;
   }
   // The limits count the whole queue, RAM window and disk together.
@@ -137,13 +137,13 @@ void Broker::Impl::durable_enqueue(Session& s, QueuedMessage&& m) {
     // Drop-oldest takes the head, which is in RAM unless the window drained; when the head
     // is still being committed it cannot be read back, and the newest is dropped instead.
     if (!lim.drop_oldest || (s.queue.empty() && !refill(s)) || s.queue.empty()) {
-      ++stats.dropped_queue_full;
+      count_drop(s, false);
       return;
     }
     const QueuedMessage old = s.queue.pop_front();
     queue_removed(s, old);
     --stats.queued_messages;
-    ++stats.dropped_queue_full;
+    count_drop(s, true);
   }
   m.seq = d.next_seq++;
   batch.append_queue(s.client_id, m.seq, storage::Delivery{m.qos, m.retain, m.subscription_ids},
@@ -177,6 +177,7 @@ MessagePtr Broker::Impl::from_stored(storage::StoredMessage&& sm) const {
   m->props = std::move(sm.props);
   if (sm.expires_at) m->expires_at = to_steady(*sm.expires_at);
   m->origin_client_id = std::move(sm.origin_client_id);
+  m->created = last_now;  // the arrival time is not stored: age counts from the reload
   return m;
 }
 
@@ -282,6 +283,7 @@ std::vector<PersistRequest>& Broker::persist_requests() { return impl_->requests
 void Broker::on_persisted(std::uint64_t token, const storage::Status& status, Time now) {
   Impl& d = *impl_;
   if (!d.persist) return;
+  d.last_now = now;
   std::uint64_t failed = 0;
   if (status.ok()) {
     d.durable_token = std::max(d.durable_token, token);

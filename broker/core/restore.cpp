@@ -198,6 +198,7 @@ storage::Status Broker::restore(Time now, RestoreStats& stats) {
   storage::LoadOptions lo;
   lo.queue_window = d.persist->queue_window;
   lo.queue_window_bytes = d.persist->queue_window_bytes;
+  d.last_now = now;
   Restorer<Impl> r(d, now, stats);
   const storage::LoadStats before = stats.load;
   storage::Status st = d.persist->store->load(r, lo, stats.load);

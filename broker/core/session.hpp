@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "broker/codec/packet.hpp"
+#include "broker/core/broker.hpp"
 #include "broker/core/inflight.hpp"
 #include "broker/core/ring.hpp"
 #include "broker/core/types.hpp"
@@ -113,6 +114,15 @@ struct DurableState {
   bool refill_waiting = false;  // a read found nothing yet; retried on the next commit
 };
 
+// The queue policy of an internal session and its drop counters (SessionStatus).
+struct SessionPolicy {
+  InternalSessionOptions opts;
+  std::uint64_t dropped_oldest = 0;
+  std::uint64_t dropped_newest = 0;
+  std::uint64_t rejected = 0;
+  std::uint64_t dropped_qos0 = 0;
+};
+
 // A will waiting for its Will Delay Interval [MQTT-3.1.3-9].
 struct PendingWill {
   codec::Will will;
@@ -139,6 +149,8 @@ struct Session {
   MessageQueue queue;
   // Boxed: a codec::Will (with its Properties) is ~700 bytes, and few sessions have one.
   std::unique_ptr<PendingWill> pending_will;
+  // Internal sessions only (a bridge's queue); null for network clients.
+  std::unique_ptr<SessionPolicy> policy;
   // Set once the session's record is stored; see DurableState.
   std::unique_ptr<DurableState> dur;
 

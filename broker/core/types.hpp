@@ -34,6 +34,7 @@ struct Message {
   codec::Properties props;
   std::optional<Time> expires_at;  // from Message Expiry Interval
   std::string origin_client_id;    // publisher, for No Local [MQTT-3.8.3-3]
+  Time created{};                  // when the broker received (or reloaded) it
   std::size_t size_bytes() const { return topic.size() + payload.size(); }
 };
 using MessagePtr = std::shared_ptr<const Message>;

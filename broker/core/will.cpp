@@ -35,6 +35,7 @@ void Broker::Impl::publish_will(const std::string& client_id, codec::Will&& w, T
     m->props.message_expiry_interval.reset();
   }
   m->origin_client_id = client_id;
+  m->created = now;
   const MessagePtr msg = std::move(m);
   if (msg->retain) store_retained(msg);  // over quota: not stored (counted), still sent
   route(msg, now);
