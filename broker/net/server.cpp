@@ -70,6 +70,10 @@ void Engine::drain(Loop& current) {
   const bool behind = current.posted.load(std::memory_order_relaxed) > 0;
   for (core::Action& a : actions) {
     const core::ConnId id = std::visit([](const auto& x) { return x.conn; }, a);
+    if ((id & kInternalBit) != 0) {
+      route_internal(id, a);
+      continue;
+    }
     const ConnPtr* conn = conns.find(id);
     if (conn == nullptr) {
       // The connection is already gone (its last packets raced its close): nothing to send.
@@ -90,6 +94,7 @@ void Engine::drain(Loop& current) {
     }
   }
   actions.clear();
+  if (!internal_out.empty()) flush_internal();
   if (committer) submit_persist();
   // Posted while mu is held: the next drain's batches queue behind these, so every
   // connection sees its actions in the order core produced them.
@@ -324,10 +329,6 @@ void Engine::stop_loops() {
 // ---------------------------------------------------------------------------------------
 // Server
 
-// The pimpl is the Engine; the nested name only exists because the public header names it.
-struct Server::Impl : Engine {
-  using Engine::Engine;
-};
 
 Server::Server(ServerOptions net, core::BrokerOptions core)
     : impl_(std::make_unique<Impl>(std::move(net), std::move(core))) {}

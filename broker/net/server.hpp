@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -66,6 +67,18 @@ struct ServerStats {
   std::uint64_t outbound_bytes_queued = 0;   // gauge: encoded bytes not yet written
 };
 
+// A client the broker runs in-process (a bridge's local side; see
+// core::InternalSessionOptions). It talks MQTT 5 packets with core directly, no socket.
+class InternalClient {
+ public:
+  virtual ~InternalClient() = default;
+  // Core's actions for `conn`, in order (SendPublish, SendPacket, CloseConnection, ...).
+  // Called with the broker lock held on an event loop thread: must not block or call the
+  // Server; hand them to the client's own thread. After a CloseConnection, core has
+  // forgotten the connection (net reports it closed) and nothing more arrives for it.
+  virtual void on_actions(core::ConnId conn, std::vector<core::Action>&& actions) = 0;
+};
+
 class Server {
  public:
   Server(ServerOptions net, core::BrokerOptions core);
@@ -86,6 +99,18 @@ class Server {
 
   core::BrokerStats broker_stats() const;
   ServerStats stats() const;
+
+  // ---- internal clients (bridges). Thread-safe; each call returns at once and its work
+  // runs on loop 0 in call order. REQUIRES: start() succeeded; the client outlives the
+  // connection (until it got CloseConnection or called close_internal and run() ended).
+  // Opens a connection for `client`; it must send a v5 CONNECT first.
+  core::ConnId open_internal(std::shared_ptr<InternalClient> client,
+                             core::InternalSessionOptions opts);
+  void internal_packet(core::ConnId conn, codec::Packet&& packet);
+  // Closes it as a network failure would (the session stays, per its expiry).
+  void close_internal(core::ConnId conn);
+  // Delivery state of a session (e.g. a bridge's queue), nullopt when it does not exist.
+  std::optional<core::SessionStatus> session_status(const std::string& client_id) const;
 
  private:
   struct Impl;

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -176,6 +177,17 @@ struct Engine {
   void begin_shutdown();
   void stop_loops();  // any thread
 
+  // Internal clients (internal.cpp). Ids carry kInternalBit, so they never meet the
+  // registry's ids. REQUIRES for all three: loop 0, mu not held.
+  static constexpr core::ConnId kInternalBit = core::ConnId{1} << 62;
+  void internal_open(core::ConnId id, std::shared_ptr<InternalClient> client,
+                     core::InternalSessionOptions o);
+  void internal_packet(core::ConnId id, codec::Packet&& p);
+  void internal_close(core::ConnId id);
+  // Routes an action of drain() to its internal client. REQUIRES: under mu.
+  bool route_internal(core::ConnId id, core::Action& a);
+  void flush_internal();  // hands the routed actions over; under mu
+
   // Storage (persistence.cpp), all inert without opts.storage.path.
   // Opens the store, resumes the broker clock, restores core's state and starts the
   // committer. start() only, before any listener accepts.
@@ -212,6 +224,12 @@ struct Engine {
   core::Time last_refusal_log{};
   std::uint64_t refusals_unlogged = 0;
 
+  // Internal clients by id, and the actions routed to them by the current drain (under mu).
+  std::unordered_map<core::ConnId, std::shared_ptr<InternalClient>> internal;
+  std::vector<std::pair<core::ConnId, std::vector<core::Action>>> internal_out;
+  std::vector<core::ConnId> internal_closing;  // got CloseConnection in this drain
+  std::atomic<core::ConnId> next_internal{1};
+
   // Storage: store before committer, so the committer (which borrows it) goes first.
   std::unique_ptr<storage::Store> store;
   std::unique_ptr<storage::Committer> committer;
@@ -226,6 +244,11 @@ struct Engine {
   std::atomic<std::size_t> live{0};  // open sockets, all listeners
   std::atomic<std::uint64_t> accepted{0};
   std::atomic<std::uint64_t> refused{0};
+};
+
+// The pimpl is the Engine; the nested name only exists because the public header names it.
+struct Server::Impl : Engine {
+  using Engine::Engine;
 };
 
 }  // namespace tern::net

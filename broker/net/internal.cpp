@@ -1,0 +1,110 @@
+// Internal clients (bridges): connections without a socket. Their packets enter core on
+// loop 0 like a network client's; core's actions for them are handed to the client
+// (InternalClient::on_actions), which runs them on its own thread.
+#include <spdlog/spdlog.h>
+
+#include <utility>
+
+#include "broker/net/server_impl.hpp"
+
+namespace tern::net {
+
+void Engine::internal_open(core::ConnId id, std::shared_ptr<InternalClient> client,
+                           core::InternalSessionOptions o) {
+  Loop& l0 = *loops[0];
+  {
+    auto lk = lock();
+    if (stopping) {
+      // Too late: tell the client it is closed, as core would.
+      std::vector<core::Action> closed;
+      closed.emplace_back(core::CloseConnection{id});
+      client->on_actions(id, std::move(closed));
+      return;
+    }
+    internal.emplace(id, std::move(client));
+    broker.on_open_internal(id, core::Clock::now(), std::move(o));
+    drain(l0);
+  }
+  l0.run_local();
+}
+
+void Engine::internal_packet(core::ConnId id, codec::Packet&& p) {
+  Loop& l0 = *loops[0];
+  {
+    auto lk = lock();
+    if (!internal.count(id)) return;  // closed meanwhile
+    broker.on_packet(id, std::move(p), core::Clock::now());
+    drain(l0);
+  }
+  l0.run_local();
+}
+
+void Engine::internal_close(core::ConnId id) {
+  Loop& l0 = *loops[0];
+  {
+    auto lk = lock();
+    if (!internal.count(id)) return;
+    broker.on_closed(id, core::Clock::now());
+    drain(l0);
+    internal.erase(id);
+  }
+  l0.run_local();
+}
+
+bool Engine::route_internal(core::ConnId id, core::Action& a) {
+  if (!internal.count(id)) return false;
+  if (internal_out.empty() || internal_out.back().first != id) {
+    internal_out.emplace_back(id, std::vector<core::Action>{});
+  }
+  if (std::holds_alternative<core::CloseConnection>(a)) internal_closing.push_back(id);
+  internal_out.back().second.push_back(std::move(a));
+  return true;
+}
+
+void Engine::flush_internal() {
+  for (auto& [id, acts] : internal_out) {
+    auto it = internal.find(id);
+    if (it != internal.end()) it->second->on_actions(id, std::move(acts));
+  }
+  internal_out.clear();
+  // Core closed these (takeover, shutdown, protocol error): report the close back to core
+  // as net does for sockets, so the session detaches; the client has been told.
+  for (core::ConnId id : internal_closing) {
+    if (!internal.count(id)) continue;
+    asio::post(loops[0]->ctx, [this, id] { internal_close(id); });
+  }
+  internal_closing.clear();
+}
+
+// ---------------------------------------------------------------- Server
+
+core::ConnId Server::open_internal(std::shared_ptr<InternalClient> client,
+                                   core::InternalSessionOptions opts) {
+  Engine& e = *impl_;
+  const core::ConnId id =
+      Engine::kInternalBit | e.next_internal.fetch_add(1, std::memory_order_relaxed);
+  asio::post(e.loops[0]->ctx, [&e, id, c = std::move(client), o = std::move(opts)]() mutable {
+    e.internal_open(id, std::move(c), std::move(o));
+  });
+  return id;
+}
+
+void Server::internal_packet(core::ConnId conn, codec::Packet&& packet) {
+  Engine& e = *impl_;
+  asio::post(e.loops[0]->ctx, [&e, conn, p = std::move(packet)]() mutable {
+    e.internal_packet(conn, std::move(p));
+  });
+}
+
+void Server::close_internal(core::ConnId conn) {
+  Engine& e = *impl_;
+  asio::post(e.loops[0]->ctx, [&e, conn] { e.internal_close(conn); });
+}
+
+std::optional<core::SessionStatus> Server::session_status(const std::string& client_id) const {
+  Engine& e = *impl_;
+  auto lk = e.lock();
+  return e.broker.session_status(client_id);
+}
+
+}  // namespace tern::net
