@@ -10,7 +10,10 @@ namespace tern::core {
 std::size_t Broker::Impl::window(const ConnectionState& c) const {
   // [MQTT-3.3.4-9] never more unacknowledged QoS>0 PUBLISH than the client's Receive
   // Maximum; our own cap bounds memory for clients that allow 65535.
-  const std::size_t w = std::min<std::size_t>(c.client_receive_maximum, opts.max_inflight_out);
+  // An internal client (a bridge) sets its window itself, from the remote's limits.
+  const std::size_t w =
+      c.internal ? c.client_receive_maximum
+                 : std::min<std::size_t>(c.client_receive_maximum, opts.max_inflight_out);
   return std::max<std::size_t>(w, 1);
 }
 
