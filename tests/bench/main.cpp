@@ -125,6 +125,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--nonce", o.nonce, "Run nonce (0 = random); reported in the output")
       ->capture_default_str();
+  app.add_flag("--random-payload", o.random_filler,
+               "Fresh pseudo-random bytes after the 24-byte header in every message "
+               "(default: 'x' filler)");
   app.add_flag("--json", json, "Print one JSON object instead of text");
   app.add_flag("--expect-clean", expect_clean,
                "Exit 4 unless the run saw zero loss, duplicates and reordering");

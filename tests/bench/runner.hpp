@@ -48,6 +48,9 @@ struct Options {
   // Run nonce (topic prefix, client ids, payload tag); 0 = random. The fill and drain
   // halves of a queue run must share it.
   std::uint32_t nonce = 0;
+  // Fill the bytes after the header with fresh pseudo-random bytes in every message, so a
+  // store that compresses (LevelDB tables: Snappy) sees realistic data, not 'x' runs.
+  bool random_filler = false;
 };
 
 // Every payload starts with: run nonce (4), publisher id (4), sequence (8), send time (8,
