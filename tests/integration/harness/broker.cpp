@@ -82,6 +82,16 @@ std::optional<std::uint16_t> find_listening_port(const std::string& log, std::si
   return static_cast<std::uint16_t>(v);
 }
 
+// Every "@DIR@" in `text` replaced by `dir`.
+std::string expand_dir(std::string text, const std::string& dir) {
+  const std::string needle = kDirPlaceholder;
+  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at)) {
+    text.replace(at, needle.size(), dir);
+    at += dir.size();
+  }
+  return text;
+}
+
 }  // namespace
 
 std::string make_temp_dir(const std::string& prefix) {
@@ -135,6 +145,8 @@ bool TernBroker::reference_mode() {
 
 TernBroker::TernBroker(BrokerConfig config) : config_(std::move(config)) {
   dir_ = make_temp_dir("tern-it");
+  config_.yaml = expand_dir(std::move(config_.yaml), dir_);
+  for (auto& a : config_.extra_args) a = expand_dir(std::move(a), dir_);
   log_path_ = dir_ + "/broker.log";
   register_test_log(reference_mode() ? "mosquitto output" : "tern output", log_path_);
   if (reference_mode()) {
@@ -171,7 +183,6 @@ std::string TernBroker::log() const { return read_file(log_path_); }
 void TernBroker::start(std::uint16_t port) {
   stopped_by_test_ = false;
   const std::size_t log_offset = read_file(log_path_).size();
-  std::vector<std::string> argv;
   if (reference_mode()) {
     port = port != 0 ? port : pick_free_port();
     std::ofstream(config_path_) << "listener " << port << " 127.0.0.1\n"
@@ -179,16 +190,8 @@ void TernBroker::start(std::uint16_t port) {
                                 << "persistence false\n"
                                 << "log_dest stderr\n"
                                 << "log_type all\n";
-    argv = {kMosquitto, "-c", config_path_};
-  } else {
-    argv = {TERN_BINARY, "--bind", host_, "--port", std::to_string(port)};
-    if (!config_path_.empty()) {
-      argv.push_back("--config");
-      argv.push_back(config_path_);
-    }
   }
-  for (const auto& a : config_.extra_args) argv.push_back(a);
-  proc_ = std::make_unique<Subprocess>(argv, log_path_);
+  proc_ = std::make_unique<Subprocess>(command_line(port), log_path_);
 
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
   while (true) {
@@ -213,6 +216,29 @@ void TernBroker::start(std::uint16_t port) {
     }
     sleep_for(Millis(20));
   }
+}
+
+std::vector<std::string> TernBroker::command_line(std::uint16_t port) const {
+  std::vector<std::string> argv;
+  if (reference_mode()) {
+    argv = {kMosquitto, "-c", config_path_};
+  } else {
+    argv = {TERN_BINARY, "--bind", host_, "--port", std::to_string(port)};
+    if (!config_path_.empty()) {
+      argv.push_back("--config");
+      argv.push_back(config_path_);
+    }
+  }
+  for (const auto& a : config_.extra_args) argv.push_back(a);
+  return argv;
+}
+
+CommandResult TernBroker::run_another(Millis timeout, const std::vector<std::string>& more_args) {
+  auto argv = command_line(0);
+  for (const auto& a : more_args) argv.push_back(expand_dir(a, dir_));
+  const std::string path = dir_ + "/another-" + std::to_string(++others_) + ".log";
+  register_test_log("second tern process output", path);
+  return run_command(std::move(argv), timeout, path);
 }
 
 int TernBroker::stop(Millis grace) {

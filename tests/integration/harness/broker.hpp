@@ -25,6 +25,10 @@ void register_test_dir(const std::string& path);
 // Called by the Catch listener at the end of each test case.
 void finish_test_artifacts(bool failed);
 
+// The text "@DIR@" in `yaml` and in `extra_args` stands for the broker's temp directory
+// (TernBroker::dir()), so a test can put its storage there, e.g. "path: @DIR@/data".
+inline constexpr const char* kDirPlaceholder = "@DIR@";
+
 struct BrokerConfig {
   std::string yaml;                     // empty: no --config
   std::vector<std::string> extra_args;  // appended to the command line
@@ -47,18 +51,29 @@ class TernBroker {
   std::string uri() const;  // "tcp://127.0.0.1:<port>" for Paho
   const std::string& dir() const { return dir_; }
   bool running() { return proc_ && proc_->running(); }
+  // The broker's process id (for /proc), or -1 when it was never started.
+  pid_t pid() const { return proc_ ? proc_->pid() : -1; }
 
   // Graceful stop: SIGTERM, SIGKILL after `grace`. Returns the exit status.
   int stop(Millis grace = Millis(5000));
   // Crash: SIGKILL. Returns the exit status.
   int kill9();
-  // Starts again with the same config and directory; same port unless `same_port` is false.
+  // Starts again with the same config and directory (so the same storage, when the config
+  // puts it under @DIR@); same port unless `same_port` is false. Stops a running broker
+  // with SIGTERM first. Fails the test like the constructor if it does not listen.
   void restart(bool same_port = true);
+  // Runs another broker process with this one's config, directory and extra args (plus
+  // `more_args`) on port 0, without waiting for it to listen, until it exits by itself
+  // (SIGKILLed after `timeout`: timed_out). For a start that must be refused (a locked or
+  // corrupt store). Its output goes to its own log, shown when the test fails.
+  CommandResult run_another(Millis timeout, const std::vector<std::string>& more_args = {});
 
   std::string log() const;
 
  private:
   void start(std::uint16_t port);
+  std::vector<std::string> command_line(std::uint16_t port) const;
+  int others_ = 0;  // run_another() calls, to name their logs
   BrokerConfig config_;
   std::string host_ = "127.0.0.1";
   std::string dir_;

@@ -142,6 +142,20 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
+std::optional<std::uint64_t> proc_status_kib(pid_t pid, const std::string& field) {
+  std::istringstream in(read_file("/proc/" + std::to_string(pid) + "/status"));
+  const std::string key = field + ":";
+  for (std::string line; std::getline(in, line);) {
+    if (line.compare(0, key.size(), key) != 0) continue;
+    std::istringstream value(line.substr(key.size()));
+    std::uint64_t kib = 0;
+    std::string unit;
+    if (value >> kib >> unit && unit == "kB") return kib;
+    return std::nullopt;
+  }
+  return std::nullopt;
+}
+
 void sleep_for(Millis d) { std::this_thread::sleep_for(d); }
 
 }  // namespace tern::it

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -59,6 +60,10 @@ CommandResult run_command(std::vector<std::string> argv, Millis timeout,
 
 // Reads a whole file; empty if it does not exist.
 std::string read_file(const std::string& path);
+
+// A "<field>:   <n> kB" line of /proc/<pid>/status (e.g. "VmRSS", "VmHWM") in KiB;
+// nullopt when the process or the field is not there.
+std::optional<std::uint64_t> proc_status_kib(pid_t pid, const std::string& field);
 
 // Sleeps; a named helper so waits in tests read as what they are.
 void sleep_for(Millis d);
