@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <string>
@@ -311,4 +312,90 @@ TEST_CASE("tern logs JSON lines when log.format is json", "[app][binary]") {
     start = end + 1;
   }
   CHECK(lines >= 4);
+}
+
+namespace {
+
+// A fresh directory under /tmp, removed with everything in it at scope exit.
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/tern-cli-data-XXXXXX";
+    REQUIRE(mkdtemp(tmpl) != nullptr);
+    path = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
+// What LevelDB finds when its CURRENT file is garbage: a corrupt store.
+void corrupt_store(const std::filesystem::path& dir) {
+  REQUIRE(std::filesystem::exists(dir / "CURRENT"));
+  std::ofstream(dir / "CURRENT", std::ios::trunc) << "garbage";
+}
+
+std::vector<std::filesystem::path> moved_aside(const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> out;
+  for (const auto& e : std::filesystem::directory_iterator(dir.parent_path())) {
+    if (e.path().filename().string().starts_with(dir.filename().string() + ".corrupt-"))
+      out.push_back(e.path());
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("tern --data-dir turns persistence on in that directory", "[app][binary][storage]") {
+  TempDir tmp;
+  const std::filesystem::path data = tmp.path / "nested" / "data";
+  for (int round = 0; round < 2; ++round) {
+    Tern t({"--config", kDefaultConfig, "--bind", "127.0.0.1", "-p", "0", "--data-dir",
+            data.string() + "/"});
+    const bool up = t.wait_for_line("ready: mqtt=127.0.0.1:", std::chrono::seconds(20));
+    INFO(t.output());
+    REQUIRE(up);
+    REQUIRE(mqtt_connect(listening_port(t.output(), "mqtt")));
+    // The store was created (with its parents) where --data-dir said, trailing slash gone.
+    CHECK(std::filesystem::exists(data / "CURRENT"));
+    CHECK_THAT(t.output(), Contains("storage " + data.string() + ": sync batch"));
+    t.signal(SIGTERM);
+    CHECK(t.wait_exit(std::chrono::seconds(20)) == 0);
+  }
+  CHECK(moved_aside(data).empty());
+}
+
+TEST_CASE("storage.on_corruption: fail refuses to start, move_aside starts empty",
+          "[app][binary][storage]") {
+  TempDir tmp;
+  const std::filesystem::path data = tmp.path / "data";
+  {
+    Tern t({"--bind", "127.0.0.1", "-p", "0", "--data-dir", data.string()});
+    REQUIRE(t.wait_for_line("ready: mqtt=127.0.0.1:", std::chrono::seconds(20)));
+    t.signal(SIGTERM);
+    REQUIRE(t.wait_exit(std::chrono::seconds(20)) == 0);
+  }
+  corrupt_store(data);
+
+  // storage: from the YAML, the directory from the command line.
+  const std::string fail_cfg = temp_file(
+      "listeners:\n  - {name: mqtt, bind: \"127.0.0.1:0\"}\n"
+      "storage:\n  path: /nonexistent/overridden\n  on_corruption: fail\n");
+  const Result refused = run({"--config", fail_cfg, "--data-dir", data.string()});
+  std::remove(fail_cfg.c_str());
+  INFO(refused.output);
+  CHECK(refused.exit_code == 1);
+  CHECK_THAT(refused.output, Contains("cannot start") && Contains(data.string()));
+  CHECK(moved_aside(data).empty());  // left as it was, for someone to look at
+  CHECK(std::filesystem::exists(data / "CURRENT"));
+
+  Tern t({"--bind", "127.0.0.1", "-p", "0", "--data-dir", data.string()});
+  const bool up = t.wait_for_line("ready: mqtt=127.0.0.1:", std::chrono::seconds(20));
+  INFO(t.output());
+  REQUIRE(up);
+  CHECK_THAT(t.output(), Contains("moved aside to " + data.string() + ".corrupt-"));
+  CHECK(moved_aside(data).size() == 1);
+  t.signal(SIGTERM);
+  CHECK(t.wait_exit(std::chrono::seconds(20)) == 0);
 }
