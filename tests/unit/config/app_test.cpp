@@ -339,7 +339,8 @@ TEST_CASE("command line: --data-dir", "[app][cli][storage]") {
   CHECK_FALSE(p.result.options->data_dir);
 }
 
-TEST_CASE("option --data-dir overrides storage.path and turns persistence on", "[app][cli][storage]") {
+TEST_CASE("option --data-dir overrides storage.path and turns persistence on",
+          "[app][cli][storage]") {
   const config::Config base = load(
       "storage: {path: /var/lib/tern, sync: always, queue_window: 16}\n"
       "listeners:\n  - {name: a, bind: \"127.0.0.1:2000\"}\n");
