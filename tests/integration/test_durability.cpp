@@ -409,8 +409,8 @@ TEST_CASE("Durability: inbound QoS 2 awaiting PUBREL survives kill -9: PUBCOMP s
 // ---------------------------------------------------------------------------------------
 // 5. Retained messages
 
-TEST_CASE("Durability: retained messages survive kill -9; one cleared before the kill stays "
-          "cleared; v5 properties are kept") {
+TEST_CASE("Durability: retained messages survive kill -9, one cleared before the kill stays "
+          "cleared, v5 properties are kept") {
   if (TernBroker::reference_mode()) return;
   constexpr int kTopics = 200;
   constexpr int kCleared = 7;
@@ -535,7 +535,7 @@ TEST_CASE("Durability: session and message expiry count the downtime: expired se
 // 7. Wills
 
 TEST_CASE("Durability: the will of a client connected when the broker is killed is published "
-          "after restart; a will discarded by DISCONNECT is not") {
+          "after restart, a will discarded by DISCONNECT is not") {
   if (TernBroker::reference_mode()) return;
   const auto v = GENERATE(ProtocolVersion::v311, ProtocolVersion::v5);
   INFO("will owner " << version_name(v));
@@ -582,7 +582,7 @@ TEST_CASE("Durability: the will of a client connected when the broker is killed 
 // ---------------------------------------------------------------------------------------
 // 8. Bounded RAM
 
-TEST_CASE("Durability: 100,000 queued 1 KiB messages stay on disk, not in RAM (VmHWM < 60 MiB); "
+TEST_CASE("Durability: 100,000 queued 1 KiB messages stay on disk, not in RAM (VmHWM < 60 MiB), "
           "all delivered in order", "[slow]") {
   if (TernBroker::reference_mode()) return;
   constexpr int kCount = 100'000;
@@ -675,7 +675,7 @@ void fill_and_stop(TernBroker& broker) {
 }
 
 TEST_CASE("Durability: a corrupt store is moved aside to <path>.corrupt-<time> with an error "
-          "log; the broker starts empty and its new store works") {
+          "log, the broker starts empty and its new store works") {
   if (TernBroker::reference_mode()) return;
   const std::string which = GENERATE(std::string("CURRENT"), std::string("MANIFEST"));
   INFO("corrupted: " << which);
@@ -752,7 +752,7 @@ TEST_CASE("Durability: with storage.on_corruption: fail a corrupt store stops th
 // ---------------------------------------------------------------------------------------
 // 10. --data-dir and the store lock
 
-TEST_CASE("Durability: --data-dir overrides storage.path; a second tern on the same store is "
+TEST_CASE("Durability: --data-dir overrides storage.path, a second tern on the same store is "
           "refused with exit code 1") {
   if (TernBroker::reference_mode()) return;
   TernBroker broker({"storage:\n  path: @DIR@/from-yaml\n", {"--data-dir", "@DIR@/from-cli"}});
