@@ -223,7 +223,10 @@ Status LevelDbStore::recover(const Status& error, Recovery& out) {
   return impl_->recover_locked(error, out);
 }
 
-Status move_aside(const std::string& path, std::string& moved_to) {
+Status move_aside(const std::string& path_in, std::string& moved_to) {
+  // "dir/" would otherwise become "dir/.corrupt-...", a rename into itself.
+  std::string path = path_in;
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
   const std::string base = path + ".corrupt-" + utc_stamp();
   std::error_code ec;
   for (int i = 0; i < 1000; ++i) {
