@@ -42,6 +42,7 @@ from compare import machine, newest  # noqa: E402
 MODES = {
     "memory": None,
     "batch": "storage:\n  sync: batch\n  batch_window: 5ms\n",
+    "batch-1ms": "storage:\n  sync: batch\n  batch_window: 1ms\n",
     "batch-0ms": "storage:\n  sync: batch\n  batch_window: 0ms\n",
     "always": "storage:\n  sync: always\n",
     "none": "storage:\n  sync: none\n",
