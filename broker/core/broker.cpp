@@ -51,8 +51,22 @@ ConnectionState* Broker::Impl::online_conn(const Session& s) {
 
 // ---------------------------------------------------------------- output
 
-void Broker::Impl::send(const ConnectionState& c, codec::Packet&& p) {
+void Broker::Impl::send(ConnectionState& c, codec::Packet&& p) {
+  if (c.acks && !c.acks->empty()) {
+    Action a = SendPacket{c.id, std::move(p), c.version};
+    queue_behind(c, a);
+    return;
+  }
   actions.emplace_back(SendPacket{c.id, std::move(p), c.version});
+}
+
+bool Broker::Impl::queue_behind(ConnectionState& c, Action& a) {
+  if (!c.acks || c.acks->empty()) return false;
+  const std::uint64_t token = c.acks->front().token;
+  std::uint64_t last = token;
+  for (std::size_t i = 0; i < c.acks->size(); ++i) last = std::max(last, (*c.acks)[i].token);
+  defer(c, last, std::move(a));
+  return true;
 }
 
 void Broker::Impl::event(const ConnectionState& c, EventKind kind, std::uint8_t reason,
@@ -82,7 +96,8 @@ void Broker::Impl::close(ConnectionState& c, ReasonCode reason, EventKind kind,
     codec::Disconnect d;
     d.reason_code = rc(reason);
     add_reason(c, d.props, detail, true);
-    send(c, std::move(d));
+    // Not behind packets waiting for a commit: those are dropped with the connection.
+    actions.emplace_back(SendPacket{c.id, std::move(d), c.version});
   }
   actions.emplace_back(CloseConnection{c.id});
   event(c, kind, rc(reason), std::move(detail));

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <span>
@@ -81,7 +82,9 @@ struct Broker::Impl {
   std::uint64_t next_token = 1;          // token of `batch` once flushed
   std::uint64_t durable_token = 0;       // every request up to it is durable
   std::vector<ConnId> ack_conns;         // connections with deferred acknowledgements
-  std::vector<SessionKey> refill_waiters;
+  std::vector<SessionKey> refill_waiters;  // stored queues waiting for a commit to drain
+  std::deque<std::pair<std::uint64_t, std::size_t>> pending_requests;
+  std::size_t pending_bytes = 0;
   std::vector<std::uint16_t> id_scratch;
   bool route_rejected = false;  // a Reject queue refused the message being routed
   Time last_now{};              // time of the latest event (stamps reloaded messages)
@@ -93,7 +96,10 @@ struct Broker::Impl {
   ConnectionState* online_conn(const Session& s);  // null when offline
 
   // ---- output (broker.cpp)
-  void send(const ConnectionState& c, codec::Packet&& p);
+  // Packets to c keep their order: while something waits for a commit on c (see
+  // send_when_durable), later packets queue behind it.
+  void send(ConnectionState& c, codec::Packet&& p);
+  bool queue_behind(ConnectionState& c, Action& a);
   void event(const ConnectionState& c, EventKind kind, std::uint8_t reason, std::string detail);
   // Sets a Reason String on a v5 packet when allowed: always on CONNACK/DISCONNECT,
   // otherwise only if the client did not set Request Problem Information to 0
@@ -144,11 +150,21 @@ struct Broker::Impl {
   // Sends an acknowledgement that promises durability, or holds it back until the
   // writes of this event (and earlier held-back ones on c) are committed.
   void send_ack(ConnectionState& c, codec::PacketType type, codec::PubAck&& ack);
+  // Holds `a` until what is written so far (this event's batch, or the last request) is
+  // durable; sends it at once when that already is and nothing waits before it on c.
+  void send_when_durable(ConnectionState& c, Action&& a);
+  // Sends `a` once request `token` is durable (at once if it is), behind anything waiting.
+  void send_held(ConnectionState& c, Action&& a, std::uint64_t token);
+  void defer(ConnectionState& c, std::uint64_t token, Action&& a);
+  // Writes handed out and not yet reported durable: (token, bytes), oldest first.
+  bool storage_backlogged() const {
+    return persist && pending_bytes + batch.byte_size() > persist->max_pending_bytes;
+  }
   // Ends the event: the batch, if any, becomes a PersistRequest.
   void flush_batch();
   // Stored-queue bookkeeping for a durable session.
   void queue_removed(Session& s, const QueuedMessage& m);
-  void put_flight(Session& s, const OutboundFlight& f);
+  void put_flight(Session& s, OutboundFlight& f);  // sets f.token
   void durable_enqueue(Session& s, QueuedMessage&& m);
   // Pages disk-only queue entries into the RAM window; false when none could be read
   // (still in the committer: retried after the next on_persisted).
@@ -198,9 +214,10 @@ struct Broker::Impl {
   bool start_flight(ConnectionState& c, Session& s, QueuedMessage&& m, Time now);
   // Emits SendPublish unless the packet exceeds the client's Maximum Packet Size, in
   // which case it is discarded and counted [MQTT-3.1.2-25]; returns false then.
+  // `held_until`: a PersistRequest token the packet must wait for (0 = none).
   bool send_publish(ConnectionState& c, const MessagePtr& msg, std::uint8_t qos, bool retain,
                     bool dup, std::uint16_t packet_id, std::span<const std::uint32_t> ids,
-                    Time now);
+                    Time now, std::uint64_t held_until = 0);
   std::size_t window(const ConnectionState& c) const;
   QueueLimits queue_limits(const Session& s) const;
   // Counts one dropped message against s (per reason for internal sessions).

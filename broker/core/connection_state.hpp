@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "broker/codec/packet.hpp"
+#include "broker/core/actions.hpp"
 #include "broker/core/broker.hpp"
 #include "broker/core/ring.hpp"
 #include "broker/core/types.hpp"
@@ -34,12 +35,13 @@ struct OutboundAliases {
   std::uint16_t cursor = 0;                       // next alias slot to recycle (0-based)
 };
 
-// An acknowledgement that promises durability (PUBACK, PUBREC, PUBCOMP) held back until
-// the commit with `token` is reported (Broker::on_persisted). Kept in send order.
+// A packet held back until the commit with `token` is reported (Broker::on_persisted):
+// an acknowledgement that promises durability (PUBACK, PUBREC, PUBCOMP), or an outbound
+// QoS 2 PUBLISH / PUBREL whose in-flight record must be on disk first (else a crash
+// would deliver the message twice). Kept in send order.
 struct DeferredAck {
   std::uint64_t token = 0;
-  codec::PacketType type = codec::PacketType::Puback;
-  codec::PubAck ack;
+  Action action;
 };
 
 struct ConnectionState {

@@ -27,6 +27,7 @@ struct OutboundFlight {
   MessagePtr msg;
   std::vector<std::uint32_t> subscription_ids;
   std::uint64_t order = 0;  // send-order stamp of a stored flow (DurableState::next_order)
+  std::uint64_t token = 0;  // PersistRequest holding its latest record (0: none / loaded)
 };
 
 class InflightWindow {

@@ -88,7 +88,8 @@ void Broker::Impl::enqueue(Session& s, QueuedMessage&& m) {
 
 bool Broker::Impl::send_publish(ConnectionState& c, const MessagePtr& msg, std::uint8_t qos,
                                 bool retain, bool dup, std::uint16_t packet_id,
-                                std::span<const std::uint32_t> ids, Time now) {
+                                std::span<const std::uint32_t> ids, Time now,
+                                std::uint64_t held_until) {
   const bool v5 = c.version == ProtocolVersion::v5;
   SendPublish a;
   a.conn = c.id;
@@ -164,13 +165,26 @@ bool Broker::Impl::send_publish(ConnectionState& c, const MessagePtr& msg, std::
 
   ++stats.messages_sent;
   stats.bytes_sent += msg->payload.size();
-  actions.emplace_back(std::move(a));
+  if (held_until != 0) {
+    send_held(c, std::move(a), held_until);
+  } else if (c.acks && !c.acks->empty()) {
+    Action act = std::move(a);
+    queue_behind(c, act);
+  } else {
+    actions.emplace_back(std::move(a));
+  }
   return true;
 }
 
 bool Broker::Impl::start_flight(ConnectionState& c, Session& s, QueuedMessage&& m, Time now) {
   const std::uint16_t id = s.inflight.next_free_id();
-  if (!send_publish(c, m.msg, m.qos, m.retain, false, id, m.subscription_ids, now)) return false;
+  // Exactly once across a crash: a stored QoS 2 PUBLISH leaves only once its in-flight
+  // record (written below, in this event's batch) is durable; otherwise a restart would
+  // send it again as a new message.
+  const bool stored = durable(s);
+  const std::uint64_t held = stored && m.qos == 2 ? next_token : 0;
+  if (!send_publish(c, m.msg, m.qos, m.retain, false, id, m.subscription_ids, now, held))
+    return false;
   OutboundFlight f;
   f.packet_id = id;
   f.stage = m.qos == 1 ? OutboundFlight::Stage::AwaitPuback : OutboundFlight::Stage::AwaitPubrec;
@@ -178,7 +192,7 @@ bool Broker::Impl::start_flight(ConnectionState& c, Session& s, QueuedMessage&& 
   f.retain = m.retain;
   f.msg = std::move(m.msg);
   f.subscription_ids = std::move(m.subscription_ids);
-  if (durable(s)) {
+  if (stored) {
     f.order = s.dur->next_order++;
     put_flight(s, f);  // with a queued message: moved from the queue in the same batch
   }
@@ -188,6 +202,14 @@ bool Broker::Impl::start_flight(ConnectionState& c, Session& s, QueuedMessage&& 
 
 void Broker::Impl::drain(ConnectionState& c, Session& s, Time now) {
   for (;;) {
+    if (s.dur && storage_backlogged()) {
+      // Moving a stored message into flight writes it again: wait for the disk.
+      if (!s.dur->refill_waiting) {
+        s.dur->refill_waiting = true;
+        refill_waiters.push_back(s.key);
+      }
+      break;
+    }
     if (s.queue.empty()) {
       // The RAM window is empty: page in the next part of a stored queue.
       if (!s.dur || s.dur->disk_count == 0 || s.inflight.size() >= window(c)) break;
@@ -226,12 +248,15 @@ void Broker::Impl::resend_inflight(ConnectionState& c, Session& s, Time now) {
     if (f.stage == OutboundFlight::Stage::AwaitPubcomp) {
       codec::Pubrel rel;
       rel.packet_id = f.packet_id;
-      send(c, std::move(rel));
+      send_held(c, SendPacket{c.id, std::move(rel), c.version}, s.dur ? f.token : 0);
       ++i;
       continue;
     }
     // [MQTT-4.4.0-1] same packet identifier, DUP=1 [MQTT-3.3.1-1].
-    if (!send_publish(c, f.msg, f.qos, f.retain, true, f.packet_id, f.subscription_ids, now)) {
+    // A QoS 2 flow's record may still be in the committer (a quick reconnect).
+    const bool sent = send_publish(c, f.msg, f.qos, f.retain, true, f.packet_id,
+                                   f.subscription_ids, now, s.dur && f.qos == 2 ? f.token : 0);
+    if (!sent) {
       if (s.dur) batch.delete_inflight(s.client_id, f.packet_id);
       flights.erase(i);  // too large for the new connection's limit: completed
       continue;

@@ -71,36 +71,69 @@ void Broker::Impl::persist_session(Session& s) {
   batch.put_session(r);
 }
 
+void Broker::Impl::defer(ConnectionState& c, std::uint64_t token, Action&& a) {
+  if (!c.acks) c.acks = std::make_unique<Ring<DeferredAck>>();
+  c.acks->push_back(DeferredAck{token, std::move(a)});
+  if (!c.ack_listed) {
+    c.ack_listed = true;
+    ack_conns.push_back(c.id);
+  }
+  ++stats.acks_waiting;
+}
+
 void Broker::Impl::send_ack(ConnectionState& c, codec::PacketType type, codec::PubAck&& ack) {
+  codec::Packet p;
+  switch (type) {
+    case codec::PacketType::Pubrec:
+      p = codec::Pubrec{std::move(ack)};
+      break;
+    case codec::PacketType::Pubcomp:
+      p = codec::Pubcomp{std::move(ack)};
+      break;
+    default:
+      p = codec::Puback{std::move(ack)};
+      break;
+  }
   const bool waiting = c.acks && !c.acks->empty();
+  // Only this event's own writes hold an acknowledgement back (and, for order, one
+  // already waiting on this connection); other clients' pending writes do not.
   if (persist && (waiting || !batch.empty())) {
     const std::uint64_t token = batch.empty() ? next_token - 1 : next_token;
     if (waiting || token > durable_token) {
-      if (!c.acks) c.acks = std::make_unique<Ring<DeferredAck>>();
-      c.acks->push_back(DeferredAck{token, type, std::move(ack)});
-      if (!c.ack_listed) {
-        c.ack_listed = true;
-        ack_conns.push_back(c.id);
-      }
-      ++stats.acks_waiting;
+      defer(c, token, SendPacket{c.id, std::move(p), c.version});
       return;
     }
   }
-  switch (type) {
-    case codec::PacketType::Pubrec:
-      send(c, codec::Pubrec{std::move(ack)});
-      break;
-    case codec::PacketType::Pubcomp:
-      send(c, codec::Pubcomp{std::move(ack)});
-      break;
-    default:
-      send(c, codec::Puback{std::move(ack)});
-      break;
+  send(c, std::move(p));
+}
+
+void Broker::Impl::send_held(ConnectionState& c, Action&& a, std::uint64_t token) {
+  if (persist && token > durable_token) {
+    std::uint64_t last = token;
+    if (c.acks) {
+      for (std::size_t i = 0; i < c.acks->size(); ++i) last = std::max(last, (*c.acks)[i].token);
+    }
+    defer(c, last, std::move(a));
+    return;
   }
+  if (!queue_behind(c, a)) actions.push_back(std::move(a));
+}
+
+void Broker::Impl::send_when_durable(ConnectionState& c, Action&& a) {
+  const bool waiting = c.acks && !c.acks->empty();
+  const std::uint64_t token = batch.empty() ? next_token - 1 : next_token;
+  if (persist && (waiting || token > durable_token)) {
+    defer(c, token, std::move(a));
+    return;
+  }
+  actions.push_back(std::move(a));
 }
 
 void Broker::Impl::flush_batch() {
   if (!persist || batch.empty()) return;
+  const std::size_t bytes = batch.byte_size();
+  pending_requests.emplace_back(next_token, bytes);
+  pending_bytes += bytes;
   requests.push_back(PersistRequest{std::move(batch), next_token++});
   batch.clear();
 }
@@ -109,7 +142,8 @@ void Broker::Impl::queue_removed(Session& s, const QueuedMessage& m) {
   if (m.seq != 0 && s.dur) batch.remove_queue(s.client_id, m.seq);
 }
 
-void Broker::Impl::put_flight(Session& s, const OutboundFlight& f) {
+void Broker::Impl::put_flight(Session& s, OutboundFlight& f) {
+  f.token = next_token;  // the request this batch becomes
   storage::InflightInfo info;
   info.packet_id = f.packet_id;
   info.order = f.order;
@@ -245,20 +279,9 @@ void Broker::Impl::release_acks(Time now, std::uint64_t failed_token) {
       continue;
     }
     while (!q.empty() && q.front().token <= durable_token) {
-      DeferredAck a = std::move(q.front());
+      actions.push_back(std::move(q.front().action));
       q.pop_front();
       --stats.acks_waiting;
-      switch (a.type) {
-        case codec::PacketType::Pubrec:
-          send(*c, codec::Pubrec{std::move(a.ack)});
-          break;
-        case codec::PacketType::Pubcomp:
-          send(*c, codec::Pubcomp{std::move(a.ack)});
-          break;
-        default:
-          send(*c, codec::Puback{std::move(a.ack)});
-          break;
-      }
     }
     if (q.empty()) {
       c->ack_listed = false;
@@ -285,6 +308,11 @@ void Broker::on_persisted(std::uint64_t token, const storage::Status& status, Ti
   if (!d.persist) return;
   d.last_now = now;
   std::uint64_t failed = 0;
+  // Reported (durable or failed): no longer a backlog.
+  while (!d.pending_requests.empty() && d.pending_requests.front().first <= token) {
+    d.pending_bytes -= d.pending_requests.front().second;
+    d.pending_requests.pop_front();
+  }
   if (status.ok()) {
     d.durable_token = std::max(d.durable_token, token);
   } else {

@@ -26,6 +26,9 @@ struct PersistenceOptions {
   // time holds at most this much in memory (issue 3 item 4).
   std::size_t queue_window = 256;
   std::size_t queue_window_bytes = 256 * 1024;
+  // Stored queues stop draining while this many bytes of writes wait for their commit, so
+  // a fast subscriber cannot pile up an unbounded backlog in front of a slow disk.
+  std::size_t max_pending_bytes = 8u << 20;
 };
 
 // One batch of writes to commit, in token order. Tokens increase by one per request.
