@@ -103,7 +103,13 @@ void Batch::append_queue(std::string_view client_id, std::uint64_t seq, const De
 }
 
 void Batch::remove_queue(std::string_view client_id, std::uint64_t seq) {
-  remove_queue_range(client_id, seq, seq);
+  // One known key: a plain delete (a range would make the store walk an iterator).
+  if (const char* e = format::check_name(client_id)) {
+    fail(e);
+    return;
+  }
+  format::queue_key(client_id, seq, key_);
+  op_key(OpKind::erase, key_);
 }
 
 void Batch::remove_queue_range(std::string_view client_id, std::uint64_t first,

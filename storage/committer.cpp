@@ -45,11 +45,23 @@ void Committer::run() {
     work_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
     if (queue_.empty()) return;  // stopping and drained
     if (opts_.sync == SyncMode::batch && opts_.batch_window.count() > 0) {
-      // Group commit: the oldest batch waits at most one window for company. After a long
-      // write it is already overdue, so batches queued meanwhile go out at once.
+      // Group commit: the oldest batch waits at most one window for company, and less
+      // once batches stop arriving (a lull of kBatchLull): under a steady stream the
+      // window fills and one fsync serves it all; when the writers are all waiting for
+      // this very commit (each holds a PUBACK back), nothing more can come and waiting
+      // out the window would only add latency. After a long write the oldest batch is
+      // already overdue, so batches queued meanwhile go out at once.
       const auto deadline = queue_.front().arrived + opts_.batch_window;
-      work_cv_.wait_until(lock, deadline,
-                          [this] { return stopping_ || queued_bytes_ >= opts_.max_group_bytes; });
+      const auto lull = std::min<std::chrono::microseconds>(kBatchLull, opts_.batch_window);
+      for (;;) {
+        const auto now = std::chrono::steady_clock::now();
+        if (stopping_ || queued_bytes_ >= opts_.max_group_bytes || now >= deadline) break;
+        const auto quiet_until = queue_.back().arrived + lull;
+        if (now >= quiet_until) break;
+        work_cv_.wait_until(lock, std::min(deadline, quiet_until), [this] {
+          return stopping_ || queued_bytes_ >= opts_.max_group_bytes;
+        });
+      }
     }
     std::size_t group_bytes = 0;
     do {

@@ -32,10 +32,14 @@ enum class SyncMode : std::uint8_t {
            // loses nothing. Acknowledged messages can be lost: not durable.
 };
 
+// A group closes early once no batch arrived for this long (see Committer::run).
+inline constexpr std::chrono::microseconds kBatchLull{200};
+
 struct CommitterOptions {
   SyncMode sync = SyncMode::batch;
-  // How long the first batch of a group waits for others (batch mode only). Batches that
-  // arrive while a write is under way join the next group without waiting.
+  // How long the first batch of a group waits for others at most (batch mode only); it
+  // waits less once batches stop arriving for kBatchLull. Batches that arrive while a
+  // write is under way join the next group without waiting.
   std::chrono::microseconds batch_window{5000};
   // Bounds of the input queue: submit() answers busy beyond them (backpressure).
   std::size_t max_pending_batches = 65536;

@@ -190,6 +190,19 @@ Status KvStore::read_clock(ClockRecord& out) {
   return Status();
 }
 
+// Keeps only the last op per key: a message put into flight and deleted on its PUBACK
+// within one group never reaches the log (less flash written, less compaction).
+void KvStore::drop_superseded(std::vector<KvOp>& ops) {
+  if (ops.size() < 2) return;
+  seen_.clear();
+  std::size_t keep = ops.size();
+  for (std::size_t i = ops.size(); i-- > 0;) {
+    if (!seen_.insert(ops[i].key).second) continue;  // a later op on this key wins
+    ops[--keep] = ops[i];
+  }
+  ops.erase(ops.begin(), ops.begin() + static_cast<std::ptrdiff_t>(keep));
+}
+
 Status KvStore::write_group(std::span<const Batch* const> batches, bool sync) {
   for (const Batch* b : batches) {
     if (!b->status().ok()) return b->status();
@@ -229,6 +242,7 @@ Status KvStore::write_group(std::span<const Batch* const> batches, bool sync) {
       }
     }
   }
+  drop_superseded(ops_);
   std::uint64_t bytes = 0;
   Status s = apply(ops_, sync, bytes);
   if (s.ok()) {

@@ -13,6 +13,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "storage/store.hpp"
@@ -67,6 +68,8 @@ class KvStore : public Store {
   Status load_locked(LoadVisitor& v, const LoadOptions& opts, LoadStats& stats);
 
   std::vector<KvOp> ops_;  // write_group scratch, reused
+  std::unordered_set<std::string_view> seen_;  // drop_superseded scratch
+  void drop_superseded(std::vector<KvOp>& ops);
   std::vector<std::string_view> puts_;
   std::deque<std::string> range_keys_;
 

@@ -337,6 +337,32 @@ TEMPLATE_TEST_CASE("store: retained messages are put, replaced and deleted", "[s
   CHECK(v2.retained.count("home/hum") == 0);
 }
 
+TEMPLATE_TEST_CASE("store: within one group the last op per key wins, superseded puts are "
+                   "not written",
+                   "[storage][contract]", MemoryFixture, LevelDbFixture) {
+  TestType f;
+  const std::string big(4096, 'x');
+  // A message put and deleted within one group (sent and acknowledged before the commit)
+  // never reaches the log: the group writes far less than the payload.
+  Batch put;
+  put.put_retained(plain_message("gone", big, 1).view());
+  put.put_retained(plain_message("back", "old", 1).view());
+  Batch del;
+  del.delete_retained("gone");
+  del.delete_retained("back");
+  Batch again;
+  again.put_retained(plain_message("back", "new", 1).view());
+  const Batch* group[] = {&put, &del, &again};
+  const std::uint64_t before = f.store().stats().bytes_written;
+  REQUIRE(f.store().write_group(std::span<const Batch* const>(group, 3), true).ok());
+  CHECK(f.store().stats().bytes_written - before < big.size());
+  f.reopen();
+  Loaded v = load_all(f.store());
+  CHECK(v.retained.count("gone") == 0);
+  REQUIRE(v.retained.count("back") == 1);
+  CHECK(v.retained["back"].payload == "new");
+}
+
 TEMPLATE_TEST_CASE("store: deleting a session removes its queue and in-flight flows only",
                    "[storage][contract]", MemoryFixture, LevelDbFixture) {
   TestType f;
