@@ -107,6 +107,86 @@ struct Storage {
   bool operator==(const Storage&) const = default;
 };
 
+// ---- Bridges (the `bridges:` list; README "Bridging to the cloud") ----
+
+// A file the configuration names (a secret or a certificate). The loader checks only the
+// path's form and never opens it: app reads or checks the file when it builds the bridge
+// options (app::to_bridge_options), and reports a problem at `yaml_path` and `line`.
+struct FileRef {
+  std::string path;       // absolute; empty = not set
+  std::string yaml_path;  // where it was set, e.g. "bridges[0].password_file"
+  int line = 0;           // 0 = unknown (set in code)
+  bool empty() const { return path.empty(); }
+  // Where it was written does not change the configuration.
+  bool operator==(const FileRef& o) const { return path == o.path; }
+};
+
+// A remote broker's address: "mqtt://host:port" (tcp:// too) or "mqtts://host:port"
+// (ssl:// too); the port defaults to 1883 / 8883.
+struct RemoteAddress {
+  bool tls = false;
+  std::string host;  // a DNS name, or an IP literal (IPv6 without brackets)
+  std::uint16_t port = 1883;
+  // "mqtts://host:8883", "mqtt://[::1]:1883": the form bridge::BridgeOptions takes.
+  std::string to_string() const;
+  bool operator==(const RemoteAddress&) const = default;
+};
+
+enum class BridgeProtocol : std::uint8_t { V311, V5 };
+enum class BridgeDirection : std::uint8_t { Out, In, Both };
+// A full bridge queue; Reject also answers v5 publishers with 0x97 (Quota exceeded).
+enum class BridgeOverflow : std::uint8_t { DropOldest, DropNewest, Reject };
+
+// One topic rule: `pattern` is matched on the side a message comes from (local for out,
+// remote for in); its topic is mapped by swapping local_prefix and remote_prefix.
+struct BridgeTopic {
+  std::string pattern;
+  BridgeDirection direction = BridgeDirection::Out;
+  std::uint8_t qos = 1;
+  int priority = 0;  // out rules: higher drains first; low = -1, normal = 0, high = 1
+  std::string local_prefix;
+  std::string remote_prefix;
+  bool operator==(const BridgeTopic&) const = default;
+};
+
+struct BridgeTls {
+  FileRef ca;    // empty = the system's CA store
+  FileRef cert;  // client certificate (PEM), with `key`
+  FileRef key;
+  FileRef key_password_file;
+  bool verify = true;  // the server's certificate chain and host name
+  std::string alpn;    // e.g. "x-amzn-mqtt-ca" (AWS IoT on port 443); empty = none
+  bool operator==(const BridgeTls&) const = default;
+};
+
+// The defaults equal bridge::BridgeOptions' own.
+struct Bridge {
+  std::string name;  // [A-Za-z0-9_-], 1 to 64; unique; names the internal sessions
+  RemoteAddress remote;
+  std::vector<RemoteAddress> fallbacks;  // tried in order after `remote`
+  BridgeProtocol protocol = BridgeProtocol::V5;
+  std::string client_id;  // empty = "tern-bridge-<name>"
+  std::string username;
+  FileRef password_file;                // read by app, surrounding whitespace trimmed
+  std::optional<std::string> password;  // inline; allowed, discouraged
+  BridgeTls tls;
+  Seconds keepalive{60};
+  bool clean_start = false;
+  Seconds session_expiry{7 * 24 * 3600};  // MQTT 5 only
+  Millis reconnect_min{1000};
+  Millis reconnect_max{120'000};
+  bool reconnect_jitter = true;
+  std::size_t queue_max_messages = 1'000'000;
+  std::uint64_t queue_max_bytes = 512 * kMiB;
+  BridgeOverflow overflow = BridgeOverflow::DropOldest;
+  bool queue_qos0 = false;  // QoS 0 messages while the uplink is down: queue or drop
+  std::uint16_t max_inflight = 64;
+  double rate = 0;  // messages/s upstream; 0 = unlimited
+  std::vector<BridgeTopic> topics;
+  bool uses_tls() const;  // any of remote, fallbacks is mqtts://
+  bool operator==(const Bridge&) const = default;
+};
+
 enum class LogLevel : std::uint8_t { Trace, Debug, Info, Warn, Error, Critical, Off };
 enum class LogFormat : std::uint8_t { Text, Json };
 enum class LogTarget : std::uint8_t { Stdout, Stderr, File, Syslog };
@@ -125,6 +205,7 @@ struct Config {
   Sessions sessions;
   Limits limits;
   Storage storage;
+  std::vector<Bridge> bridges;
   Log log;
   unsigned io_threads = 0;  // 0 = number of cores, at most 4 (resolved by app)
   bool operator==(const Config&) const = default;
@@ -178,6 +259,10 @@ std::optional<LogLevel> parse_log_level(std::string_view text);
 // own (not "/", ".", ".."). Relative paths only when `allow_relative`.
 std::optional<std::string> parse_storage_path(std::string_view text, bool allow_relative,
                                               std::string& error);
+// A remote broker address (bridges[].remote, fallbacks).
+std::optional<RemoteAddress> parse_remote(std::string_view text, std::string& error);
+// A rate in messages per second: "100", "2.5", "100/s", "600/m", "3600/h"; 0 = unlimited.
+std::optional<double> parse_rate(std::string_view text, std::string& error);
 
 // Human-readable forms, as the YAML would spell them: "2h", "1500ms", "64MiB", "never".
 std::string format_duration(Millis d);
@@ -188,6 +273,9 @@ std::string_view to_string(Overflow v);
 std::string_view to_string(SlowClient v);
 std::string_view to_string(SyncMode v);
 std::string_view to_string(OnCorruption v);
+std::string_view to_string(BridgeProtocol v);
+std::string_view to_string(BridgeDirection v);
+std::string_view to_string(BridgeOverflow v);
 // "stdout", "stderr", "syslog" or "file:/path".
 std::string log_target_string(const Log& log);
 

@@ -45,6 +45,29 @@ inline constexpr EnumName<OnCorruption> kOnCorruptions[] = {
     {"fail", OnCorruption::Fail},
 };
 
+inline constexpr EnumName<BridgeProtocol> kBridgeProtocols[] = {
+    {"3.1.1", BridgeProtocol::V311},
+    {"5.0", BridgeProtocol::V5},
+};
+inline constexpr EnumName<BridgeDirection> kBridgeDirections[] = {
+    {"out", BridgeDirection::Out},
+    {"in", BridgeDirection::In},
+    {"both", BridgeDirection::Both},
+};
+inline constexpr EnumName<BridgeOverflow> kBridgeOverflows[] = {
+    {"drop_oldest", BridgeOverflow::DropOldest},
+    {"drop_newest", BridgeOverflow::DropNewest},
+    {"reject", BridgeOverflow::Reject},
+};
+// Topic rule priorities by name; an integer in [kMinPriority, kMaxPriority] works too.
+inline constexpr EnumName<int> kPriorityNames[] = {
+    {"low", -1},
+    {"normal", 0},
+    {"high", 1},
+};
+inline constexpr int kMinPriority = -100;
+inline constexpr int kMaxPriority = 100;
+
 template <class E>
 std::optional<E> enum_value(std::span<const EnumName<E>> table, std::string_view name) {
   for (const auto& e : table) {

@@ -224,7 +224,6 @@ constexpr NotYet kNotYet[] = {
     {"acl",
      "access control is not supported yet in this build (every client may publish and "
      "subscribe to every topic); remove this section"},
-    {"bridges", "bridges are not supported yet in this build; remove this section"},
     {"http",
      "the HTTP endpoint (metrics, health) is not supported yet in this build; remove "
      "this section"},
@@ -248,6 +247,7 @@ void read_config(const YAML::Node& root, Diagnostics& d, Config& c) {
     s.read(m, c);
     m.finish();
   }
+  read_bridges(top, c);
   // 0 = one loop per core (capped at 4 by app); more than 64 loops is never useful here.
   top.integer("io_threads", c.io_threads, 0, 64);
   for (const auto& s : kNotYet) top.unsupported(s.key, s.message);

@@ -15,5 +15,9 @@ void read_config(const YAML::Node& root, Diagnostics& d, Config& c);
 // Rules that span fields. `d` supplies lines for the paths it read (none when the Config
 // came from code) and receives the errors.
 void check_config(const Config& c, Diagnostics& d);
+// The `bridges:` list (bridges.cpp): its reader, called with the top-level mapping, and
+// its cross-field rules, called by check_config.
+void read_bridges(MapReader& top, Config& c);
+void check_bridges(const Config& c, Diagnostics& d);
 
 }  // namespace tern::config::detail

@@ -362,7 +362,7 @@ TEST_CASE("TLS and WebSocket listeners are refused, not ignored", "[config][erro
 }
 
 TEST_CASE("sections not implemented yet are errors, not silently ignored", "[config][errors]") {
-  for (const char* section : {"auth", "acl", "bridges", "http", "sys_topics", "dead_letter"}) {
+  for (const char* section : {"auth", "acl", "http", "sys_topics", "dead_letter"}) {
     const std::string r = report(std::string("# x\n") + section + ":\n  anything: 1\n");
     INFO(r);
     CHECK_THAT(r, Contains(std::string("t.yaml:2: ") + section + ": ") &&
