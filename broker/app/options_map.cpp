@@ -1,10 +1,19 @@
-// Config -> net::ServerOptions / core::BrokerOptions. Every range was checked by the loader,
-// so the narrowing casts here cannot lose information.
+// Config -> net::ServerOptions / core::BrokerOptions / bridge::BridgeOptions. Every range
+// was checked by the loader, so the narrowing casts here cannot lose information.
 
 #include "broker/app/options_map.hpp"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
+
+#include "broker/config/quote.hpp"
 
 namespace tern::app {
 
@@ -103,6 +112,171 @@ core::BrokerOptions to_broker_options(const config::Config& c) {
   b.max_subscription_bytes_per_session =
       static_cast<std::size_t>(c.limits.max_subscription_bytes_per_session);
   return b;
+}
+
+namespace {
+
+// A secret or a certificate, never a data set: a bound on what a typo can make us read.
+constexpr std::size_t kMaxSecretFile = 1 << 20;
+constexpr std::size_t kMaxCaFile = 8 << 20;  // a whole CA bundle (Debian's is ~200 KiB)
+constexpr std::size_t kMaxPassword = 65535;  // [MQTT-3.1.3.5] two-byte length
+
+config::Error file_error(const config::FileRef& f, const std::string& message) {
+  return config::Error{f.yaml_path, f.line, 0, message};
+}
+
+// The contents of the regular file `f`, at most `max` bytes, or nullopt after appending why
+// not to `errors`.
+std::optional<std::string> read_file(const config::FileRef& f, std::size_t max,
+                                     std::vector<config::Error>& errors) {
+  const std::string name = config::detail::quoted(f.path);
+  std::error_code ec;
+  const auto st = std::filesystem::status(f.path, ec);
+  if (ec) {
+    errors.push_back(file_error(f, "cannot read " + name + ": " + ec.message()));
+    return std::nullopt;
+  }
+  if (!std::filesystem::is_regular_file(st)) {
+    errors.push_back(file_error(f, name + " is not a regular file"));
+    return std::nullopt;
+  }
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(f.path.c_str(), "rb"),
+                                                       &std::fclose);
+  if (!file) {
+    const int err = errno;
+    errors.push_back(file_error(f, "cannot read " + name + ": " + std::strerror(err)));
+    return std::nullopt;
+  }
+  std::string out;
+  char buf[16384];
+  std::size_t n = 0;
+  // One byte past the cap tells an oversized file from one that fits exactly.
+  while (out.size() <= max && (n = std::fread(buf, 1, sizeof buf, file.get())) > 0) {
+    out.append(buf, n);
+  }
+  if (std::ferror(file.get())) {
+    const int err = errno ? errno : EIO;
+    errors.push_back(file_error(f, "cannot read " + name + ": " + std::strerror(err)));
+    return std::nullopt;
+  }
+  if (out.size() > max) {
+    errors.push_back(file_error(f, name + " is larger than " + config::format_size(max) +
+                                       "; not the file meant here"));
+    return std::nullopt;
+  }
+  return out;
+}
+
+// A secret file's contents without surrounding whitespace: editors and `echo` add a final
+// newline that is no part of the password.
+std::optional<std::string> read_secret(const config::FileRef& f, std::vector<config::Error>& errors) {
+  auto text = read_file(f, kMaxSecretFile, errors);
+  if (!text) return std::nullopt;
+  constexpr std::string_view kSpace = " \t\r\n\v\f";
+  const std::size_t begin = text->find_first_not_of(kSpace);
+  if (begin == std::string::npos) {
+    errors.push_back(file_error(f, config::detail::quoted(f.path) + " is empty"));
+    return std::nullopt;
+  }
+  const std::size_t end = text->find_last_not_of(kSpace);
+  return text->substr(begin, end - begin + 1);
+}
+
+// Paho (OpenSSL) takes PEM files only; a DER file or a wrong path fails at connect time
+// with an opaque TLS error, so look for a PEM block now.
+void check_pem(const config::FileRef& f, std::size_t max, std::vector<config::Error>& errors) {
+  if (f.empty()) return;
+  const auto text = read_file(f, max, errors);
+  if (text && text->find("-----BEGIN ") == std::string::npos) {
+    errors.push_back(file_error(
+        f, config::detail::quoted(f.path) + " is not a PEM file (no \"-----BEGIN\" line); "
+                                             "convert a DER file with openssl -inform der"));
+  }
+}
+
+bridge::Direction to_direction(config::BridgeDirection d) {
+  switch (d) {
+    case config::BridgeDirection::Out: return bridge::Direction::Out;
+    case config::BridgeDirection::In: return bridge::Direction::In;
+    case config::BridgeDirection::Both: return bridge::Direction::Both;
+  }
+  return bridge::Direction::Out;
+}
+
+core::OverflowPolicy to_overflow(config::BridgeOverflow o) {
+  switch (o) {
+    case config::BridgeOverflow::DropOldest: return core::OverflowPolicy::DropOldest;
+    case config::BridgeOverflow::DropNewest: return core::OverflowPolicy::DropNewest;
+    case config::BridgeOverflow::Reject: return core::OverflowPolicy::Reject;
+  }
+  return core::OverflowPolicy::DropOldest;
+}
+
+bridge::BridgeOptions to_bridge(const config::Bridge& b, std::vector<config::Error>& errors) {
+  bridge::BridgeOptions o;
+  o.name = b.name;
+  o.remotes.push_back(b.remote.to_string());
+  for (const auto& f : b.fallbacks) o.remotes.push_back(f.to_string());
+  o.protocol = b.protocol == config::BridgeProtocol::V311 ? codec::ProtocolVersion::v311
+                                                          : codec::ProtocolVersion::v5;
+  o.client_id = b.client_id;
+  o.username = b.username;
+  if (b.password) o.password = *b.password;
+  if (!b.password_file.empty()) {
+    if (auto p = read_secret(b.password_file, errors)) {
+      if (p->size() > kMaxPassword) {
+        errors.push_back(file_error(b.password_file,
+                                    "the password is longer than 65535 bytes [MQTT-3.1.3.5]"));
+      } else {
+        o.password = std::move(*p);
+      }
+    }
+  }
+  o.tls.enabled = b.uses_tls();
+  o.tls.ca_file = b.tls.ca.path;
+  o.tls.cert_file = b.tls.cert.path;
+  o.tls.key_file = b.tls.key.path;
+  check_pem(b.tls.ca, kMaxCaFile, errors);
+  check_pem(b.tls.cert, kMaxSecretFile, errors);
+  check_pem(b.tls.key, kMaxSecretFile, errors);
+  if (!b.tls.key_password_file.empty()) {
+    if (auto p = read_secret(b.tls.key_password_file, errors)) o.tls.key_password = std::move(*p);
+  }
+  o.tls.verify = b.tls.verify;
+  o.tls.alpn = b.tls.alpn;
+  o.keepalive = b.keepalive;
+  o.clean_start = b.clean_start;
+  o.session_expiry = static_cast<std::uint32_t>(b.session_expiry.count());
+  o.reconnect_min = b.reconnect_min;
+  o.reconnect_max = b.reconnect_max;
+  o.reconnect_jitter = b.reconnect_jitter;
+  o.queue_max_messages = b.queue_max_messages;
+  o.queue_max_bytes = static_cast<std::size_t>(b.queue_max_bytes);
+  o.overflow = to_overflow(b.overflow);
+  o.queue_qos0 = b.queue_qos0;
+  o.max_inflight = b.max_inflight;
+  o.rate = b.rate;
+  for (const auto& t : b.topics) {
+    bridge::TopicRule r;
+    r.pattern = t.pattern;
+    r.direction = to_direction(t.direction);
+    r.qos = t.qos;
+    r.local_prefix = t.local_prefix;
+    r.remote_prefix = t.remote_prefix;
+    r.priority = t.priority;
+    o.topics.push_back(std::move(r));
+  }
+  return o;
+}
+
+}  // namespace
+
+std::vector<bridge::BridgeOptions> to_bridge_options(const config::Config& c,
+                                                     std::vector<config::Error>& errors) {
+  std::vector<bridge::BridgeOptions> out;
+  out.reserve(c.bridges.size());
+  for (const auto& b : c.bridges) out.push_back(to_bridge(b, errors));
+  return out;
 }
 
 }  // namespace tern::app

@@ -1,10 +1,11 @@
-// Maps the validated config::Config onto the option structs of net and core, and applies
-// the command line overrides. The only place that knows both vocabularies.
+// Maps the validated config::Config onto the option structs of net, core and bridge, and
+// applies the command line overrides. The only place that knows both vocabularies.
 // Thread safety: reentrant.
 #pragma once
 
 #include <vector>
 
+#include "bridge/options.hpp"
 #include "broker/app/cli.hpp"
 #include "broker/config/config.hpp"
 #include "broker/core/broker.hpp"
@@ -26,5 +27,16 @@ config::Config apply_cli(const config::Config& base, const CliOptions& cli,
 
 net::ServerOptions to_server_options(const config::Config& c, unsigned hardware_threads);
 core::BrokerOptions to_broker_options(const config::Config& c);
+
+// One BridgeOptions per `bridges:` entry, in order. This is where the files a bridge names
+// are read: password_file and tls.key_password_file (contents with surrounding whitespace,
+// the final newline included, removed; empty is an error), and tls.ca, tls.cert and tls.key
+// (must be readable PEM files; their contents are left to the bridge's TLS library). Each
+// problem is appended to `errors` with the YAML path and line of the key that named the
+// file. Call it for --check-config as well as at start-up, so both see the same errors.
+// REQUIRES: `c` loaded (or validated) without errors. Use the result only if no error was
+// appended.
+std::vector<bridge::BridgeOptions> to_bridge_options(const config::Config& c,
+                                                     std::vector<config::Error>& errors);
 
 }  // namespace tern::app
