@@ -11,15 +11,15 @@ namespace tern::core {
 
 namespace {
 
-// When an entry point returns, whichever path it took: drops stale timer entries and
-// hands the event's writes (if any) over as one PersistRequest.
+// Around an entry point: marks where this event's writes start in the open batch (see
+// send_ack) and, whichever path it returns by, drops stale timer entries. The batch stays
+// open across events until the caller takes persist_requests(), so the packets of one
+// socket read share one batch and one commit.
 template <class D>
 struct PruneOnExit {
   D& d;
-  ~PruneOnExit() {
-    d.prune_timers();
-    d.flush_batch();
-  }
+  explicit PruneOnExit(D& dd) : d(dd) { d.event_mark = d.batch.op_count(); }
+  ~PruneOnExit() { d.prune_timers(); }
 };
 }  // namespace
 
@@ -320,7 +320,7 @@ Broker::Broker(BrokerOptions opts) : impl_(std::make_unique<Impl>(std::move(opts
 Broker::~Broker() = default;
 
 void Broker::on_open(ConnId conn, Time now) {
-  const PruneOnExit<Impl> prune{*impl_};
+  const PruneOnExit<Impl> prune(*impl_);
   Impl& d = *impl_;
   if (d.conns.count(conn)) return;  // ids are never reused; ignore a duplicate open
   auto c = std::make_unique<ConnectionState>();
@@ -339,7 +339,7 @@ void Broker::on_open_internal(ConnId conn, Time now, InternalSessionOptions opts
 }
 
 void Broker::on_packet(ConnId conn, codec::Packet&& packet, Time now) {
-  const PruneOnExit<Impl> prune{*impl_};
+  const PruneOnExit<Impl> prune(*impl_);
   Impl& d = *impl_;
   d.last_now = now;
   ConnectionState* cp = d.find_conn(conn);
@@ -404,7 +404,7 @@ void Broker::on_packet(ConnId conn, codec::Packet&& packet, Time now) {
 }
 
 void Broker::on_decode_error(ConnId conn, const codec::DecodeResult& error, Time now) {
-  const PruneOnExit<Impl> prune{*impl_};
+  const PruneOnExit<Impl> prune(*impl_);
   Impl& d = *impl_;
   ConnectionState* c = d.find_conn(conn);
   if (!c || c->phase == ConnPhase::Closing) return;
@@ -412,7 +412,7 @@ void Broker::on_decode_error(ConnId conn, const codec::DecodeResult& error, Time
 }
 
 void Broker::on_closed(ConnId conn, Time now) {
-  const PruneOnExit<Impl> prune{*impl_};
+  const PruneOnExit<Impl> prune(*impl_);
   Impl& d = *impl_;
   auto it = d.conns.find(conn);
   if (it == d.conns.end()) return;
@@ -429,7 +429,7 @@ void Broker::on_closed(ConnId conn, Time now) {
 }
 
 void Broker::on_tick(Time now) {
-  const PruneOnExit<Impl> prune{*impl_};
+  const PruneOnExit<Impl> prune(*impl_);
   Impl& d = *impl_;
   d.last_now = now;
   while (auto e = d.timers.pop_due(now)) {
@@ -452,7 +452,7 @@ void Broker::on_tick(Time now) {
 std::optional<Time> Broker::next_deadline() const { return impl_->timers.next(); }
 
 void Broker::shutdown(Time now) {
-  const PruneOnExit<Impl> prune{*impl_};
+  const PruneOnExit<Impl> prune(*impl_);
   Impl& d = *impl_;
   std::vector<ConnId> ids;
   ids.reserve(d.conns.size());

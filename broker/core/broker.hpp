@@ -148,8 +148,10 @@ class Broker {
   // whose connection the crash closed is scheduled as on a network failure
   // [MQTT-3.1.2-8]. Corruption is handled by the store (moved aside or returned).
   storage::Status restore(Time now, RestoreStats& stats);
-  // Batches produced so far, in token order. The caller commits them in that order, then
-  // clears the list, and reports each token with on_persisted once durable.
+  // Batches produced so far, in token order (the writes of all events since the last call
+  // become one more). The caller commits them in that order, then clears the list, and
+  // reports each token with on_persisted once durable. Call it after each round of
+  // events: acknowledgements wait for the batch their event wrote into.
   std::vector<PersistRequest>& persist_requests();
   // The batch with `token` (and every earlier one) is durable, or failed. On success the
   // acknowledgements waiting for it are sent; on failure the connections waiting for it

@@ -97,7 +97,7 @@ void Broker::Impl::send_ack(ConnectionState& c, codec::PacketType type, codec::P
   const bool waiting = c.acks && !c.acks->empty();
   // Only this event's own writes hold an acknowledgement back (and, for order, one
   // already waiting on this connection); other clients' pending writes do not.
-  if (persist && (waiting || !batch.empty())) {
+  if (persist && (waiting || batch.op_count() > event_mark)) {
     const std::uint64_t token = batch.empty() ? next_token - 1 : next_token;
     if (waiting || token > durable_token) {
       defer(c, token, SendPacket{c.id, std::move(p), c.version});
@@ -301,12 +301,17 @@ void Broker::enable_persistence(const PersistenceOptions& opts) {
   if (d.persist->queue_window == 0) d.persist->queue_window = 1;
 }
 
-std::vector<PersistRequest>& Broker::persist_requests() { return impl_->requests; }
+std::vector<PersistRequest>& Broker::persist_requests() {
+  impl_->flush_batch();  // the writes of every event since the last call, as one request
+  impl_->event_mark = 0;
+  return impl_->requests;
+}
 
 void Broker::on_persisted(std::uint64_t token, const storage::Status& status, Time now) {
   Impl& d = *impl_;
   if (!d.persist) return;
   d.last_now = now;
+  d.event_mark = d.batch.op_count();
   std::uint64_t failed = 0;
   // Reported (durable or failed): no longer a backlog.
   while (!d.pending_requests.empty() && d.pending_requests.front().first <= token) {
@@ -334,7 +339,6 @@ void Broker::on_persisted(std::uint64_t token, const storage::Status& status, Ti
     }
   }
   d.prune_timers();
-  d.flush_batch();
 }
 
 }  // namespace tern::core
