@@ -169,7 +169,8 @@ std::optional<std::string> read_file(const config::FileRef& f, std::size_t max,
 
 // A secret file's contents without surrounding whitespace: editors and `echo` add a final
 // newline that is no part of the password.
-std::optional<std::string> read_secret(const config::FileRef& f, std::vector<config::Error>& errors) {
+std::optional<std::string> read_secret(const config::FileRef& f,
+                                       std::vector<config::Error>& errors) {
   auto text = read_file(f, kMaxSecretFile, errors);
   if (!text) return std::nullopt;
   constexpr std::string_view kSpace = " \t\r\n\v\f";

@@ -16,9 +16,7 @@ using detail::quoted;
 namespace {
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_alnum(char c) {
-  return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
+bool is_alnum(char c) { return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
 // A DNS name as a resolver takes it: dot-separated labels of 1 to 63 letters, digits, '-'
 // (not at either end) or '_' (seen in internal names), at most 253 bytes in all (RFC 1035
@@ -99,8 +97,7 @@ std::optional<RemoteAddress> parse_remote(std::string_view text, std::string& er
   bool v6 = false;
   if (!rest.empty() && rest.front() == '[') {
     const std::size_t close = rest.find(']');
-    if (close == std::string_view::npos ||
-        (close + 1 < rest.size() && rest[close + 1] != ':')) {
+    if (close == std::string_view::npos || (close + 1 < rest.size() && rest[close + 1] != ':')) {
       error = kExpect;
       return std::nullopt;
     }

@@ -118,8 +118,8 @@ void read_prefix(MapReader& m, std::string_view key, std::string& out) {
              "a prefix is part of topic names and cannot contain wildcards ('+', '#'), got " +
                  describe(*n));
   } else if (s.size() > kMaxMqttString || !codec::valid_utf8(s)) {
-    error_at(m, key, *n, "expected at most 65535 bytes of valid UTF-8 without U+0000, got " +
-                             describe(*n));
+    error_at(m, key, *n,
+             "expected at most 65535 bytes of valid UTF-8 without U+0000, got " + describe(*n));
   } else {
     out = s;
   }
@@ -400,8 +400,7 @@ void check_topic(const Bridge& b, std::size_t i, std::size_t j, Diagnostics& d) 
     if (filters_overlap(fa, fb)) {
       d.error(base, d.line_of(base),
               quoted(fa) + " (priority " + std::to_string(t.priority) + ") overlaps " + quoted(fb) +
-                  " of topics[" + std::to_string(k) + "] (priority " +
-                  std::to_string(o.priority) +
+                  " of topics[" + std::to_string(k) + "] (priority " + std::to_string(o.priority) +
                   "): a message matching both would be queued in both priority classes and sent "
                   "twice; make the filters disjoint or give them the same priority");
       break;
@@ -422,9 +421,9 @@ void check_bridge(const Config& c, std::size_t i, Diagnostics& d) {
     const Bridge& o = c.bridges[j];
     if (o.name == b.name) {
       const std::string p = key_path(i, "name");
-      d.error(p, either_line(d, p, base),
-              "duplicate bridge name " + quoted(b.name) + " (also bridges[" + std::to_string(j) +
-                  "])");
+      d.error(
+          p, either_line(d, p, base),
+          "duplicate bridge name " + quoted(b.name) + " (also bridges[" + std::to_string(j) + "])");
       continue;
     }
     // One client id on one remote: each connection would take the other's session over,
@@ -434,8 +433,10 @@ void check_bridge(const Config& c, std::size_t i, Diagnostics& d) {
     if (id == oid && o.remote.host == b.remote.host && o.remote.port == b.remote.port) {
       const std::string p = key_path(i, "client_id");
       d.error(p, either_line(d, p, base),
-              "bridges[" + std::to_string(j) + "] connects to the same remote with the same "
-              "client id " + quoted(id) + "; the remote would let only one of them stay connected");
+              "bridges[" + std::to_string(j) +
+                  "] connects to the same remote with the same "
+                  "client id " +
+                  quoted(id) + "; the remote would let only one of them stay connected");
     }
   }
   if (b.name.empty()) d.error(key_path(i, "name"), d.line_of(base), "a bridge needs a name");

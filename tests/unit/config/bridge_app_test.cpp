@@ -58,8 +58,7 @@ class TempDir {
   std::string path_;
 };
 
-const char* const kPem =
-    "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+const char* const kPem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
 
 std::string all_errors(const std::vector<config::Error>& errors) {
   std::string out;
@@ -137,12 +136,22 @@ TEST_CASE("every bridge setting reaches bridge::BridgeOptions", "[app][bridge]")
       "    protocol: \"3.1.1\"\n"
       "    client_id: gw-1\n"
       "    username: user-1\n"
-      "    password_file: " + secret + "\n"
+      "    password_file: " +
+      secret +
+      "\n"
       "    tls:\n"
-      "      ca: " + ca + "\n"
-      "      cert: " + cert + "\n"
-      "      key: " + key + "\n"
-      "      key_password_file: " + kpass + "\n"
+      "      ca: " +
+      ca +
+      "\n"
+      "      cert: " +
+      cert +
+      "\n"
+      "      key: " +
+      key +
+      "\n"
+      "      key_password_file: " +
+      kpass +
+      "\n"
       "      verify: false\n"
       "      alpn: x-amzn-mqtt-ca\n"
       "    keepalive: 45s\n"
@@ -233,24 +242,40 @@ TEST_CASE("bridge files that cannot be used are errors at the key that named the
       "  - name: a\n"
       "    remote: \"mqtts://h\"\n"
       "    username: u\n"
-      "    password_file: " + missing + "\n"
+      "    password_file: " +
+      missing +
+      "\n"
       "    tls:\n"
-      "      ca: " + dir.path() + "\n"
-      "      cert: " + der + "\n"
-      "      key: " + missing + "\n"
-      "      key_password_file: " + empty + "\n"
+      "      ca: " +
+      dir.path() +
+      "\n"
+      "      cert: " +
+      der +
+      "\n"
+      "      key: " +
+      missing +
+      "\n"
+      "      key_password_file: " +
+      empty +
+      "\n"
       "    topics: [{pattern: a}]\n"
       "  - name: b\n"
       "    remote: \"mqtt://h\"\n"
-      "    password_file: " + empty + "\n"
+      "    password_file: " +
+      empty +
+      "\n"
       "    topics: [{pattern: a}]\n"
       "  - name: c\n"
       "    remote: \"mqtt://h\"\n"
-      "    password_file: " + big + "\n"
+      "    password_file: " +
+      big +
+      "\n"
       "    topics: [{pattern: a}]\n"
       "  - name: d\n"
       "    remote: \"mqtt://h\"\n"
-      "    password_file: " + huge + "\n"
+      "    password_file: " +
+      huge +
+      "\n"
       "    topics: [{pattern: a}]\n");
   std::vector<config::Error> errors;
   const auto v = app::to_bridge_options(c, errors);
@@ -260,18 +285,18 @@ TEST_CASE("bridge files that cannot be used are errors at the key that named the
   CHECK(errors.size() == 8);
   CHECK_THAT(text, Contains("t.yaml:5: bridges[0].password_file: cannot read \"" + missing +
                             "\": No such file or directory"));
-  CHECK_THAT(text, Contains("t.yaml:7: bridges[0].tls.ca: \"" + dir.path() +
-                            "\" is not a regular file"));
+  CHECK_THAT(text,
+             Contains("t.yaml:7: bridges[0].tls.ca: \"" + dir.path() + "\" is not a regular file"));
   CHECK_THAT(text, Contains("t.yaml:8: bridges[0].tls.cert: \"" + der +
                             "\" is not a PEM file (no \"-----BEGIN\" line)"));
   CHECK_THAT(text, Contains("t.yaml:9: bridges[0].tls.key: cannot read \"" + missing + "\""));
-  CHECK_THAT(text, Contains("t.yaml:10: bridges[0].tls.key_password_file: \"" + empty +
-                            "\" is empty"));
+  CHECK_THAT(text,
+             Contains("t.yaml:10: bridges[0].tls.key_password_file: \"" + empty + "\" is empty"));
   CHECK_THAT(text, Contains("t.yaml:14: bridges[1].password_file: \"" + empty + "\" is empty"));
   CHECK_THAT(text, Contains("t.yaml:18: bridges[2].password_file: the password is longer than "
                             "65535 bytes"));
-  CHECK_THAT(text, Contains("t.yaml:22: bridges[3].password_file: \"" + huge +
-                            "\" is larger than 1MiB"));
+  CHECK_THAT(text,
+             Contains("t.yaml:22: bridges[3].password_file: \"" + huge + "\" is larger than 1MiB"));
   // Nothing secret in the messages.
   CHECK(text.find("ppppp") == std::string::npos);
   CHECK_FALSE(v[1].password);
@@ -280,8 +305,10 @@ TEST_CASE("bridge files that cannot be used are errors at the key that named the
   if (geteuid() != 0) {
     const std::string locked = dir.file("locked", "secret\n");
     REQUIRE(chmod(locked.c_str(), 0) == 0);
-    const config::Config l = load("bridges:\n  - name: a\n    remote: \"mqtt://h\"\n"
-                                  "    password_file: " + locked + "\n    topics: [{pattern: a}]\n");
+    const config::Config l = load(
+        "bridges:\n  - name: a\n    remote: \"mqtt://h\"\n"
+        "    password_file: " +
+        locked + "\n    topics: [{pattern: a}]\n");
     errors.clear();
     app::to_bridge_options(l, errors);
     REQUIRE(errors.size() == 1);

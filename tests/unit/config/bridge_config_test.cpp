@@ -272,8 +272,8 @@ TEST_CASE("bridge drain rates", "[config][bridge][units]") {
   CHECK(parse_rate("600/m", err) == 10.0);
   CHECK(*parse_rate("1/h", err) == Approx(1.0 / 3600));
   CHECK(parse_rate("1000000/s", err) == 1e6);
-  for (const char* bad : {"", "-1", "fast", "1e3", ".5", "5.", "100/x", "100 /s", "100/sec",
-                          "0x10", "1,5"}) {
+  for (const char* bad :
+       {"", "-1", "fast", "1e3", ".5", "5.", "100/x", "100 /s", "100/sec", "0x10", "1,5"}) {
     INFO(bad);
     err.clear();
     CHECK_FALSE(parse_rate(bad, err));
@@ -302,9 +302,10 @@ TEST_CASE("bridges: each bad value is an error with its path and line", "[config
   const std::string missing = report("bridges:\n  - topics: [{pattern: a}]\n");
   CHECK_THAT(missing, Contains("t.yaml:2: bridges[0].name: required key is missing"));
   CHECK_THAT(missing, Contains("t.yaml:2: bridges[0].remote: required key is missing"));
-  CHECK_THAT(report("bridges:\n  - name: \"a b\"\n    remote: mqtt://x\n    topics: [{pattern: a}]\n"),
-             Contains("t.yaml:2: bridges[0].name: expected 1 to 64 letters, digits, '_' or '-', "
-                      "got \"a b\""));
+  CHECK_THAT(
+      report("bridges:\n  - name: \"a b\"\n    remote: mqtt://x\n    topics: [{pattern: a}]\n"),
+      Contains("t.yaml:2: bridges[0].name: expected 1 to 64 letters, digits, '_' or '-', "
+               "got \"a b\""));
   CHECK_THAT(report("bridges:\n  - name: a.b\n    remote: mqtt://x\n    topics: [{pattern: a}]\n"),
              Contains("bridges[0].name: expected 1 to 64 letters"));
   CHECK_THAT(report("bridges:\n  - name: " + std::string(65, 'n') +
@@ -345,8 +346,9 @@ TEST_CASE("bridges: each bad value is an error with its path and line", "[config
              Contains("t.yaml:7: bridges[0].tls.cert: expected an absolute path"));
   CHECK_THAT(report(tls_bridge("    tls:\n      cert: /c\n      key: k.pem\n")),
              Contains("t.yaml:8: bridges[0].tls.key: expected an absolute path"));
-  CHECK_THAT(report(tls_bridge("    tls:\n      key: /k\n      cert: /c\n      key_password_file: p\n")),
-             Contains("t.yaml:9: bridges[0].tls.key_password_file: expected an absolute path"));
+  CHECK_THAT(
+      report(tls_bridge("    tls:\n      key: /k\n      cert: /c\n      key_password_file: p\n")),
+      Contains("t.yaml:9: bridges[0].tls.key_password_file: expected an absolute path"));
   CHECK_THAT(report(tls_bridge("    tls:\n      verify: no\n")),
              Contains("t.yaml:7: bridges[0].tls.verify: expected true or false, got \"no\""));
   CHECK_THAT(report(tls_bridge("    tls:\n      alpn: " + std::string(256, 'a') + "\n")),
@@ -487,13 +489,15 @@ TEST_CASE("bridges: rules spanning fields", "[config][bridge]") {
   ok(bridge("    protocol: \"3.1.1\"\n    username: u\n    password: p\n"));
   ok(bridge("    password: p\n"));  // MQTT 5 allows a password alone (3.1.2.9)
   // session_expiry is MQTT 5's.
-  CHECK_THAT(report(bridge("    protocol: \"3.1.1\"\n    session_expiry: 1d\n")),
-             Contains("t.yaml:7: bridges[0].session_expiry: session_expiry needs protocol \"5.0\""));
+  CHECK_THAT(
+      report(bridge("    protocol: \"3.1.1\"\n    session_expiry: 1d\n")),
+      Contains("t.yaml:7: bridges[0].session_expiry: session_expiry needs protocol \"5.0\""));
   // TLS settings need a TLS remote; every address uses the same transport.
   CHECK_THAT(report(bridge("    tls: {ca: /ca.pem}\n")),
              Contains("t.yaml:6: bridges[0].tls: TLS settings would be ignored: the remote is "
                       "plain TCP"));
-  CHECK_THAT(report(bridge("    tls: {verify: false}\n")), Contains("TLS settings would be ignored"));
+  CHECK_THAT(report(bridge("    tls: {verify: false}\n")),
+             Contains("TLS settings would be ignored"));
   CHECK_THAT(report(bridge("    tls: {alpn: x}\n")), Contains("TLS settings would be ignored"));
   ok(bridge("    tls: {verify: true}\n"));  // the default, so nothing is ignored
   CHECK_THAT(report(tls_bridge("    fallbacks: [\"mqtt://backup\"]\n")),
@@ -521,9 +525,10 @@ TEST_CASE("bridges: rules spanning fields", "[config][bridge]") {
   CHECK_THAT(report(rule("pattern: \"#\", local_prefix: site")),
              Contains("t.yaml:5: bridges[0].topics[0].local_prefix: local_prefix + pattern gives "
                       "\"site#\", not a valid local topic filter (end the prefix with '/'?)"));
-  CHECK_THAT(report(rule("pattern: \"+/x\", direction: in, remote_prefix: gw")),
-             Contains("bridges[0].topics[0].remote_prefix: remote_prefix + pattern gives \"gw+/x\", "
-                      "not a valid remote topic filter"));
+  CHECK_THAT(
+      report(rule("pattern: \"+/x\", direction: in, remote_prefix: gw")),
+      Contains("bridges[0].topics[0].remote_prefix: remote_prefix + pattern gives \"gw+/x\", "
+               "not a valid remote topic filter"));
   CHECK_THAT(report(rule("pattern: \"g/a\", direction: in, remote_prefix: \"$share/\"")),
              Contains("bridges[0].topics[0].remote_prefix: remote_prefix + pattern gives "
                       "\"$share/g/a\""));
@@ -551,8 +556,8 @@ TEST_CASE("bridges: out rules of different priorities may not overlap", "[config
                       "of topics[0] (priority 1): a message matching both would be queued in both "
                       "priority classes and sent twice"));
   const std::vector<std::pair<std::string, std::string>> overlapping = {
-      {"a/+/c", "a/b/+"}, {"a/#", "a"},     {"a", "a/#"},     {"+/+", "x/y"},
-      {"a/b", "a/b"},     {"+", "a"},       {"a/", "a/+"},    {"$SYS/#", "$SYS/+"},
+      {"a/+/c", "a/b/+"}, {"a/#", "a"},     {"a", "a/#"},         {"+/+", "x/y"},
+      {"a/b", "a/b"},     {"+", "a"},       {"a/", "a/+"},        {"$SYS/#", "$SYS/+"},
       {"#", "x/y/z"},     {"a/+/#", "a/b"}, {"+/b/#", "a/+/c/d"},
   };
   for (const auto& [a, b] : overlapping) {
@@ -561,7 +566,7 @@ TEST_CASE("bridges: out rules of different priorities may not overlap", "[config
                Contains("overlaps"));
   }
   const std::vector<std::pair<std::string, std::string>> disjoint = {
-      {"a/b", "a/c"},    {"a/+", "a"},      {"a/+", "a/b/c"},  {"#", "$SYS/x"},
+      {"a/b", "a/c"},    {"a/+", "a"},       {"a/+", "a/b/c"}, {"#", "$SYS/x"},
       {"+/x", "$aws/x"}, {"a/b/#", "a/c/#"}, {"a", "a/"},      {"a/+/c", "a/b/d"},
   };
   for (const auto& [a, b] : disjoint) {
@@ -571,15 +576,15 @@ TEST_CASE("bridges: out rules of different priorities may not overlap", "[config
   // The local filters are compared: local_prefix + pattern.
   ok(rules("pattern: \"#\", priority: high, local_prefix: \"a/\"",
            "pattern: \"#\", local_prefix: \"b/\""));
-  CHECK_THAT(report(rules("pattern: \"#\", priority: high, local_prefix: \"a/\"",
-                          "pattern: \"a/x\"")),
-             Contains("\"a/x\" (priority 0) overlaps \"a/#\""));
+  CHECK_THAT(
+      report(rules("pattern: \"#\", priority: high, local_prefix: \"a/\"", "pattern: \"a/x\"")),
+      Contains("\"a/x\" (priority 0) overlaps \"a/#\""));
   // The same priority (one session) or an in rule (not queued for upstream) is fine.
   ok(rules("pattern: \"alarms/#\", priority: high", "pattern: \"#\", priority: 1"));
   ok(rules("pattern: \"alarms/#\", priority: high", "pattern: \"#\", direction: in"));
-  CHECK_THAT(report(rules("pattern: \"alarms/#\", priority: high",
-                          "pattern: \"#\", direction: both")),
-             Contains("overlaps"));
+  CHECK_THAT(
+      report(rules("pattern: \"alarms/#\", priority: high", "pattern: \"#\", direction: both")),
+      Contains("overlaps"));
 }
 
 TEST_CASE("bridges: every error at once, in file order", "[config][bridge]") {
@@ -644,7 +649,8 @@ TEST_CASE("validate() applies the bridge rules to a Config built in code", "[con
   CHECK_THAT(all, Contains("code: bridges[1].reconnect.min: expected 0 < reconnect.min"));
   CHECK_THAT(all, Contains("code: bridges[1].password: give either password or password_file"));
   CHECK_THAT(all, Contains("code: bridges[1].tls: TLS settings would be ignored"));
-  CHECK_THAT(all, Contains("code: bridges[1].tls.cert: a client certificate needs its private key"));
+  CHECK_THAT(all,
+             Contains("code: bridges[1].tls.cert: a client certificate needs its private key"));
 
   c.bridges.pop_back();
   c.bridges[0].name.clear();
@@ -657,8 +663,7 @@ TEST_CASE("validate() applies the bridge rules to a Config built in code", "[con
   CHECK_THAT(all, Contains("bridges[0].topics: a bridge needs at least one topic rule"));
 }
 
-TEST_CASE("the bridge example configs load and say what their comments say",
-          "[config][bridge]") {
+TEST_CASE("the bridge example configs load and say what their comments say", "[config][bridge]") {
   const std::string dir = std::string(TERN_SOURCE_DIR) + "/configs/";
   {
     const LoadResult r = load_file(dir + "bridge-tls.yaml");
@@ -701,7 +706,7 @@ TEST_CASE("the bridge example configs load and say what their comments say",
     CHECK(b.tls.verify);
     CHECK_FALSE(b.password);
     CHECK(b.password_file.empty());
-    CHECK(b.client_id == "gw-0042");  // the thing name
+    CHECK(b.client_id == "gw-0042");                   // the thing name
     for (const auto& t : b.topics) CHECK(t.qos <= 1);  // AWS IoT has no QoS 2
     CHECK(b.max_inflight <= 100);
     CHECK(b.rate > 0);
