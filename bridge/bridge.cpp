@@ -315,15 +315,13 @@ void Bridge::Impl::on_lost(const UplinkLost& ev) {
 }
 
 void Bridge::Impl::on_subscribed(const UplinkSubscribed& ev) {
-  if (!ev.ok) {
-    spdlog::warn("bridge {}: upstream SUBSCRIBE failed: {}", opts.name, ev.message);
-    return;
-  }
-  const auto& filters = rules.in_filters();
-  for (std::size_t i = 0; i < ev.reasons.size() && i < filters.size(); ++i) {
-    if (ev.reasons[i] >= 0x80)
-      spdlog::warn("bridge {}: remote refused subscription '{}' (reason 0x{:02x})", opts.name,
-                   filters[i].filter, ev.reasons[i]);
+  const bool v5 = uplink && uplink->is_v5();
+  if (!ev.ok || remote_refused(v5, ev.reason)) {
+    spdlog::warn("bridge {}: remote refused subscription '{}'{}{}", opts.name, ev.filter,
+                 ev.reason != kNoReason ? fmt::format(" (reason 0x{:02x})", ev.reason) : "",
+                 ev.message.empty() ? "" : ": " + ev.message);
+  } else {
+    spdlog::debug("bridge {}: subscribed upstream to '{}'", opts.name, ev.filter);
   }
 }
 

@@ -146,22 +146,17 @@ struct Uplink::State {
 
   struct SubscribeListener : mqtt::iaction_listener {
     State* st = nullptr;
+    static std::string filter_of(const mqtt::token& tok) {
+      auto topics = tok.get_topics();
+      return topics && topics->size() > 0 ? (*topics)[0] : std::string();
+    }
     void on_success(const mqtt::token& tok) override {
-      UplinkSubscribed ev;
-      ev.ok = true;
-      try {
-        const mqtt::subscribe_response r = tok.get_subscribe_response();
-        for (auto rc : r.get_reason_codes()) ev.reasons.push_back(static_cast<int>(rc));
-      } catch (const std::exception&) {
-      }
-      st->sink(std::move(ev));
+      // v5: the SUBACK's reason code (a granted QoS, or >= 0x80 for a refusal).
+      st->sink(UplinkSubscribed{true, filter_of(tok), static_cast<int>(tok.get_reason_code()), {}});
     }
     void on_failure(const mqtt::token& tok) override {
-      UplinkSubscribed ev;
-      ev.ok = false;
-      ev.reasons.push_back(static_cast<int>(tok.get_reason_code()));
-      ev.message = mqtt::exception::printable_error(tok.get_return_code());
-      st->sink(std::move(ev));
+      st->sink(UplinkSubscribed{false, filter_of(tok), static_cast<int>(tok.get_reason_code()),
+                                mqtt::exception::printable_error(tok.get_return_code())});
     }
   } subscribe_listener;
 
@@ -198,10 +193,6 @@ Uplink::Uplink(const BridgeOptions& o, Sink sink) : s_(std::make_unique<State>()
       .max_inflight(std::max<int>(1, o.max_inflight));
   if (v5_) {
     b.clean_start(o.clean_start);
-    // A persistent remote session keeps our in-flight messages and subscriptions across
-    // outages; 0 ends it at disconnect.
-    b.properties({{mqtt::property::SESSION_EXPIRY_INTERVAL,
-                   static_cast<std::int32_t>(o.session_expiry)}});
   } else {
     b.clean_session(o.clean_start);
   }
@@ -221,6 +212,15 @@ Uplink::Uplink(const BridgeOptions& o, Sink sink) : s_(std::make_unique<State>()
     b.ssl(sb.finalize());
   }
   s.conn_opts = b.finalize();
+  if (v5_) {
+    // A persistent remote session keeps our in-flight messages and subscriptions across
+    // outages; 0 ends it at disconnect. Set on the kept object itself: Paho C++ 1.2
+    // copies connect_options without re-pointing the C struct at the copy's properties,
+    // so properties set through the builder dangle once the builder is gone (a crash in
+    // MQTTAsync_connect). connect() copies conn_opts, whose properties outlive the call.
+    s.conn_opts.set_properties({{mqtt::property::SESSION_EXPIRY_INTERVAL,
+                                 static_cast<std::int32_t>(o.session_expiry)}});
+  }
 
   try {
     s.client = std::make_unique<mqtt::async_client>(
@@ -285,29 +285,26 @@ bool Uplink::publish(std::uint64_t send_id, const OutgoingPublish& m) {
 }
 
 void Uplink::subscribe(const std::vector<Filter>& filters) {
-  if (filters.empty()) return;
   State& s = *s_;
-  auto topics = std::make_shared<mqtt::string_collection>();
-  mqtt::iasync_client::qos_collection qos;
-  std::vector<mqtt::subscribe_options> sub_opts;
+  // One SUBSCRIBE per filter: Paho C++ 1.2's many-filter subscribe with v5 options
+  // crashes in MQTTAsync_subscribeMany (Debian 12), and per-filter SUBACKs also tell
+  // which filter a refusal is for.
   for (const Filter& f : filters) {
-    topics->push_back(f.filter);
-    qos.push_back(f.qos);
     // [MQTT-3.8.3-3] No Local: what the bridge publishes upstream never comes back to it.
-    // Retain As Published keeps a retained message retained on this side too; retain
-    // handling 1 sends retained messages only when the subscription is new.
-    sub_opts.emplace_back(mqtt::subscribe_options::SUBSCRIBE_NO_LOCAL,
-                          mqtt::subscribe_options::RETAIN_AS_PUBLISHED,
-                          mqtt::subscribe_options::SEND_RETAINED_ON_NEW);
-  }
-  try {
-    if (v5_) {
-      s.client->subscribe(topics, qos, nullptr, s.subscribe_listener, sub_opts);
-    } else {
-      s.client->subscribe(topics, qos, nullptr, s.subscribe_listener);
+    // Retain As Published keeps a retained message retained on this side too; Retain
+    // Handling 1 sends retained messages only when the subscription is new.
+    const mqtt::subscribe_options so(mqtt::subscribe_options::SUBSCRIBE_NO_LOCAL,
+                                     mqtt::subscribe_options::RETAIN_AS_PUBLISHED,
+                                     mqtt::subscribe_options::SEND_RETAINED_ON_NEW);
+    try {
+      if (v5_) {
+        s.client->subscribe(f.filter, f.qos, nullptr, s.subscribe_listener, so);
+      } else {
+        s.client->subscribe(f.filter, f.qos, nullptr, s.subscribe_listener);
+      }
+    } catch (const mqtt::exception& e) {
+      s.sink(UplinkSubscribed{false, f.filter, kNoReason, e.what()});
     }
-  } catch (const mqtt::exception& e) {
-    s.sink(UplinkSubscribed{false, {}, e.what()});
   }
 }
 

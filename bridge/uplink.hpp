@@ -55,7 +55,8 @@ struct UplinkMessage {
 };
 struct UplinkSubscribed {
   bool ok = false;
-  std::vector<int> reasons;  // per filter, when known
+  std::string filter;
+  int reason = 0;  // v5 SUBACK reason code; 255 when none
   std::string message;
 };
 struct UplinkSslError {
@@ -95,7 +96,7 @@ class Uplink {
   // Hands one message to Paho; the result is an UplinkDelivered with `send_id`. Returns
   // false (no event follows) when Paho refused it at once (e.g. not connected).
   bool publish(std::uint64_t send_id, const OutgoingPublish& m);
-  // Subscribes to the in rules' remote filters (v5: No Local, so what the bridge publishes
+  // Subscribes to the in rules' remote filters, one event per filter (v5: No Local, so what the bridge publishes
   // never comes back; Retain As Published, so retained messages stay retained).
   void subscribe(const std::vector<Filter>& filters);
   // Graceful DISCONNECT, waiting up to `timeout` for in-flight acknowledgements.
