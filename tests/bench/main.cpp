@@ -3,6 +3,7 @@
 // timeout), 2 usage error, 4 --expect-clean and loss, duplicates or reordering were seen.
 
 #include <CLI/CLI.hpp>
+#include <cstdint>
 #include <iostream>
 #include <map>
 #include <string>
@@ -43,7 +44,7 @@ int main(int argc, char** argv) {
   std::string protocol = "5";
   int qos = 0;
   std::size_t publishers = 0;
-  std::size_t subscribers = 0;
+  std::size_t subscribers = SIZE_MAX;  // not given
   std::string topics = "one";
   double rate = -1;
   double timeout = 0;
@@ -57,7 +58,10 @@ int main(int argc, char** argv) {
                                                    {"conns", Scenario::Conns},
                                                    {"queue", Scenario::Queue}};
   const std::map<std::string, QueuePhase> kPhases{
-      {"both", QueuePhase::Both}, {"fill", QueuePhase::Fill}, {"drain", QueuePhase::Drain}};
+      {"both", QueuePhase::Both},
+      {"fill", QueuePhase::Fill},
+      {"drain", QueuePhase::Drain},
+      {"receive", QueuePhase::Receive}};
   std::string phase = "both";
   app.add_option("scenario", scenario,
                  "fanin: P publishers -> 1 subscriber; fanout: 1 publisher -> S subscribers; "
@@ -80,8 +84,10 @@ int main(int argc, char** argv) {
   app.add_option("-P,--publishers", publishers,
                  "Publishers (default: fanin 4, otherwise 1)")
       ->check(CLI::Range(std::size_t{1}, std::size_t{10000}));
-  app.add_option("-S,--subscribers", subscribers, "Subscribers (default: fanout 8, otherwise 1)")
-      ->check(CLI::Range(std::size_t{1}, std::size_t{10000}));
+  app.add_option("-S,--subscribers", subscribers,
+                 "Subscribers (default: fanout 8, otherwise 1; queue --phase fill may have 0: "
+                 "publish only)")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{10000}));
   app.add_option("--topics", topics,
                  "fanin: 'one' shared topic, or 'each' publisher its own with a wildcard "
                  "subscriber")
@@ -120,9 +126,13 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--phase", phase,
                  "queue: both, or only fill / only drain (a later run with the same --nonce, "
-                 "-P, -S and --count), e.g. across a broker restart")
-      ->check(CLI::IsMember({"both", "fill", "drain"}))
+                 "-P, -S and --count), e.g. across a broker restart; receive: fresh "
+                 "subscribers take a fill's messages (same --nonce, -P, --count) from "
+                 "wherever they went, e.g. through a bridge, after printing 'ready' on stderr")
+      ->check(CLI::IsMember({"both", "fill", "drain", "receive"}))
       ->capture_default_str();
+  app.add_option("--topic-prefix", o.topic_prefix,
+                 "Prepended to every topic and filter (e.g. a bridge's remote prefix)");
   app.add_option("--nonce", o.nonce, "Run nonce (0 = random); reported in the output")
       ->capture_default_str();
   app.add_flag("--random-payload", o.random_filler,
@@ -143,18 +153,27 @@ int main(int argc, char** argv) {
   o.version = protocol == "5" ? tern::codec::ProtocolVersion::v5 : tern::codec::ProtocolVersion::v311;
   o.qos = static_cast<std::uint8_t>(qos);
   o.publishers = publishers ? publishers : (o.scenario == Scenario::FanIn ? 4 : 1);
-  o.subscribers = subscribers ? subscribers : (o.scenario == Scenario::FanOut ? 8 : 1);
+  o.subscribers =
+      subscribers != SIZE_MAX ? subscribers : (o.scenario == Scenario::FanOut ? 8 : 1);
   if (o.scenario == Scenario::FanOut) o.publishers = 1;
   if (o.scenario != Scenario::FanOut && o.scenario != Scenario::Queue) o.subscribers = 1;
   o.queue_phase = kPhases.at(phase);
+  const bool fill_only = o.scenario == Scenario::Queue && o.queue_phase == QueuePhase::Fill;
+  if (o.subscribers == 0 && !fill_only) {
+    std::cerr << "tern-bench: -S 0 only with queue --phase fill\n";
+    return 2;
+  }
   if (o.scenario == Scenario::Queue) {
     if (o.qos == 0) {
       std::cerr << "tern-bench: queue needs --qos 1 or 2 (offline QoS 0 is not queued)\n";
       return 2;
     }
-    if (o.session_expiry == 0) o.session_expiry = 300;
-    if (o.queue_phase == QueuePhase::Drain && (o.count == 0 || o.nonce == 0)) {
-      std::cerr << "tern-bench: --phase drain needs the fill run's --nonce and --count\n";
+    // receive subscribers are fresh and only take what arrives while they are connected.
+    if (o.session_expiry == 0 && o.queue_phase != QueuePhase::Receive) o.session_expiry = 300;
+    if ((o.queue_phase == QueuePhase::Drain || o.queue_phase == QueuePhase::Receive) &&
+        (o.count == 0 || o.nonce == 0)) {
+      std::cerr << "tern-bench: --phase " << phase
+                << " needs the fill run's --nonce and --count\n";
       return 2;
     }
   }

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <iomanip>
+#include <iostream>
 #include <random>
 #include <sstream>
 #include <variant>
@@ -95,7 +96,7 @@ class Runner final : public ClientHandler {
     nonce_ = o.nonce ? o.nonce : (rd() ^ static_cast<std::uint32_t>(getpid()));
     if (nonce_ == 0) nonce_ = 1;
     report_.nonce = nonce_;
-    prefix_ = "tern-bench/" + std::to_string(nonce_);
+    prefix_ = o.topic_prefix + "tern-bench/" + std::to_string(nonce_);
   }
 
   Report run() {
@@ -170,10 +171,11 @@ class Runner final : public ClientHandler {
     const bool conns = o_.scenario == Scenario::Conns;
     const std::size_t nsub = conns ? 0 : o_.subscribers;
     const std::size_t npub = conns ? 0 : o_.publishers;
-    // A drain-only run connects no publishers: it expects what a fill run with the same
-    // nonce, publishers and count sent.
-    const bool publishers_connect = !(queue_ && o_.queue_phase == QueuePhase::Drain);
-    resumed_ = !publishers_connect;
+    // A drain-only or receive run connects no publishers: it expects what a fill run with
+    // the same nonce, publishers and count sent.
+    const bool publishers_connect = !(queue_ && (o_.queue_phase == QueuePhase::Drain ||
+                                                 o_.queue_phase == QueuePhase::Receive));
+    resumed_ = queue_ && o_.queue_phase == QueuePhase::Drain;
     subs_.resize(nsub);
     pubs_.resize(npub);
     for (std::size_t i = 0; i < nsub; ++i) {
@@ -247,13 +249,22 @@ class Runner final : public ClientHandler {
       return;
     }
     if (queue_) {
-      if (resumed_) {
-        // Every subscriber is back (session present checked on CONNACK): the broker now
-        // sends the stored in-flight and queued messages.
+      if (resumed_ || receive_) {
+        // Every subscriber is back (session present checked on CONNACK) or, receive, has
+        // subscribed: the broker now sends the stored in-flight and queued messages.
         phase_ = Phase::Draining;
         drain_progress_at_ = Clock::now();
         drain_seen_ = delivered_;
+        report_.ready_ns = now_ns();
+        if (receive_) {
+          t_resume_ = Clock::now();
+          // The caller waits for this line before it lets the messages come.
+          std::cerr << "ready" << std::endl;
+        }
         check_done();
+      } else if (subs_.empty()) {
+        // A fill with no subscribers of its own (-S 0): someone else takes the messages.
+        start_fill();
       } else {
         // Subscriptions are in place: take the subscribers offline, then fill.
         phase_ = Phase::Parking;
@@ -338,6 +349,11 @@ class Runner final : public ClientHandler {
 
   void end_queue_drain() {
     report_.elapsed_s = std::chrono::duration<double>(Clock::now() - t_resume_).count();
+    if (receive_) {
+      // The stream as the subscriber saw it; the caller knows when the sender started.
+      report_.elapsed_s =
+          static_cast<double>(report_.last_delivery_ns - report_.first_delivery_ns) / 1e9;
+    }
     report_.delivered_in_window = delivered_;
   }
 
@@ -407,7 +423,8 @@ class Runner final : public ClientHandler {
     } else if (phase_ == Phase::Draining && queue_) {
       // A queue drain runs until everything arrived; only 5 s without any delivery ends
       // it early (the rest counts as loss). The hard timeout bounds it too.
-      if (delivered_ != drain_seen_) {
+      // receive: the clock starts with the first delivery (the sender may come later).
+      if (delivered_ != drain_seen_ || (receive_ && delivered_ == 0)) {
         drain_seen_ = delivered_;
         drain_progress_at_ = now;
       }
@@ -426,6 +443,7 @@ class Runner final : public ClientHandler {
 
   // Messages of p not yet delivered to every subscriber, in whole messages.
   std::uint64_t outstanding(const Pub& p) const {
+    if (subs_per_msg_ == 0) return 0;  // a queue fill with -S 0
     const std::uint64_t done = p.received / subs_per_msg_ + p.forgiven;
     return p.seq > done ? p.seq - done : 0;
   }
@@ -554,6 +572,8 @@ class Runner final : public ClientHandler {
     if (seen == SeqTracker::Seen::Duplicate) return;
     const std::uint64_t now = now_ns();
     report_.latency.record(now > sent_ns ? now - sent_ns : 0);
+    if (delivered_ == 0) report_.first_delivery_ns = now;
+    report_.last_delivery_ns = now;
     ++delivered_;
     Pub& p = pubs_[pid];
     ++p.received;
@@ -674,6 +694,7 @@ class Runner final : public ClientHandler {
 
   const Options& o_;
   const bool queue_ = o_.scenario == Scenario::Queue;
+  const bool receive_ = queue_ && o_.queue_phase == QueuePhase::Receive;
   asio::io_context io_{1};
   asio::steady_timer hard_;
   asio::steady_timer tick_;
@@ -782,7 +803,9 @@ void print_json(const Options& o, const Report& r, std::ostream& out) {
       << ",\"session_expiry\":" << o.session_expiry << ",\"count\":" << o.count
       << ",\"fill_s\":" << r.fill_s << ",\"acked\":" << r.acked
       << ",\"fill_msgs_per_s\":" << r.fill_msgs_per_s()
-      << ",\"session_missing\":" << r.session_missing << ",\"bench_cpu_s\":" << r.bench_cpu_s
+      << ",\"session_missing\":" << r.session_missing << ",\"ready_ns\":" << r.ready_ns
+      << ",\"first_delivery_ns\":" << r.first_delivery_ns
+      << ",\"last_delivery_ns\":" << r.last_delivery_ns << ",\"bench_cpu_s\":" << r.bench_cpu_s
       << ",\"timed_out\":" << (r.timed_out ? "true" : "false") << ",\"clean\":"
       << (r.clean() ? "true" : "false") << ",\"error\":\"" << err << "\"}\n";
 }

@@ -19,8 +19,10 @@ namespace tern::bench {
 enum class Scenario : std::uint8_t { FanIn, FanOut, Latency, Conns, Queue };
 
 // queue scenario: which part this process runs. Fill and drain in separate processes let a
-// caller restart the broker in between (the queue then comes back from disk).
-enum class QueuePhase : std::uint8_t { Both, Fill, Drain };
+// caller restart the broker in between (the queue then comes back from disk). Receive: fresh
+// subscribers (clean start) take what another process's fill sent, e.g. forwarded by a
+// bridge to another broker; they announce "ready" on stderr once subscribed.
+enum class QueuePhase : std::uint8_t { Both, Fill, Drain, Receive };
 
 struct Options {
   Scenario scenario = Scenario::FanIn;
@@ -51,6 +53,9 @@ struct Options {
   // Fill the bytes after the header with fresh pseudo-random bytes in every message, so a
   // store that compresses (LevelDB tables: Snappy) sees realistic data, not 'x' runs.
   bool random_filler = false;
+  // Prepended to every topic and filter ("tern-bench/<nonce>/t..."): a receive run on the
+  // far side of a bridge uses the bridge's remote prefix.
+  std::string topic_prefix;
 };
 
 // Every payload starts with: run nonce (4), publisher id (4), sequence (8), send time (8,
@@ -83,6 +88,11 @@ struct Report {
   double fill_s = 0;
   std::uint64_t acked = 0;      // publishes acknowledged (PUBACK / PUBCOMP) without error
   std::size_t session_missing = 0;  // reconnects answered with session present 0
+  // Steady clock (CLOCK_MONOTONIC) ns: subscribers ready (queue drain/receive), first and
+  // last unique delivery. A receive run's elapsed_s is last - first.
+  std::uint64_t ready_ns = 0;
+  std::uint64_t first_delivery_ns = 0;
+  std::uint64_t last_delivery_ns = 0;
 
   double fill_msgs_per_s() const { return fill_s > 0 ? acked / fill_s : 0; }
 
