@@ -174,8 +174,10 @@ void Bridge::Impl::on_core_actions(core::ConnId conn, std::vector<core::Action>&
         comp.packet_id = rel->packet_id;
         send_core(*s, std::move(comp));
       } else if (auto* d = std::get_if<codec::Disconnect>(&p)) {
-        spdlog::warn("bridge {}: local session {} disconnected by the broker (reason 0x{:02x})",
-                     opts.name, s->client_id, d->reason_code);
+        // 0x8B: the broker is shutting down, which is expected; anything else is not.
+        const auto level = d->reason_code == 0x8B ? spdlog::level::info : spdlog::level::warn;
+        spdlog::log(level, "bridge {}: local session {} disconnected by the broker (reason 0x{:02x})",
+                    opts.name, s->client_id, d->reason_code);
       }
     } else if (std::holds_alternative<core::CloseConnection>(a)) {
       on_core_closed(*s);

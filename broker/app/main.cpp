@@ -1,5 +1,5 @@
 // tern: the broker executable. Wiring only: command line -> configuration -> logging ->
-// net::Server (which owns core::Broker) -> run until SIGINT/SIGTERM.
+// net::Server (which owns core::Broker) -> bridges -> run until SIGINT/SIGTERM.
 // Exit codes: 0 clean stop or valid --check-config; 1 invalid configuration, a listener that
 // cannot bind, or a startup failure; 2 command line usage error.
 
@@ -7,12 +7,14 @@
 
 #include <exception>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "bridge/bridge.hpp"
 #include "broker/app/cli.hpp"
 #include "broker/app/logging.hpp"
 #include "broker/app/options_map.hpp"
@@ -50,6 +52,19 @@ std::optional<config::Config> load_config(const app::CliOptions& cli, const std:
   return c;
 }
 
+// The bridges' options, with the files they name read and checked; every problem on `err`.
+std::optional<std::vector<bridge::BridgeOptions>> load_bridges(const config::Config& c,
+                                                               const std::string& source,
+                                                               std::ostream& err) {
+  std::vector<config::Error> errors;
+  std::vector<bridge::BridgeOptions> v = app::to_bridge_options(c, errors);
+  if (!errors.empty()) {
+    for (const auto& e : errors) err << config::format_error(e, source) << '\n';
+    return std::nullopt;
+  }
+  return v;
+}
+
 std::string endpoint(const net::BoundListener& l) {
   const bool v6 = l.address.find(':') != std::string::npos;
   return (v6 ? "[" + l.address + "]" : l.address) + ":" + std::to_string(l.port);
@@ -67,6 +82,10 @@ int run_broker(const app::CliOptions& cli) {
   const std::optional<config::Config> loaded = load_config(cli, cli.config_path, std::cerr);
   if (!loaded) return 1;
   const config::Config& cfg = *loaded;  // immutable from here on
+  const std::string source = cli.config_path.empty() ? "<built-in defaults>" : cli.config_path;
+  const std::optional<std::vector<bridge::BridgeOptions>> bridge_opts =
+      load_bridges(cfg, source, std::cerr);
+  if (!bridge_opts) return 1;
 
   std::string error;
   if (!app::setup_logging(cfg.log, error)) {
@@ -90,7 +109,19 @@ int run_broker(const app::CliOptions& cli) {
       bound += (bound.empty() ? "" : ", ") + l.name + "=" + endpoint(l);
     }
     spdlog::info("ready: {}", bound);
+    // Bridges after the listeners are up: each opens its internal sessions at once, so
+    // matching messages queue (durably, with storage on) even while its uplink is down.
+    // REQUIRES (Bridge): the server outlives them; they are stopped before it goes.
+    std::vector<std::unique_ptr<bridge::Bridge>> bridges;
+    for (const bridge::BridgeOptions& b : *bridge_opts) {
+      bridges.push_back(std::make_unique<bridge::Bridge>(b, server));
+      bridges.back()->start();
+    }
     server.run();
+    // The server has closed the internal sessions (they stay, queued, in the store):
+    // disconnect upstream and join each bridge's thread.
+    for (auto& b : bridges) b->stop();
+    bridges.clear();
   } catch (const std::exception& e) {
     fail(cfg.log, std::string("fatal: ") + e.what());
     return 1;
@@ -100,7 +131,10 @@ int run_broker(const app::CliOptions& cli) {
 }
 
 int check_config(const app::CliOptions& cli) {
-  if (!load_config(cli, cli.check_path, std::cerr)) return 1;
+  const std::optional<config::Config> c = load_config(cli, cli.check_path, std::cerr);
+  if (!c) return 1;
+  // The files bridges name (password, CA, certificate, key) are checked too.
+  if (!load_bridges(*c, cli.check_path, std::cerr)) return 1;
   std::cout << "configuration OK\n";
   return 0;
 }
