@@ -399,3 +399,38 @@ TEST_CASE("storage.on_corruption: fail refuses to start, move_aside starts empty
   t.signal(SIGTERM);
   CHECK(t.wait_exit(std::chrono::seconds(20)) == 0);
 }
+
+TEST_CASE("tern --check-config on bridge configs", "[app][binary][bridge]") {
+  const std::string secret = temp_file("s3cret\n");
+  const std::string good = temp_file(
+      "bridges:\n  - name: cloud\n    remote: \"mqtt://127.0.0.1:1\"\n    username: u\n"
+      "    password_file: " +
+      secret + "\n    topics: [{pattern: \"a/#\"}]\n");
+  const Result ok = run({"--check-config", good});
+  CHECK(ok.exit_code == 0);
+  CHECK(ok.output == "configuration OK\n");
+
+  const std::string bad = temp_file(
+      "bridges:\n  - name: cloud\n    remote: \"cloud:1883\"\n"
+      "    topics: [{pattern: \"a/#/b\"}]\n");
+  const Result r = run({"--check-config", bad});
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Contains(bad + ":3: bridges[0].remote: expected \"mqtt://host:port\""));
+  CHECK_THAT(r.output,
+             Contains(bad + ":4: bridges[0].topics[0].pattern: not a valid topic filter"));
+  for (const auto& p : {secret, good, bad}) std::remove(p.c_str());
+}
+
+// main runs app::to_bridge_options for --check-config too, so a file the broker could not
+// read at start-up fails the check, at the key that named it.
+TEST_CASE("tern --check-config reads the files a bridge names", "[app][binary][bridge]") {
+  const std::string missing = temp_file(
+      "bridges:\n  - name: cloud\n    remote: \"mqtt://127.0.0.1:1\"\n"
+      "    password_file: /nonexistent/tern.secret\n    topics: [{pattern: \"a/#\"}]\n");
+  const Result m = run({"--check-config", missing});
+  CHECK(m.exit_code == 1);
+  CHECK_THAT(m.output, Contains(missing +
+                                ":4: bridges[0].password_file: cannot read "
+                                "\"/nonexistent/tern.secret\": No such file or directory"));
+  std::remove(missing.c_str());
+}
