@@ -53,6 +53,7 @@ def _spawn(argv, log_path, append=False):
 
 def stop(proc, grace=5.0):
     if proc.poll() is None:
+        proc.send_signal(signal.SIGCONT)  # one we paused (SIGSTOP) would not see SIGTERM
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(grace)
@@ -100,6 +101,34 @@ class Broker:
                 out[k.strip()] = int(v)
         return out
 
+    def thread_cpu(self):
+        """{thread name: CPU seconds} over the broker's threads (/proc/<pid>/task/*/stat);
+        threads with the same name are summed."""
+        out = {}
+        tick = os.sysconf("SC_CLK_TCK")
+        base = "/proc/%d/task" % self.proc.pid
+        try:
+            tids = os.listdir(base)
+        except OSError:
+            return out
+        for tid in tids:
+            try:
+                with open("%s/%s/stat" % (base, tid)) as f:
+                    raw = f.read()
+            except OSError:
+                continue  # the thread ended
+            name = raw[raw.index("(") + 1:raw.rindex(")")]
+            fields = raw.rsplit(")", 1)[1].split()
+            out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+        return out
+
+    def pause(self):
+        """SIGSTOP: the whole process holds still (its timers fire late, on SIGCONT)."""
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self):
+        self.proc.send_signal(signal.SIGCONT)
+
     def stop(self):
         stop(self.proc)
 
@@ -113,7 +142,7 @@ class Broker:
 
 
 def start_tern(tern, io_threads=1, cpu=None, workdir=None, extra_yaml="", extra_args=(),
-               port=None):
+               port=None, log_level="warn"):
     """extra_yaml: more top-level YAML sections (e.g. a storage: block); extra_args: more
     command-line arguments (e.g. --data-dir DIR). port: reuse one (a restart)."""
     workdir = workdir or tempfile.mkdtemp(prefix="tern-bench-")
@@ -130,8 +159,8 @@ def start_tern(tern, io_threads=1, cpu=None, workdir=None, extra_yaml="", extra_
             "  max_queued_messages: 1000000\n"
             "  max_queued_bytes: 1GiB\n"
             "log:\n"
-            "  level: warn\n"
-            "io_threads: %d\n" % (port, io_threads) + extra_yaml)
+            "  level: %s\n"
+            "io_threads: %d\n" % (port, log_level, io_threads) + extra_yaml)
     argv = [tern, "-c", cfg, "--bind", "127.0.0.1", "--port", str(port)] + list(extra_args)
     if cpu is not None:
         argv = ["taskset", "-c", str(cpu)] + argv
@@ -140,11 +169,14 @@ def start_tern(tern, io_threads=1, cpu=None, workdir=None, extra_yaml="", extra_
     return Broker("tern", proc, port, workdir)
 
 
-def start_mosquitto(mosquitto="mosquitto", cpu=None, workdir=None, persistence_dir=None):
+def start_mosquitto(mosquitto="mosquitto", cpu=None, workdir=None, persistence_dir=None,
+                    port=None, extra_conf=""):
     """persistence_dir: persistence true with its database there (Mosquitto snapshots it
-    every autosave_interval, 30 min by default, and at shutdown; nothing in between)."""
+    every autosave_interval, 30 min by default, and at shutdown; nothing in between).
+    port: reuse one (a restart: a bridge's remote address is fixed). extra_conf: more
+    mosquitto.conf lines."""
     workdir = workdir or tempfile.mkdtemp(prefix="tern-bench-")
-    port = free_port()
+    port = port or free_port()
     conf = os.path.join(workdir, "mosquitto.conf")
     persist = ("persistence true\npersistence_location %s/\n" % persistence_dir
                if persistence_dir else "persistence false\n")
@@ -156,11 +188,11 @@ def start_mosquitto(mosquitto="mosquitto", cpu=None, workdir=None, persistence_d
             "max_queued_messages 1000000\n"
             "connection_messages false\n"
             "log_dest stderr\n"
-            "log_type error\n")
+            "log_type error\n" + extra_conf)
     argv = [mosquitto, "-c", conf]
     if cpu is not None:
         argv = ["taskset", "-c", str(cpu)] + argv
-    proc = _spawn(argv, os.path.join(workdir, "mosquitto.log"))
+    proc = _spawn(argv, os.path.join(workdir, "mosquitto.log"), append=True)
     wait_port(port, proc)
     return Broker("mosquitto", proc, port, workdir)
 
