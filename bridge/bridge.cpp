@@ -28,6 +28,8 @@ constexpr auto kGateTimeout = std::chrono::seconds(2);
 constexpr auto kStableConnection = std::chrono::seconds(10);
 constexpr auto kStopDisconnectWait = std::chrono::milliseconds(1000);
 constexpr auto kDropLogInterval = std::chrono::seconds(10);
+// Paho refused a publish for the moment and nothing in flight will wake the drain.
+constexpr auto kBusyRetry = std::chrono::milliseconds(100);
 
 constexpr int kNoReason = 255;
 
@@ -196,9 +198,19 @@ void Bridge::Impl::on_uplink(UplinkEvent&& ev) {
         else if constexpr (std::is_same_v<T, UplinkMessage>) on_remote_message(std::move(e));
         else if constexpr (std::is_same_v<T, UplinkSubscribed>) on_subscribed(e);
         else if constexpr (std::is_same_v<T, UplinkSslError>)
-          spdlog::warn("bridge {}: TLS: {}", opts.name, e.message);
+          on_tls_error(e);
       },
       ev);
+}
+
+void Bridge::Impl::on_tls_error(const UplinkSslError& ev) {
+  // Each distinct TLS error once at warn (a bad CA fails every attempt the same way).
+  if (ev.message != last_tls_error) {
+    spdlog::warn("bridge {}: TLS: {}", opts.name, ev.message);
+    last_tls_error = ev.message;
+  } else {
+    spdlog::debug("bridge {}: TLS: {}", opts.name, ev.message);
+  }
 }
 
 void Bridge::Impl::connect_uplink() {
@@ -225,6 +237,7 @@ void Bridge::Impl::on_connected(UplinkConnected& ev) {
   connected_at = SteadyClock::now();
   remote = ev.server_uri;
   last_error.clear();
+  last_tls_error.clear();
   // [MQTT-4.9.0-2] never more QoS>0 in flight than the remote's Receive Maximum.
   window = std::max<std::size_t>(1, std::min<std::size_t>(opts.max_inflight, ev.receive_maximum));
   remote_max_qos = ev.maximum_qos;
@@ -390,6 +403,16 @@ void Bridge::Impl::maybe_open_gate() {
   drain();
 }
 
+void Bridge::Impl::retry_drain_in(SteadyClock::duration d) {
+  if (rate_timer_armed) return;
+  rate_timer_armed = true;
+  rate_timer.expires_after(d);
+  rate_timer.async_wait([this](const asio::error_code& ec) {
+    rate_timer_armed = false;
+    if (!ec) drain();
+  });
+}
+
 void Bridge::Impl::drain() {
   if (!connected || !gate_open || stopping || !uplink) return;
   while (sends.size() < window) {
@@ -403,19 +426,15 @@ void Bridge::Impl::drain() {
     }
     if (!bucket.try_take(SteadyClock::now())) {
       waiting.push_front(cls, std::move(item));
-      if (!rate_timer_armed) {
-        rate_timer_armed = true;
-        rate_timer.expires_after(bucket.wait(SteadyClock::now()));
-        rate_timer.async_wait([this](const asio::error_code& ec) {
-          rate_timer_armed = false;
-          if (!ec) drain();
-        });
-      }
+      retry_drain_in(bucket.wait(SteadyClock::now()));
       return;
     }
     if (!send_upstream(cls, item)) {
+      // Paho cannot take it now (the link is going down, or its window is full): retried
+      // on the next event (a delivery, a reconnect), or shortly if none is due.
       waiting.push_front(cls, std::move(item));
-      return;  // Paho refused: the link is going down; its loss event follows
+      if (sends.empty()) retry_drain_in(kBusyRetry);
+      return;
     }
   }
 }
@@ -474,9 +493,21 @@ bool Bridge::Impl::send_upstream(std::size_t cls, OutItem& item) {
   }
   const std::uint64_t id = next_send_id++;
   sends.emplace(id, SendRef{cls, item.packet_id, item.qos});
-  if (!uplink->publish(id, out)) {
-    sends.erase(id);
-    return false;
+  int rc = 0;
+  switch (uplink->publish(id, out, rc)) {
+    case Uplink::PublishResult::Ok:
+      break;
+    case Uplink::PublishResult::Busy:
+      sends.erase(id);
+      return false;
+    case Uplink::PublishResult::Refused: {
+      // Paho will never send this one: retrying would stall its class for good.
+      sends.erase(id);
+      spdlog::warn("bridge {}: the MQTT client refused a message for '{}' (error {})", opts.name,
+                   out.topic, rc);
+      finish_locally(counters.remote_rejected);
+      return true;
+    }
   }
   if (!v5 && rules.is_both(cls, item.msg->topic))
     echo.sent(out.topic, item.msg->payload, SteadyClock::now());

@@ -131,10 +131,13 @@ struct Bridge::Impl {
   void on_lost(const UplinkLost& ev);
   void on_delivered(const UplinkDelivered& ev);
   void on_subscribed(const UplinkSubscribed& ev);
+  void on_tls_error(const UplinkSslError& ev);
   void connect_uplink();
   void schedule_reconnect();
   // Sends waiting messages upstream while the window, the rate and the gate allow.
   void drain();
+  // Calls drain() after `d` (the rate limiter's wait, or a retry), once.
+  void retry_drain_in(SteadyClock::duration d);
   // Returns false when Paho refused it at once (the link is going down).
   bool send_upstream(std::size_t cls, OutItem& item);
   void maybe_open_gate();
@@ -180,6 +183,7 @@ struct Bridge::Impl {
   SteadyTime connected_at{};
   std::string remote;
   std::string last_error;  // of the last failed attempt, to log each new error once
+  std::string last_tls_error;
   // The remote's limits (CONNACK).
   std::size_t window = 1;
   std::uint8_t remote_max_qos = 2;

@@ -2,6 +2,7 @@
 // hands it to the sink; nothing here blocks a Paho thread or touches bridge state.
 #include "bridge/uplink.hpp"
 
+#include <fmt/format.h>
 #include <mqtt/async_client.h>
 
 #include <cstdint>
@@ -47,6 +48,29 @@ codec::Properties from_paho(const mqtt::properties& p) {
     }
   }
   return out;
+}
+
+// A failed connect attempt in words: the remote's refusal (CONNACK) or what Paho saw.
+std::string describe_connect_failure(int rc, int reason, bool v5) {
+  if (v5) {
+    // Paho reports a v5 CONNACK refusal as the reason code, in `reason` or in `rc`.
+    const int code = reason != kNoReason && reason >= 0x80 ? reason : (rc >= 0x80 ? rc : 0);
+    if (code >= 0x80) {
+      const std::string text = mqtt::exception::reason_code_str(code);
+      return fmt::format("refused by the remote: {} (0x{:02x})", text.empty() ? "error" : text,
+                         code);
+    }
+  } else if (rc >= 1 && rc <= 5) {
+    // 3.1.1 CONNACK return codes (3.2.2.3).
+    static const char* const kText[] = {"", "unacceptable protocol version",
+                                        "identifier rejected", "server unavailable",
+                                        "bad user name or password", "not authorized"};
+    return fmt::format("refused by the remote: {} ({})", kText[rc], rc);
+  }
+  if (rc == MQTTASYNC_FAILURE)
+    return "cannot connect (refused, unreachable, timed out, or the TLS handshake failed)";
+  const std::string text = mqtt::exception::error_str(rc);
+  return fmt::format("{} [{}]", text.empty() ? "error" : text, rc);
 }
 
 mqtt::properties to_paho(const OutgoingPublish& m) {
@@ -104,6 +128,7 @@ bool is_tls_uri(const std::string& uri) {
 
 struct Uplink::State {
   Sink sink;
+  bool v5 = true;
 
   struct ConnectListener : mqtt::iaction_listener {
     State* st = nullptr;
@@ -128,7 +153,7 @@ struct Uplink::State {
       UplinkConnectFailed ev;
       ev.rc = tok.get_return_code();
       ev.reason = static_cast<int>(tok.get_reason_code());
-      ev.message = mqtt::exception::printable_error(ev.rc, ev.reason == kNoReason ? 0 : ev.reason);
+      ev.message = describe_connect_failure(ev.rc, ev.reason, st->v5);
       st->sink(std::move(ev));
     }
   } connect_listener;
@@ -174,6 +199,7 @@ Uplink::Uplink(const BridgeOptions& o, Sink sink) : s_(std::make_unique<State>()
   s.publish_listener.st = &s;
   s.subscribe_listener.st = &s;
   v5_ = o.protocol == codec::ProtocolVersion::v5;
+  s.v5 = v5_;
 
   if (o.remotes.empty()) throw std::runtime_error("no remote address");
   auto uris = std::make_shared<mqtt::string_collection>();
@@ -270,17 +296,30 @@ void Uplink::connect() {
   }
 }
 
-bool Uplink::publish(std::uint64_t send_id, const OutgoingPublish& m) {
+Uplink::PublishResult Uplink::publish(std::uint64_t send_id, const OutgoingPublish& m,
+                                      int& rc) {
   State& s = *s_;
+  rc = MQTTASYNC_SUCCESS;
   try {
     auto msg = std::make_shared<mqtt::message>(m.topic, m.payload->data(), m.payload->size(),
                                                m.qos, m.retain);
     if (v5_) msg->set_properties(to_paho(m));
     s.client->publish(msg, reinterpret_cast<void*>(static_cast<std::uintptr_t>(send_id)),
                       s.publish_listener);
-    return true;
+    return PublishResult::Ok;
+  } catch (const mqtt::exception& e) {
+    rc = e.get_return_code();
   } catch (const std::exception&) {
-    return false;
+    rc = MQTTASYNC_FAILURE;
+  }
+  switch (rc) {
+    case MQTTASYNC_DISCONNECTED:
+    case MQTTASYNC_MAX_MESSAGES_INFLIGHT:
+    case MQTTASYNC_MAX_BUFFERED_MESSAGES:
+    case MQTTASYNC_FAILURE:
+      return PublishResult::Busy;
+    default:
+      return PublishResult::Refused;
   }
 }
 

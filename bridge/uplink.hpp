@@ -93,9 +93,12 @@ class Uplink {
 
   // Starts one connection attempt over all remotes in order; the result is an event.
   void connect();
-  // Hands one message to Paho; the result is an UplinkDelivered with `send_id`. Returns
-  // false (no event follows) when Paho refused it at once (e.g. not connected).
-  bool publish(std::uint64_t send_id, const OutgoingPublish& m);
+  enum class PublishResult : std::uint8_t {
+    Ok,       // an UplinkDelivered with `send_id` follows
+    Busy,     // not now (not connected, Paho's window full): try again after an event
+    Refused,  // Paho will never take this message (e.g. a property it rejects)
+  };
+  PublishResult publish(std::uint64_t send_id, const OutgoingPublish& m, int& rc);
   // Subscribes to the in rules' remote filters, one event per filter (v5: No Local, so what the bridge publishes
   // never comes back; Retain As Published, so retained messages stay retained).
   void subscribe(const std::vector<Filter>& filters);
