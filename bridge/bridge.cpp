@@ -216,7 +216,15 @@ void Bridge::Impl::on_tls_error(const UplinkSslError& ev) {
 void Bridge::Impl::connect_uplink() {
   if (!uplink || connected || connecting || stopping) return;
   connecting = true;
-  uplink->connect();
+  // The first connection of this process starts a fresh remote session when the bridge
+  // has no in rules (the remote session then holds nothing for us). Paho's packet ids
+  // restart at 1 in a new process, and a remote still holding one of them from a QoS 2
+  // flow cut by a restart (PUBREC sent, PUBREL awaited) would take a new message with
+  // that id for a duplicate and drop it [MQTT-4.3.3-10]; core resends that message
+  // anyway, so nothing is lost by starting clean.
+  const bool fresh = counters.connects.load(std::memory_order_relaxed) == 0 &&
+                     !opts.clean_start && !rules.has_in();
+  uplink->connect(fresh);
 }
 
 void Bridge::Impl::schedule_reconnect() {

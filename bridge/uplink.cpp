@@ -186,6 +186,7 @@ struct Uplink::State {
   } subscribe_listener;
 
   mqtt::connect_options conn_opts;
+  mqtt::connect_options fresh_opts;  // the same with Clean Start
   // Last: destroyed first, so no callback can reach the listeners above after them.
   std::unique_ptr<mqtt::async_client> client;
 };
@@ -217,11 +218,6 @@ Uplink::Uplink(const BridgeOptions& o, Sink sink) : s_(std::make_unique<State>()
       .connect_timeout(std::chrono::seconds(10))
       .automatic_reconnect(false)  // the bridge runs its own backoff
       .max_inflight(std::max<int>(1, o.max_inflight));
-  if (v5_) {
-    b.clean_start(o.clean_start);
-  } else {
-    b.clean_session(o.clean_start);
-  }
   if (!o.username.empty()) b.user_name(o.username);
   if (o.password) b.password(*o.password);
   if (tls) {
@@ -238,14 +234,20 @@ Uplink::Uplink(const BridgeOptions& o, Sink sink) : s_(std::make_unique<State>()
     b.ssl(sb.finalize());
   }
   s.conn_opts = b.finalize();
-  if (v5_) {
-    // A persistent remote session keeps our in-flight messages and subscriptions across
-    // outages; 0 ends it at disconnect. Set on the kept object itself: Paho C++ 1.2
-    // copies connect_options without re-pointing the C struct at the copy's properties,
-    // so properties set through the builder dangle once the builder is gone (a crash in
-    // MQTTAsync_connect). connect() copies conn_opts, whose properties outlive the call.
-    s.conn_opts.set_properties({{mqtt::property::SESSION_EXPIRY_INTERVAL,
-                                 static_cast<std::int32_t>(o.session_expiry)}});
+  s.fresh_opts = b.finalize();
+  for (auto [opts, clean] : {std::pair{&s.conn_opts, o.clean_start}, {&s.fresh_opts, true}}) {
+    if (v5_) {
+      opts->set_clean_start(clean);
+      // A persistent remote session keeps our in-flight messages and subscriptions across
+      // outages; 0 ends it at disconnect. Set on the kept object itself: Paho C++ 1.2
+      // copies connect_options without re-pointing the C struct at the copy's properties,
+      // so properties set through the builder dangle once the builder is gone (a crash in
+      // MQTTAsync_connect). connect() copies it, and its properties outlive the call.
+      opts->set_properties({{mqtt::property::SESSION_EXPIRY_INTERVAL,
+                             static_cast<std::int32_t>(o.session_expiry)}});
+    } else {
+      opts->set_clean_session(clean);
+    }
   }
 
   try {
@@ -285,10 +287,10 @@ Uplink::~Uplink() {
   s_->client.reset();
 }
 
-void Uplink::connect() {
+void Uplink::connect(bool fresh_session) {
   State& s = *s_;
   try {
-    s.client->connect(s.conn_opts, nullptr, s.connect_listener);
+    s.client->connect(fresh_session ? s.fresh_opts : s.conn_opts, nullptr, s.connect_listener);
   } catch (const mqtt::exception& e) {
     // Already connecting/connected, or bad options: report it as a failed attempt so the
     // bridge's backoff applies.

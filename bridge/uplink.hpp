@@ -92,7 +92,8 @@ class Uplink {
   Uplink& operator=(const Uplink&) = delete;
 
   // Starts one connection attempt over all remotes in order; the result is an event.
-  void connect();
+  // `fresh_session` forces Clean Start (3.1.1: clean session) for this attempt.
+  void connect(bool fresh_session = false);
   enum class PublishResult : std::uint8_t {
     Ok,       // an UplinkDelivered with `send_id` follows
     Busy,     // not now (not connected, Paho's window full): try again after an event
