@@ -101,9 +101,10 @@ class Broker:
                 out[k.strip()] = int(v)
         return out
 
-    def thread_cpu(self):
-        """{thread name: CPU seconds} over the broker's threads (/proc/<pid>/task/*/stat);
-        threads with the same name are summed."""
+    def thread_stats(self):
+        """{thread name: [CPU seconds, context switches (voluntary + involuntary)]} over the
+        broker's threads (/proc/<pid>/task/*/stat and status); threads with the same name
+        are summed."""
         out = {}
         tick = os.sysconf("SC_CLK_TCK")
         base = "/proc/%d/task" % self.proc.pid
@@ -115,11 +116,18 @@ class Broker:
             try:
                 with open("%s/%s/stat" % (base, tid)) as f:
                     raw = f.read()
+                with open("%s/%s/status" % (base, tid)) as f:
+                    status = f.read()
             except OSError:
                 continue  # the thread ended
             name = raw[raw.index("(") + 1:raw.rindex(")")]
             fields = raw.rsplit(")", 1)[1].split()
-            out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+            switches = sum(int(line.split()[1]) for line in status.splitlines()
+                           if line.split(":")[0] in ("voluntary_ctxt_switches",
+                                                     "nonvoluntary_ctxt_switches"))
+            acc = out.setdefault(name, [0.0, 0])
+            acc[0] += (int(fields[11]) + int(fields[12])) / tick
+            acc[1] += switches
         return out
 
     def pause(self):

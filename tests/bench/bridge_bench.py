@@ -35,6 +35,7 @@ bounds the whole run.
 import argparse
 import json
 import os
+import random
 import select
 import shutil
 import signal
@@ -94,29 +95,74 @@ def problems(r, kind):
     return bad
 
 
-def bench(a, port, argv, cpu=None):
+def bench(a, port, argv, cpu=None, broker=None):
+    """One tern-bench run; with broker, also the broker's CPU seconds and context switches
+    over it (mosq_cpu_s, mosq_switches)."""
+    before = broker.thread_stats() if broker else {}
     code, r = benchlib.run_bench(a.bench, port, argv, cpu=cpu, timeout=a.timeout + 30)
     r["exit"] = code
+    if broker:
+        after = broker.thread_stats()
+        r["mosq_cpu_s"] = sum(v[0] - before.get(k, [0.0, 0])[0] for k, v in after.items())
+        r["mosq_switches"] = sum(v[1] - before.get(k, [0.0, 0])[1] for k, v in after.items())
     return r
 
 
 def ref_runs(a, mosq):
-    """Mosquitto's own QoS 1 ingest, straight from tern-bench. Returns {name: result}."""
+    """Mosquitto's own QoS 1 ingest, straight from tern-bench, and what a Paho publisher
+    reaches into it. Returns {name: result}, each with "rate"."""
     common = ["-q", "1", "--payload", str(a.payload), "--inflight", str(a.inflight),
               "-n", str(a.count), "--protocol", a.protocol, "--timeout", str(a.timeout)]
     out = {}
     r = bench(a, mosq.port, ["queue", "--phase", "fill", "-S", "0", "-P", "1",
-                             "-d", str(a.timeout)] + common, cpu=a.cpu_bench)
+                             "-d", str(a.timeout)] + common, cpu=a.cpu_bench, broker=mosq)
     r["rate"] = r.get("fill_msgs_per_s")
     r["problems"] = problems(r, "fill")
     out["ingest"] = r
     for name, pubs in (("fanin-1", 1), ("fanin-4", 4)):
         r = bench(a, mosq.port, ["fanin", "-P", str(pubs), "-d", str(a.timeout)] + common,
-                  cpu=a.cpu_bench)
+                  cpu=a.cpu_bench, broker=mosq)
         r["rate"] = r.get("msgs_per_s")
         r["problems"] = problems(r, "fanin")
         out[name] = r
+    if a.paho_pub:
+        for name, mode in (("paho", "direct"), ("paho-hop", "handoff")):
+            out[name] = paho_run(a, mosq, mode)
     return out
+
+
+def paho_run(a, mosq, mode):
+    """tern-paho-pub into Mosquitto with the receiver subscribed, as in a drain: Paho's own
+    rate (direct: publishing from Paho's callback thread; handoff: through one more thread
+    per message, as the bridge does). rate = the receiver's first to last delivery."""
+    nonce = random.randrange(1, 2 ** 31)
+    recv = start_receiver(a, mosq.port, nonce, 1)
+    before = mosq.thread_stats()
+    argv = [a.paho_pub, "-p", str(mosq.port), "-n", str(a.count), "--window", str(a.inflight),
+            "--nonce", str(nonce), "--payload", str(a.payload), "--topic-prefix",
+            REMOTE_PREFIX, "--mode", mode, "--protocol", a.protocol,
+            "--timeout", str(a.timeout)]
+    if a.cpu_tern is not None:
+        argv = ["taskset", "-c", str(a.cpu_tern)] + argv
+    try:
+        p = subprocess.run(argv, capture_output=True, timeout=a.timeout + 30)
+        pub = json.loads(p.stdout.decode().strip().splitlines()[-1])
+        pub["exit"] = p.returncode
+    except (subprocess.TimeoutExpired, ValueError, IndexError) as e:
+        pub = {"error": "tern-paho-pub: %s" % e}
+    r = finish_receiver(a, recv)
+    after = mosq.thread_stats()
+    r["mosq_cpu_s"] = sum(v[0] - before.get(k, [0.0, 0])[0] for k, v in after.items())
+    r["mosq_switches"] = sum(v[1] - before.get(k, [0.0, 0])[1] for k, v in after.items())
+    r["publisher"] = pub
+    first, last = r.get("first_delivery_ns") or 0, r.get("last_delivery_ns") or 0
+    r["rate"] = r.get("delivered", 0) / ((last - first) / 1e9) if last > first else None
+    r["problems"] = problems(r, "receive")
+    if pub.get("exit") != 0:
+        r["problems"].append("publisher: %s" % (pub.get("error") or "exit %s" % pub.get("exit")))
+    r["publisher_cpu_us"] = (pub["cpu_s"] * 1e6 / pub["acked"]
+                             if pub.get("acked") and "cpu_s" in pub else None)
+    return r
 
 
 def start_receiver(a, port, nonce, publishers):
@@ -183,12 +229,28 @@ def drain_run(a, mode, mport, wd):
     mosq = benchlib.start_mosquitto(a.mosquitto_bin, cpu=a.cpu_mosq, workdir=wd, port=mport,
                                     extra_conf=a.mosq_conf)
     recv = start_receiver(a, mport, fill["nonce"], a.fill_pubs)
-    cpu0 = (tern.thread_cpu(), mosq.cpu_seconds())
+    perf = None
+    if a.perf:
+        # Samples Tern's threads (broker, storage, bridge, Paho) over the drain only.
+        perf = subprocess.Popen(["perf", "record", "-q", "-F", "499", "-g", "-p",
+                                 str(tern.proc.pid), "-o", "%s/perf-%s-%d.data" % (
+                                     a.perf, mode, int(time.time()))],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+        benchlib._children.append(perf)
+    cpu0 = (tern.thread_stats(), mosq.thread_stats())
     t0 = time.monotonic()
     tern.resume()
     r = finish_receiver(a, recv)
     t_end = time.monotonic()
-    tern_cpu, mosq_cpu = tern.thread_cpu(), mosq.cpu_seconds()
+    if perf is not None:
+        perf.send_signal(signal.SIGINT)  # perf writes its file on SIGINT
+        try:
+            perf.wait(30)
+        except subprocess.TimeoutExpired:
+            perf.kill()
+        benchlib._children.remove(perf)
+    tern_st, mosq_st = tern.thread_stats(), mosq.thread_stats()
     out["receive"] = r
     out["problems"] += ["drain: " + p for p in problems(r, "receive")]
     if tern.proc.poll() is not None:
@@ -202,12 +264,18 @@ def drain_run(a, mode, mport, wd):
         out["connect_ms"] = (first - t0_ns) / 1e6
         out["stream_rate"] = n / ((last - first) / 1e9) if last > first else None
     wall = t_end - t0
+    def delta(after, before):
+        """{thread name: [CPU s, context switches]} over the drain, busy threads only."""
+        d = {k: [v[0] - before.get(k, [0.0, 0])[0], v[1] - before.get(k, [0.0, 0])[1]]
+             for k, v in after.items()}
+        return {k: v for k, v in d.items() if v[0] > 0.005 or v[1] > 10}
     out["cpu"] = {
         "wall_s": wall,
-        "mosquitto_s": mosq_cpu - cpu0[1],
+        "delivered": n,
+        "mosquitto": [sum(v[0] for v in delta(mosq_st, cpu0[1]).values()),
+                      sum(v[1] for v in delta(mosq_st, cpu0[1]).values())],
         "receiver_s": r.get("bench_cpu_s"),
-        "tern_threads_s": {k: v - cpu0[0].get(k, 0.0) for k, v in tern_cpu.items()
-                           if v - cpu0[0].get(k, 0.0) > 0.005},
+        "tern_threads": delta(tern_st, cpu0[0]),
     }
     out["tern_log"] = tail(os.path.join(wd, "tern.log"), 40)
     tern.stop()
@@ -267,60 +335,95 @@ def ratio(x, y):
     return x / y if x and y else None
 
 
+REFS = ("ingest", "fanin-1", "fanin-4", "paho", "paho-hop")
+
+
+def ref_rate(rd, name):
+    return med([r[name]["rate"] for r in rd["refs"] if name in r])
+
+
 def print_tables(a, rounds):
     print("\nDrain of %d queued QoS 1 messages (%d-byte payloads) from Tern's bridge into "
           "Mosquitto (persistence false) on loopback, MQTT %s, bridge drain.max_inflight %d "
-          "(capped by Mosquitto's Receive Maximum), fill by %d publisher(s); reference runs "
-          "straight into the same Mosquitto before and after each drain, same count.\n"
+          "(capped by Mosquitto's Receive Maximum), fill by %d publisher(s). drain = count / "
+          "(last delivery - Tern resumed), incl. the reconnect (conn ms: resume to first "
+          "delivery); stream = count / (last - first delivery).\n"
           % (a.count, a.payload, a.protocol, a.inflight, a.fill_pubs))
-    hdr = "%-3s %-8s %10s %8s %10s %10s %10s %10s %10s %7s %7s %7s  %s" % (
-        "#", "mode", "fill msg/s", "conn ms", "drain m/s", "stream m/s", "ingest m/s",
-        "fanin-1", "fanin-4", "/ingst", "/fan-1", "/fan-4", "clean")
+    hdr = "%-3s %-12s %10s %8s %10s %10s  %s" % (
+        "#", "mode", "fill msg/s", "conn ms", "drain m/s", "stream m/s", "clean")
     print(hdr)
     print("-" * len(hdr))
     for i, rd in enumerate(rounds):
         d = rd.get("drain", {})
-        refs = {k: med([r[k]["rate"] for r in rd["refs"] if k in r])
-                for k in ("ingest", "fanin-1", "fanin-4")}
-        rate = d.get("rate")
-        print("%-3d %-8s %10s %8s %10s %10s %10s %10s %10s %7s %7s %7s  %s" % (
+        print("%-3d %-12s %10s %8s %10s %10s  %s" % (
             i + 1, rd["mode"], fmt(d.get("fill", {}).get("fill_msgs_per_s"), "%.0f"),
-            fmt(d.get("connect_ms"), "%.0f"), fmt(rate, "%.0f"),
-            fmt(d.get("stream_rate"), "%.0f"), fmt(refs["ingest"], "%.0f"),
-            fmt(refs["fanin-1"], "%.0f"), fmt(refs["fanin-4"], "%.0f"),
-            fmt(ratio(rate, refs["ingest"]), "%.2f"), fmt(ratio(rate, refs["fanin-1"]), "%.2f"),
-            fmt(ratio(rate, refs["fanin-4"]), "%.2f"),
+            fmt(d.get("connect_ms"), "%.0f"), fmt(d.get("rate"), "%.0f"),
+            fmt(d.get("stream_rate"), "%.0f"),
             "ok" if not rd["problems"] else "; ".join(rd["problems"])[:100]))
+    print("\nReferences, straight into the same Mosquitto before and after each drain (median "
+          "of the two), msgs/s: ingest = tern-bench, 1 QoS 1 publisher, no subscriber; "
+          "fanin-1 / fanin-4 = tern-bench, 1 / 4 publishers -> 1 subscriber; paho = "
+          "tern-paho-pub (Paho MQTT C++, publishing from its callback) -> the drain's "
+          "subscriber; paho-hop = the same with each acknowledgement handed to another "
+          "thread first, as the bridge does. Window %d (capped by Receive Maximum).\n"
+          % a.inflight)
+    hdr = "%-3s %-12s" % ("#", "mode") + "".join(" %10s" % n for n in REFS)
+    print(hdr)
+    print("-" * len(hdr))
+    for i, rd in enumerate(rounds):
+        print("%-3d %-12s" % (i + 1, rd["mode"]) +
+              "".join(" %10s" % fmt(ref_rate(rd, n), "%.0f") for n in REFS))
     print()
     for mode in a.modes:
         rs = [rd for rd in rounds if rd["mode"] == mode]
         if not rs:
             continue
         rate = med([rd.get("drain", {}).get("rate") for rd in rs])
-        f1 = med([r["fanin-1"]["rate"] for rd in rs for r in rd["refs"]])
-        ing = med([r["ingest"]["rate"] for rd in rs for r in rd["refs"]])
-        f4 = med([r["fanin-4"]["rate"] for rd in rs for r in rd["refs"]])
-        rt = ratio(rate, f1)
-        print("%-8s median of %d: drain %s msgs/s; Mosquitto ingest %s, fanin-1 %s, fanin-4 %s;"
-              " ratio %s (target >= 0.80: %s), vs ingest %s, vs fanin-4 %s" % (
-                  mode, len(rs), fmt(rate, "%.0f"), fmt(ing, "%.0f"), fmt(f1, "%.0f"),
-                  fmt(f4, "%.0f"), fmt(rt, "%.2f"),
+        stream = med([rd.get("drain", {}).get("stream_rate") for rd in rs])
+        refs = {n: med([ref_rate(rd, n) for rd in rs]) for n in REFS}
+        rt = ratio(rate, refs["fanin-1"])
+        print("%-12s median of %d: drain %s msgs/s (stream %s) / Mosquitto fanin-1 %s = "
+              "ratio %s (target >= 0.80: %s); stream / fanin-1 %s; vs ingest %s, fanin-4 %s; "
+              "stream / paho %s, / paho-hop %s" % (
+                  mode, len(rs), fmt(rate, "%.0f"), fmt(stream, "%.0f"),
+                  fmt(refs["fanin-1"], "%.0f"), fmt(rt, "%.2f"),
                   "-" if rt is None else ("met" if rt >= 0.8 else "MISSED"),
-                  fmt(ratio(rate, ing), "%.2f"), fmt(ratio(rate, f4), "%.2f")))
-    print("\nCPU over each drain (seconds and % of its wall time; Tern per thread):")
+                  fmt(ratio(stream, refs["fanin-1"]), "%.2f"),
+                  fmt(ratio(rate, refs["ingest"]), "%.2f"),
+                  fmt(ratio(rate, refs["fanin-4"]), "%.2f"),
+                  fmt(ratio(stream, refs["paho"]), "%.2f"),
+                  fmt(ratio(stream, refs["paho-hop"]), "%.2f")))
+    print("\nPer message in the reference runs (medians): Mosquitto CPU us and context "
+          "switches; tern-paho-pub CPU us (all its threads)")
+    for name in REFS:
+        rs = [r[name] for rd in rounds for r in rd["refs"] if name in r]
+        n = [r.get("acked") if name == "ingest" else r.get("delivered") for r in rs]
+        us = med([r["mosq_cpu_s"] * 1e6 / k for r, k in zip(rs, n) if k and "mosq_cpu_s" in r])
+        sw = med([r["mosq_switches"] / k for r, k in zip(rs, n) if k and "mosq_switches" in r])
+        pub = med([r.get("publisher_cpu_us") for r in rs])
+        print("  %-9s mosquitto %s us/msg, %s sw/msg%s" % (
+            name, fmt(us, "%.1f"), fmt(sw, "%.2f"),
+            "; publisher %s us/msg" % fmt(pub, "%.1f") if pub is not None else ""))
+    print("\nOver each drain: CPU seconds (% of wall time) and context switches per message "
+          "(sw/m); Tern per thread (its broker, storage, bridge and LevelDB threads are all "
+          "named tern; Paho's are MQTTAsync_*):")
     for i, rd in enumerate(rounds):
         c = rd.get("drain", {}).get("cpu")
         if not c:
             continue
         w = c["wall_s"] or 1
+        n = c.get("delivered") or 1
 
-        def pct(s):
-            return "%.2fs (%.0f%%)" % (s, 100 * s / w) if s is not None else "-"
-        threads = ", ".join("%s %s" % (k, pct(v)) for k, v in
-                            sorted(c["tern_threads_s"].items(), key=lambda kv: -kv[1]))
-        print("%-3d %-8s wall %.2fs  mosquitto %s  receiver %s  tern: %s" % (
-            i + 1, rd["mode"], w, pct(c["mosquitto_s"]), pct(c["receiver_s"]),
-            threads or "-"))
+        def one(v):
+            return "%.2fs (%.0f%%) %.1f sw/m" % (v[0], 100 * v[0] / w, v[1] / n)
+        threads = ", ".join("%s %s" % (k, one(v)) for k, v in
+                            sorted(c["tern_threads"].items(), key=lambda kv: -kv[1][0]))
+        tot = [sum(v[0] for v in c["tern_threads"].values()),
+               sum(v[1] for v in c["tern_threads"].values())]
+        print("%-3d %-8s wall %.2fs; mosquitto %s; receiver %s; tern total %s, %.1f us CPU/msg: "
+              "%s" % (i + 1, rd["mode"], w, one(c["mosquitto"]),
+                      "%.2fs" % c["receiver_s"] if c.get("receiver_s") is not None else "-",
+                      one(tot), tot[0] * 1e6 / n, threads or "-"))
 
 
 def main():
@@ -328,6 +431,8 @@ def main():
     ap.add_argument("--tern", default=newest("build*/broker/app/tern"))
     ap.add_argument("--bench", default=newest("build*/tests/bench/tern-bench"))
     ap.add_argument("--mosquitto-bin", default="mosquitto")
+    ap.add_argument("--paho-pub", default=newest("build*/tests/bench/tern-paho-pub"),
+                    help="tern-paho-pub for the Paho reference runs ('' to skip them)")
     ap.add_argument("--count", type=int, default=100000, help="queued messages per drain")
     ap.add_argument("--repeat", type=int, default=3, help="rounds per mode, modes alternating")
     ap.add_argument("--modes", default="durable",
@@ -351,6 +456,8 @@ def main():
     ap.add_argument("--timeout", type=float, default=120, help="bound on each client run, s")
     ap.add_argument("--max-total", type=float, default=900, help="no new round after, s")
     ap.add_argument("--keep", action="store_true", help="keep each round's directory (logs)")
+    ap.add_argument("--perf", default="",
+                    help="directory: perf record -g of Tern over each drain (perf-<mode>-<t>.data)")
     ap.add_argument("--smoke", action="store_true",
                     help="1,000 messages, one round per mode, exit 1 on any loss, duplicate "
                          "or reordering; no speed asserted")
@@ -361,6 +468,9 @@ def main():
     if shutil.which(a.mosquitto_bin) is None:
         print("mosquitto not found: skipped")
         return 77
+    if a.paho_pub and not os.access(a.paho_pub, os.X_OK):
+        print("%s not built: the Paho reference runs are skipped" % a.paho_pub)
+        a.paho_pub = ""
     a.modes = [m for m in a.modes.split(",") if m]
     for m in a.modes:
         if m not in STORAGE_YAML:
