@@ -88,6 +88,11 @@ bool valid_topic_name(std::string_view s);
 // `$share/<group>/<filter>` is accepted when the group is non-empty and has no wildcards
 // and the filter is valid [MQTT-4.8.2-1, 4.8.2-2].
 bool valid_topic_filter(std::string_view s);
+// True when topic name `topic` matches `filter` (4.7): '+' one level, '#' the parent level
+// and everything below [MQTT-4.7.1-2]; leading wildcards never match '$' topics
+// [MQTT-4.7.2-1]. For short filter lists; the broker's routing uses its topic tree.
+// REQUIRES: valid_topic_filter(filter) (no $share prefix), valid_topic_name(topic).
+bool topic_matches(std::string_view filter, std::string_view topic);
 
 struct SharedFilter {
   std::string_view group;

@@ -1,4 +1,5 @@
 // UTF-8, topic name and topic filter validation (sections 1.5.4, 4.7 and 4.8.2).
+#include <algorithm>
 #include <cstring>
 
 #include "broker/codec/codec.hpp"
@@ -116,6 +117,30 @@ std::optional<SharedFilter> parse_shared(std::string_view s) {
   const std::size_t slash = rest.find('/');
   if (slash == std::string_view::npos) return std::nullopt;
   return SharedFilter{rest.substr(0, slash), rest.substr(slash + 1)};
+}
+
+bool topic_matches(std::string_view filter, std::string_view topic) {
+  if (!topic.empty() && topic.front() == '$' && !filter.empty() &&
+      (filter.front() == '+' || filter.front() == '#'))
+    return false;  // [MQTT-4.7.2-1]
+  std::size_t f = 0;
+  std::size_t t = 0;
+  for (;;) {
+    const std::size_t fe = std::min(filter.find('/', f), filter.size());
+    const std::string_view flevel = filter.substr(f, fe - f);
+    if (flevel == "#") return true;  // [MQTT-4.7.1-2] this level and all below
+    const std::size_t te = std::min(topic.find('/', t), topic.size());
+    if (flevel != "+" && flevel != topic.substr(t, te - t)) return false;
+    const bool f_last = fe == filter.size();
+    const bool t_last = te == topic.size();
+    if (f_last || t_last) {
+      if (f_last && t_last) return true;
+      // "a/#" also matches "a": the filter's one remaining level is '#'.
+      return t_last && filter.substr(fe + 1) == "#";
+    }
+    f = fe + 1;
+    t = te + 1;
+  }
 }
 
 }  // namespace tern::codec

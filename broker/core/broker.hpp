@@ -39,6 +39,10 @@ struct InternalSessionOptions {
   // Messages published by an internal client whose id starts with this prefix are never
   // delivered to this session: a bridge does not send back what came from its remote.
   std::string loop_prefix;
+  // Messages matching one of these filters are not delivered to this session (a bridge's
+  // lower-priority class skips what a higher class already carries, so an overlap such as
+  // "alarms/#" high plus "#" normal sends each message upstream once).
+  std::vector<std::string> exclude_filters;
 };
 
 // Broker::session_status: the state of one session's delivery, for bridge status/metrics.

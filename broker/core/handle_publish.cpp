@@ -188,9 +188,13 @@ void Broker::Impl::route(const MessagePtr& msg, Time now) {
         Session* s = find_session(sub.session);
         if (!s) return;
         // A bridge never gets back what its own remote side published (no loops).
-        if (s->policy && !s->policy->opts.loop_prefix.empty() &&
-            msg->origin_client_id.starts_with(s->policy->opts.loop_prefix))
-          return;
+        if (s->policy) {
+          const InternalSessionOptions& io = s->policy->opts;
+          if (!io.loop_prefix.empty() && msg->origin_client_id.starts_with(io.loop_prefix))
+            return;
+          for (const std::string& f : io.exclude_filters)
+            if (codec::topic_matches(f, msg->topic)) return;
+        }
         // [MQTT-3.8.3-3] No Local: not back to the publishing client id.
         if (sub.opts.no_local && s->client_id == msg->origin_client_id) return;
         if (s->match_epoch == match_epoch) {

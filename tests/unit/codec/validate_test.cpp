@@ -110,3 +110,23 @@ TEST_CASE("[MQTT-3.3.2-2] a wildcard is found at every position of a long topic 
   // Bytes one off from '+' (0x2B) and '#' (0x23) are not wildcards.
   CHECK(valid_topic_name("*,\"$*,\"$*,\"$*,\"$*,\"$"));
 }
+
+TEST_CASE("topic_matches: levels, '+', '#' and the '$' rule [MQTT-4.7.1-2] [MQTT-4.7.2-1]",
+          "[codec][topic]") {
+  using tern::codec::topic_matches;
+  CHECK(topic_matches("a/b", "a/b"));
+  CHECK_FALSE(topic_matches("a/b", "a/c"));
+  CHECK_FALSE(topic_matches("a/b", "a/b/c"));
+  CHECK_FALSE(topic_matches("a/b/c", "a/b"));
+  CHECK(topic_matches("a/+", "a/b"));
+  CHECK(topic_matches("a/+", "a/"));  // an empty level is a level
+  CHECK_FALSE(topic_matches("a/+", "a/b/c"));
+  CHECK(topic_matches("+/+", "/x"));
+  CHECK(topic_matches("a/#", "a"));  // the parent level too
+  CHECK(topic_matches("a/#", "a/b/c"));
+  CHECK_FALSE(topic_matches("a/#", "ab"));
+  CHECK(topic_matches("#", "x/y"));
+  CHECK_FALSE(topic_matches("#", "$SYS/x"));
+  CHECK_FALSE(topic_matches("+/x", "$SYS/x"));
+  CHECK(topic_matches("$SYS/#", "$SYS/x"));
+}
