@@ -409,4 +409,18 @@ class PersistHarness {
   std::map<ConnId, Inbox> inboxes_;
 };
 
+// Shared by the persistence test files.
+inline PersistSetup auto_commit_setup(std::size_t window = 256) {
+  PersistSetup s;
+  s.auto_commit = true;
+  s.queue_window = window;
+  return s;
+}
+
+inline std::vector<std::string> numbers(int from, int to) {  // "from" .. "to - 1"
+  std::vector<std::string> out;
+  for (int i = from; i < to; ++i) out.push_back(std::to_string(i));
+  return out;
+}
+
 }  // namespace tern::core::test
