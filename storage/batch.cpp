@@ -36,6 +36,7 @@ bool Batch::fail(const char* why) {
 }
 
 void Batch::op_key(OpKind kind, std::string_view key) {
+  if (kind == OpKind::erase || kind == OpKind::erase_range) has_erase_ = true;
   rep_.push_back(static_cast<char>(kind));
   put_len(rep_, key.size());
   rep_.append(key);
@@ -96,7 +97,7 @@ void Batch::append_queue(std::string_view client_id, std::uint64_t seq, const De
     return;
   }
   format::queue_key(client_id, seq, key_);
-  op_key(OpKind::put, key_);
+  op_key(OpKind::insert, key_);  // a seq above every one so far: a new key
   const std::size_t mark = begin_value();
   format::encode_queue_entry(d, m, rep_);
   end_value(mark);
@@ -140,14 +141,19 @@ void Batch::clear_queue(std::string_view client_id) {
 }
 
 void Batch::put_inflight(std::string_view client_id, const InflightInfo& f, const MessageView& m) {
-  put_flight(client_id, f, &m);
+  put_flight(client_id, f, &m, OpKind::put);
+}
+
+void Batch::add_inflight(std::string_view client_id, const InflightInfo& f, const MessageView& m) {
+  put_flight(client_id, f, &m, OpKind::insert);
 }
 
 void Batch::put_inflight(std::string_view client_id, const InflightInfo& f) {
-  put_flight(client_id, f, nullptr);
+  put_flight(client_id, f, nullptr, OpKind::put);
 }
 
-void Batch::put_flight(std::string_view client_id, const InflightInfo& f, const MessageView* m) {
+void Batch::put_flight(std::string_view client_id, const InflightInfo& f, const MessageView* m,
+                       OpKind kind) {
   const char* e = format::check_name(client_id);
   if (e == nullptr) e = format::check_delivery(f.delivery);
   if (e == nullptr && f.packet_id == 0) e = "packet identifier 0 [MQTT-2.2.1-3]";
@@ -161,7 +167,7 @@ void Batch::put_flight(std::string_view client_id, const InflightInfo& f, const 
     return;
   }
   format::inflight_key(client_id, f.packet_id, key_);
-  op_key(OpKind::put, key_);
+  op_key(kind, key_);
   const std::size_t mark = begin_value();
   format::encode_inflight(f, m, rep_);
   end_value(mark);
@@ -207,6 +213,7 @@ void Batch::put_clock(const ClockRecord& c) {
 void Batch::clear() {
   rep_.clear();
   ops_ = 0;
+  has_erase_ = false;
   status_ = Status();
 }
 

@@ -23,7 +23,8 @@ class Batch {
   // Deletes the session record and every queue entry and in-flight flow of the client.
   void delete_session(std::string_view client_id);
 
-  // Adds a queue entry. REQUIRES: `seq` above every seq of this client's queue so far.
+  // Adds a queue entry. REQUIRES: `seq` above every seq of this client's queue so far
+  // (so the key is new: see OpKind::insert).
   void append_queue(std::string_view client_id, std::uint64_t seq, const Delivery& d,
                     const MessageView& m);
   void remove_queue(std::string_view client_id, std::uint64_t seq);
@@ -34,6 +35,11 @@ class Batch {
 
   // Creates or replaces the flow with f.packet_id, with the message to resend.
   void put_inflight(std::string_view client_id, const InflightInfo& f, const MessageView& m);
+  // Creates the flow with f.packet_id, with the message to resend. REQUIRES: no record of
+  // this packet id exists once the ops before it apply (the previous flow with the id was
+  // deleted, or the session's flows were). A flow created and deleted within one group is
+  // then never written at all (see OpKind::insert).
+  void add_inflight(std::string_view client_id, const InflightInfo& f, const MessageView& m);
   // The same without the message: only for InflightStage::await_pubcomp, where no PUBLISH
   // is ever resent (so PUBREC does not rewrite the payload).
   void put_inflight(std::string_view client_id, const InflightInfo& f);
@@ -48,6 +54,8 @@ class Batch {
 
   bool empty() const { return ops_ == 0; }
   std::size_t op_count() const { return ops_; }
+  // True when an op deletes something (only then can a batch cancel earlier inserts).
+  bool has_erase() const { return has_erase_; }
   // Bytes held (keys, values and framing): what the committer's bounds count.
   std::size_t byte_size() const { return rep_.size(); }
   // ok, or invalid_argument naming the first input that could not be stored.
@@ -55,11 +63,15 @@ class Batch {
   void clear();
 
   // ---- for Store implementations
-  enum class OpKind : std::uint8_t { put = 1, erase = 2, erase_range = 3 };
+  // insert: a put of a key the writer knows is absent when the op applies. A store may
+  // then drop every op on that key within one write when the last of them is an erase
+  // (the key ends as absent as it started): a message queued or sent and acknowledged
+  // before its commit costs no write at all.
+  enum class OpKind : std::uint8_t { put = 1, erase = 2, erase_range = 3, insert = 4 };
   struct Op {
     OpKind kind = OpKind::put;
     std::string_view key;    // erase_range: the first key of the range
-    std::string_view value;  // put: the value; erase_range: the end of the range (excluded)
+    std::string_view value;  // put, insert: the value; erase_range: the end (excluded)
   };
   // Reads the op at `pos` and advances it; false past the last op. Start with pos = 0.
   bool next_op(std::size_t& pos, Op& op) const;
@@ -70,12 +82,14 @@ class Batch {
   // (begin_value / end_value) so a message is copied once, into the batch.
   void op_key(OpKind kind, std::string_view key);
   void op_range(std::string_view begin, std::string_view end);
-  void put_flight(std::string_view client_id, const InflightInfo& f, const MessageView* m);
+  void put_flight(std::string_view client_id, const InflightInfo& f, const MessageView* m,
+                  OpKind kind);
   std::size_t begin_value();
   void end_value(std::size_t mark);
 
   std::string rep_;  // [kind:1][key len:4][key][value len:4][value] per op (no value for erase)
   std::size_t ops_ = 0;
+  bool has_erase_ = false;
   Status status_;
   std::string key_;  // scratch
 };

@@ -16,8 +16,10 @@
 #include <functional>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "storage/batch.hpp"
+#include "storage/key_table.hpp"
 #include "storage/status.hpp"
 #include "storage/store.hpp"
 
@@ -56,6 +58,9 @@ struct CommitterDepth {
 struct CommitterStats {
   std::uint64_t batches = 0;   // committed (callback called with ok)
   std::uint64_t groups = 0;    // writes issued
+  // Groups that cancelled out (every key inserted and deleted again within them, e.g.
+  // messages sent and acknowledged before their commit): completed without a write.
+  std::uint64_t cancelled_groups = 0;
   std::uint64_t failed = 0;    // batches whose write failed
   std::uint64_t rejected = 0;  // submit() answered busy
   std::size_t max_depth = 0;   // high-water mark of pending batches
@@ -94,6 +99,9 @@ class Committer {
   };
 
   void run();
+  // Batch mode: waits for company for the oldest batch (see run()). Returns how many
+  // queued batches cancel out entirely (complete them without a write), else 0.
+  std::size_t collect(std::unique_lock<std::mutex>& lock);
 
   Store& store_;
   const CommitterOptions opts_;
@@ -108,7 +116,11 @@ class Committer {
   std::uint64_t submitted_ = 0;  // tickets, for flush()
   std::uint64_t completed_ = 0;
   bool stopping_ = false;
+  bool collecting_ = false;  // the thread waits for company: wake it for batches that erase
   CommitterStats stats_;
+  // Storage thread only: the net effect of the batches collected so far.
+  detail::KeyTable pending_keys_;
+  std::vector<const Batch*> fresh_;
   std::thread thread_;  // last: starts after every other member is built
 };
 

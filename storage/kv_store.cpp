@@ -2,6 +2,7 @@
 #include "storage/kv_store.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <initializer_list>
 #include <utility>
 
@@ -190,17 +191,29 @@ Status KvStore::read_clock(ClockRecord& out) {
   return Status();
 }
 
-// Keeps only the last op per key: a message put into flight and deleted on its PUBACK
-// within one group never reaches the log (less flash written, less compaction).
 void KvStore::drop_superseded(std::vector<KvOp>& ops) {
-  if (ops.size() < 2) return;
-  seen_.clear();
-  std::size_t keep = ops.size();
-  for (std::size_t i = ops.size(); i-- > 0;) {
-    if (!seen_.insert(ops[i].key).second) continue;  // a later op on this key wins
-    ops[--keep] = ops[i];
+  const std::size_t n = ops.size();
+  if (n < 2) return;
+  keys_.clear();
+  keys_.reserve(n);
+  slot_of_.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const KvOp& op = ops[i];
+    const KeyTable::Kind kind = op.erase    ? KeyTable::Kind::erase
+                                : op.insert ? KeyTable::Kind::insert
+                                            : KeyTable::Kind::put;
+    slot_of_[i] = keys_.note(op.key, kind, static_cast<std::uint32_t>(i));
   }
-  ops.erase(ops.begin(), ops.begin() + static_cast<std::ptrdiff_t>(keep));
+  // A later op on the same key wins: a message put into flight and deleted on its PUBACK
+  // within one group is written once, as the delete; and when its put was an insert, not
+  // at all (the key is absent before and after the group).
+  std::size_t keep = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::size_t slot = slot_of_[i];
+    if (keys_.last(slot) != i || keys_.cancelled(slot)) continue;
+    ops[keep++] = ops[i];
+  }
+  ops.resize(keep);
 }
 
 Status KvStore::write_group(std::span<const Batch* const> batches, bool sync) {
@@ -209,7 +222,6 @@ Status KvStore::write_group(std::span<const Batch* const> batches, bool sync) {
   }
   std::lock_guard<std::mutex> lock(write_mu_);
   ops_.clear();
-  puts_.clear();
   range_keys_.clear();
   std::size_t op_count = 0;
   for (const Batch* b : batches) {
@@ -219,24 +231,28 @@ Status KvStore::write_group(std::span<const Batch* const> batches, bool sync) {
     while (b->next_op(pos, op)) {
       switch (op.kind) {
         case Batch::OpKind::put:
-          ops_.push_back({false, op.key, op.value});
-          puts_.push_back(op.key);
+        case Batch::OpKind::insert:
+          ops_.push_back({false, op.kind == Batch::OpKind::insert, op.key, op.value});
           break;
         case Batch::OpKind::erase:
-          ops_.push_back({true, op.key, {}});
+          ops_.push_back({true, false, op.key, {}});
           break;
         case Batch::OpKind::erase_range: {
-          // Keys already stored, then keys put earlier in this same group (not yet
-          // visible to the iterator). Deleting an absent key is harmless.
+          // Keys put earlier in this same group (not yet visible to the iterator), then
+          // keys already stored. Deleting an absent key is harmless.
+          const std::size_t before = ops_.size();
+          for (std::size_t i = 0; i < before; ++i) {
+            const KvOp& o = ops_[i];
+            if (!o.erase && o.key >= op.key && o.key < op.value) {
+              ops_.push_back({true, false, o.key, {}});
+            }
+          }
           std::unique_ptr<KvIterator> it = new_iterator(false);
           for (it->seek(op.key); it->valid() && it->key() < op.value; it->next()) {
             range_keys_.emplace_back(it->key());
-            ops_.push_back({true, range_keys_.back(), {}});
+            ops_.push_back({true, false, range_keys_.back(), {}});
           }
           if (Status s = it->status(); !s.ok()) return s;
-          for (std::string_view k : puts_) {
-            if (k >= op.key && k < op.value) ops_.push_back({true, k, {}});
-          }
           break;
         }
       }
@@ -244,10 +260,15 @@ Status KvStore::write_group(std::span<const Batch* const> batches, bool sync) {
   }
   drop_superseded(ops_);
   std::uint64_t bytes = 0;
-  Status s = apply(ops_, sync, bytes);
+  Status s;
+  // Everything cancelled out (sent and acknowledged within the group): the store is
+  // already in the state the group describes, and earlier groups are durable.
+  if (!ops_.empty()) s = apply(ops_, sync, bytes);
   if (s.ok()) {
-    ++writes_;
-    if (sync) ++synced_writes_;
+    if (!ops_.empty()) {
+      ++writes_;
+      if (sync) ++synced_writes_;
+    }
     batches_ += batches.size();
     ops_count_ += op_count;
     bytes_written_ += bytes;

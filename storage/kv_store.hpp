@@ -13,9 +13,9 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 #include <vector>
 
+#include "storage/key_table.hpp"
 #include "storage/store.hpp"
 
 namespace tern::storage::detail {
@@ -34,6 +34,7 @@ class KvIterator {
 
 struct KvOp {
   bool erase = false;
+  bool insert = false;  // a put of a key known absent (Batch::OpKind::insert); apply ignores it
   std::string_view key;
   std::string_view value;
 };
@@ -67,11 +68,16 @@ class KvStore : public Store {
  private:
   Status load_locked(LoadVisitor& v, const LoadOptions& opts, LoadStats& stats);
 
-  std::vector<KvOp> ops_;  // write_group scratch, reused
-  std::unordered_set<std::string_view> seen_;  // drop_superseded scratch
+  // Keeps the last op per key, and none for a key whose first op in the group is an
+  // insert and whose last is an erase.
   void drop_superseded(std::vector<KvOp>& ops);
-  std::vector<std::string_view> puts_;
-  std::deque<std::string> range_keys_;
+
+  // write_group scratch, reused across groups (the storage thread's steady state
+  // allocates nothing).
+  std::vector<KvOp> ops_;
+  std::deque<std::string> range_keys_;  // keys a range delete found in the store
+  KeyTable keys_;                       // drop_superseded scratch
+  std::vector<std::size_t> slot_of_;    // op index -> its key's slot in keys_
 
   std::atomic<std::uint64_t> writes_{0};
   std::atomic<std::uint64_t> synced_writes_{0};

@@ -157,6 +157,7 @@ struct Broker::Impl {
   // Sends `a` once request `token` is durable (at once if it is), behind anything waiting.
   void send_held(ConnectionState& c, Action&& a, std::uint64_t token);
   void defer(ConnectionState& c, std::uint64_t token, Action&& a);
+  void hold(ConnectionState& c, DeferredAck&& d);
   // Writes handed out and not yet reported durable: (token, bytes), oldest first.
   bool storage_backlogged() const {
     return persist && pending_bytes + batch.byte_size() > persist->max_pending_bytes;
@@ -166,6 +167,8 @@ struct Broker::Impl {
   // Stored-queue bookkeeping for a durable session.
   void queue_removed(Session& s, const QueuedMessage& m);
   void put_flight(Session& s, OutboundFlight& f);  // sets f.token
+  // The same for a new flow (its packet id has no record): see storage::Batch::add_inflight.
+  void add_flight(Session& s, OutboundFlight& f);
   void durable_enqueue(Session& s, QueuedMessage&& m);
   // Pages disk-only queue entries into the RAM window; false when none could be read
   // (still in the committer: retried after the next on_persisted).

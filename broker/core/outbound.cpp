@@ -194,7 +194,7 @@ bool Broker::Impl::start_flight(ConnectionState& c, Session& s, QueuedMessage&& 
   f.subscription_ids = std::move(m.subscription_ids);
   if (stored) {
     f.order = s.dur->next_order++;
-    put_flight(s, f);  // with a queued message: moved from the queue in the same batch
+    add_flight(s, f);  // with a queued message: moved from the queue in the same batch
   }
   s.inflight.add(std::move(f));
   return true;

@@ -11,6 +11,9 @@
 // A message is acknowledged (PUBACK/PUBREC) only once the batch of its PUBLISH event is
 // durable, and PUBCOMP only once the released inbound QoS 2 id is; an acknowledgement that
 // needs no write still waits behind earlier ones of its connection, keeping their order.
+// Queue entries and new in-flight flows are written as inserts (their keys are new), so a
+// message queued or sent and acknowledged before its commit cancels out in the storage
+// layer: no write, and no fsync to wait for (storage/committer.hpp).
 #include <cassert>
 #include <utility>
 
@@ -71,9 +74,24 @@ void Broker::Impl::persist_session(Session& s) {
   batch.put_session(r);
 }
 
-void Broker::Impl::defer(ConnectionState& c, std::uint64_t token, Action&& a) {
+namespace {
+
+codec::Packet ack_packet(codec::PacketType type, codec::PubAck&& ack) {
+  switch (type) {
+    case codec::PacketType::Pubrec:
+      return codec::Pubrec{std::move(ack)};
+    case codec::PacketType::Pubcomp:
+      return codec::Pubcomp{std::move(ack)};
+    default:
+      return codec::Puback{std::move(ack)};
+  }
+}
+
+}  // namespace
+
+void Broker::Impl::hold(ConnectionState& c, DeferredAck&& d) {
   if (!c.acks) c.acks = std::make_unique<Ring<DeferredAck>>();
-  c.acks->push_back(DeferredAck{token, std::move(a)});
+  c.acks->push_back(std::move(d));
   if (!c.ack_listed) {
     c.ack_listed = true;
     ack_conns.push_back(c.id);
@@ -81,30 +99,35 @@ void Broker::Impl::defer(ConnectionState& c, std::uint64_t token, Action&& a) {
   ++stats.acks_waiting;
 }
 
+void Broker::Impl::defer(ConnectionState& c, std::uint64_t token, Action&& a) {
+  DeferredAck d;
+  d.token = token;
+  d.action = std::make_unique<Action>(std::move(a));
+  hold(c, std::move(d));
+}
+
 void Broker::Impl::send_ack(ConnectionState& c, codec::PacketType type, codec::PubAck&& ack) {
-  codec::Packet p;
-  switch (type) {
-    case codec::PacketType::Pubrec:
-      p = codec::Pubrec{std::move(ack)};
-      break;
-    case codec::PacketType::Pubcomp:
-      p = codec::Pubcomp{std::move(ack)};
-      break;
-    default:
-      p = codec::Puback{std::move(ack)};
-      break;
-  }
   const bool waiting = c.acks && !c.acks->empty();
   // Only this event's own writes hold an acknowledgement back (and, for order, one
   // already waiting on this connection); other clients' pending writes do not.
   if (persist && (waiting || batch.op_count() > event_mark)) {
     const std::uint64_t token = batch.empty() ? next_token - 1 : next_token;
     if (waiting || token > durable_token) {
-      defer(c, token, SendPacket{c.id, std::move(p), c.version});
+      static const codec::Properties kNoProperties;
+      if (ack.props == kNoProperties) {
+        DeferredAck d;
+        d.token = token;
+        d.packet_id = ack.packet_id;
+        d.type = type;
+        d.reason_code = ack.reason_code;
+        hold(c, std::move(d));
+      } else {
+        defer(c, token, SendPacket{c.id, ack_packet(type, std::move(ack)), c.version});
+      }
       return;
     }
   }
-  send(c, std::move(p));
+  send(c, ack_packet(type, std::move(ack)));
 }
 
 void Broker::Impl::send_held(ConnectionState& c, Action&& a, std::uint64_t token) {
@@ -142,18 +165,35 @@ void Broker::Impl::queue_removed(Session& s, const QueuedMessage& m) {
   if (m.seq != 0 && s.dur) batch.remove_queue(s.client_id, m.seq);
 }
 
-void Broker::Impl::put_flight(Session& s, OutboundFlight& f) {
-  f.token = next_token;  // the request this batch becomes
+namespace {
+
+storage::InflightInfo info_of(const OutboundFlight& f) {
   storage::InflightInfo info;
   info.packet_id = f.packet_id;
   info.order = f.order;
   info.stage = stage_of(f.stage);
   info.delivery = storage::Delivery{f.qos, f.retain, f.subscription_ids};
+  return info;
+}
+
+}  // namespace
+
+void Broker::Impl::put_flight(Session& s, OutboundFlight& f) {
+  f.token = next_token;  // the request this batch becomes
   if (f.stage == OutboundFlight::Stage::AwaitPubcomp || !f.msg) {
-    batch.put_inflight(s.client_id, info);  // only the PUBREL is ever resent
+    batch.put_inflight(s.client_id, info_of(f));  // only the PUBREL is ever resent
   } else {
-    batch.put_inflight(s.client_id, info, view(*f.msg));
+    batch.put_inflight(s.client_id, info_of(f), view(*f.msg));
   }
+}
+
+void Broker::Impl::add_flight(Session& s, OutboundFlight& f) {
+  assert(f.msg && f.stage != OutboundFlight::Stage::AwaitPubcomp);
+  f.token = next_token;
+  // An insert: the packet id is free, and every flow that used it before was deleted by
+  // an earlier op (its completion, or the session's deletion), so a flow acknowledged
+  // before its commit is never written.
+  batch.add_inflight(s.client_id, info_of(f), view(*f.msg));
 }
 
 void Broker::Impl::durable_enqueue(Session& s, QueuedMessage&& m) {
@@ -279,7 +319,15 @@ void Broker::Impl::release_acks(Time now, std::uint64_t failed_token) {
       continue;
     }
     while (!q.empty() && q.front().token <= durable_token) {
-      actions.push_back(std::move(q.front().action));
+      DeferredAck& d = q.front();
+      if (d.action) {
+        actions.push_back(std::move(*d.action));
+      } else {
+        codec::PubAck ack;
+        ack.packet_id = d.packet_id;
+        ack.reason_code = d.reason_code;
+        actions.emplace_back(SendPacket{c->id, ack_packet(d.type, std::move(ack)), c->version});
+      }
       q.pop_front();
       --stats.acks_waiting;
     }

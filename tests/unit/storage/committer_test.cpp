@@ -82,6 +82,10 @@ Batch one_entry(const std::string& client, std::uint64_t seq) {
   return b;
 }
 
+void append_one(Batch& b, const std::string& client, std::uint64_t seq, const StoredMessage& m) {
+  b.append_queue(client, seq, Delivery{1, false, {}}, m.view());
+}
+
 std::unique_ptr<LevelDbStore> open_leveldb(const TempDir& dir) {
   LevelDbOptions o;
   o.path = dir.db_path();
@@ -291,6 +295,78 @@ TEST_CASE("committer: a lone batch goes after a short lull, not the whole window
     c.flush();
     CHECK(std::chrono::steady_clock::now() - t0 < 30s);
   }
+}
+
+TEST_CASE("committer: batches that cancel out complete without a write; others are written",
+          "[storage][committer]") {
+  GateStore store;
+  CommitterOptions o;
+  o.batch_window = 60s;  // only cancelling out (or the lull) may end the wait
+  Committer c(store, o);
+  const StoredMessage m = plain_message("t", "p");
+  const InflightInfo flow{7, 1, InflightStage::await_puback, {1, false, {}}};
+  std::atomic<int> ok{0};
+  auto done = [&](const Status& s) {
+    if (s.ok()) ++ok;
+  };
+
+  // One batch that inserts and deletes the same key (a message sent and acknowledged
+  // before its commit): no write at all.
+  Batch self;
+  self.add_inflight("c", flow, m.view());
+  self.delete_inflight("c", 7);
+  REQUIRE(c.submit(std::move(self), done).ok());
+  c.flush();
+  CHECK(ok == 1);
+  CHECK(c.stats().cancelled_groups == 1);
+  CHECK(c.stats().groups == 0);
+  CHECK(store.group_sizes().empty());
+
+  // Batches queued behind a write in progress: the insert and its delete arrive in
+  // separate batches and complete together, without a write.
+  store.close_gate();
+  REQUIRE(c.submit(one_entry("a", 1), done).ok());
+  store.wait_entered(1);
+  Batch ins;
+  ins.add_inflight("c", flow, m.view());
+  append_one(ins, "c", 1, m);
+  Batch del;
+  del.delete_inflight("c", 7);
+  del.remove_queue("c", 1);
+  REQUIRE(c.submit(std::move(ins), done).ok());
+  REQUIRE(c.submit(std::move(del), done).ok());
+  store.open_gate();
+  c.flush();
+  CHECK(ok == 4);
+  CHECK(c.stats().cancelled_groups == 2);
+  CHECK(store.group_sizes() == std::vector<std::size_t>{1});
+
+  // A key left over (a message not yet acknowledged) makes the group a real write, which
+  // still drops what cancelled out.
+  store.close_gate();
+  REQUIRE(c.submit(one_entry("a", 2), done).ok());
+  store.wait_entered(2);
+  Batch ins2;
+  ins2.add_inflight("c", flow, m.view());
+  ins2.add_inflight("c", InflightInfo{8, 2, InflightStage::await_puback, {1, false, {}}},
+                    m.view());
+  Batch del2;
+  del2.delete_inflight("c", 7);
+  REQUIRE(c.submit(std::move(ins2), done).ok());
+  REQUIRE(c.submit(std::move(del2), done).ok());
+  store.open_gate();
+  c.flush();
+  CHECK(ok == 7);
+  CHECK(c.stats().cancelled_groups == 2);
+  CHECK(store.group_sizes() == std::vector<std::size_t>{1, 1, 2});
+  Loaded v;
+  LoadStats ls;
+  REQUIRE(store.load(v, LoadOptions{}, ls).ok());
+  // No session records in this test: what is stored loads as orphans. The queue entries
+  // of "a" and the flow of id 8 are there; the queue entry of "c" and flow 7 never were.
+  CHECK(ls.orphans == 3);
+  CHECK(queued(store, "a") == 2);
+  CHECK(queued(store, "c") == 0);
 }
 
 TEST_CASE("committer: stop drains pending batches without waiting out the window",

@@ -363,6 +363,113 @@ TEMPLATE_TEST_CASE("store: within one group the last op per key wins, superseded
   CHECK(v.retained["back"].payload == "new");
 }
 
+TEMPLATE_TEST_CASE("store: a key inserted and deleted within one group is never written, a "
+                   "stored key is still deleted",
+                   "[storage][contract]", MemoryFixture, LevelDbFixture) {
+  TestType f;
+  const std::string big(4096, 'x');
+  const StoredMessage m = plain_message("t", big);
+  const InflightInfo flow{7, 1, InflightStage::await_puback, {1, false, {}}};
+  {
+    Batch b;
+    b.put_session(full_session("c"));
+    append(b, "c", 1, m);  // stays: stored before the group below
+    b.add_inflight("c", InflightInfo{9, 1, InflightStage::await_puback, {1, false, {}}},
+                   m.view());  // stays
+    commit(f.store(), b);
+  }
+  // Queued, moved into flight and acknowledged before the commit: nothing reaches the log
+  // but the delete of the entry stored earlier.
+  Batch b1;
+  append(b1, "c", 2, m);
+  Batch b2;
+  b2.remove_queue("c", 1);
+  b2.remove_queue("c", 2);
+  b2.add_inflight("c", flow, m.view());
+  Batch b3;
+  b3.delete_inflight("c", 7);
+  b3.delete_inflight("c", 9);
+  // Inserted, deleted and inserted again: the last insert stays.
+  Batch b4;
+  b4.add_inflight("c", InflightInfo{8, 2, InflightStage::await_puback, {1, false, {}}},
+                  m.view());
+  b4.delete_inflight("c", 8);
+  b4.add_inflight("c", InflightInfo{8, 3, InflightStage::await_pubrec, {2, false, {}}},
+                  m.view());
+  // A plain put over a stored key (a PUBREC's stage change) then a delete: the delete is
+  // written, the stored record must go.
+  Batch b0;
+  b0.add_inflight("c", InflightInfo{5, 4, InflightStage::await_pubrec, {2, false, {}}},
+                  m.view());
+  commit(f.store(), b0);
+  Batch b5;
+  b5.put_inflight("c", InflightInfo{5, 4, InflightStage::await_pubcomp, {2, false, {}}});
+  b5.delete_inflight("c", 5);
+  const Batch* group[] = {&b1, &b2, &b3, &b4, &b5};
+  const StoreStats before = f.store().stats();
+  REQUIRE(f.store().write_group(std::span<const Batch* const>(group, 5), true).ok());
+  const StoreStats after = f.store().stats();
+  // One message written (the insert of id 8), not the three others.
+  CHECK(after.bytes_written - before.bytes_written < 2 * big.size());
+  CHECK(after.bytes_written - before.bytes_written > big.size());
+  CHECK(after.writes == before.writes + 1);
+  f.reopen();
+  Loaded v = load_all(f.store());
+  REQUIRE(v.sessions.count("c") == 1);
+  CHECK(v.sessions["c"].info.count == 0);
+  const auto& fl = v.sessions["c"].inflight;
+  REQUIRE(fl.size() == 1);
+  CHECK(fl[0].packet_id == 8);
+  CHECK(fl[0].order == 3);
+  CHECK(fl[0].stage == InflightStage::await_pubrec);
+
+  // A group that cancels out entirely writes nothing and is still a success.
+  Batch c1;
+  c1.add_inflight("c", flow, m.view());
+  append(c1, "c", 3, m);
+  Batch c2;
+  c2.delete_inflight("c", 7);
+  c2.remove_queue("c", 3);
+  const Batch* group2[] = {&c1, &c2};
+  const StoreStats before2 = f.store().stats();
+  REQUIRE(f.store().write_group(std::span<const Batch* const>(group2, 2), true).ok());
+  const StoreStats after2 = f.store().stats();
+  CHECK(after2.writes == before2.writes);
+  CHECK(after2.bytes_written == before2.bytes_written);
+  CHECK(after2.batches == before2.batches + 2);
+  f.reopen();
+  Loaded v2 = load_all(f.store());
+  CHECK(v2.sessions["c"].inflight.size() == 1);
+  CHECK(v2.sessions["c"].info.count == 0);
+}
+
+TEMPLATE_TEST_CASE("store: a range delete catches keys inserted earlier in the group",
+                   "[storage][contract]", MemoryFixture, LevelDbFixture) {
+  TestType f;
+  const StoredMessage m = plain_message("t", "p");
+  {
+    Batch b;
+    b.put_session(full_session("c"));
+    append(b, "c", 1, m);
+    commit(f.store(), b);
+  }
+  Batch b1;
+  append(b1, "c", 2, m);
+  b1.add_inflight("c", InflightInfo{3, 1, InflightStage::await_puback, {1, false, {}}},
+                  m.view());
+  Batch b2;
+  b2.clear_queue("c");
+  // Inserted after the range delete: stays.
+  append(b2, "c", 3, m);
+  const Batch* group[] = {&b1, &b2};
+  REQUIRE(f.store().write_group(std::span<const Batch* const>(group, 2), true).ok());
+  f.reopen();
+  Loaded v = load_all(f.store());
+  REQUIRE(v.sessions.count("c") == 1);
+  CHECK(seqs(v.sessions["c"].head) == std::vector<std::uint64_t>{3});
+  CHECK(v.sessions["c"].inflight.size() == 1);
+}
+
 TEMPLATE_TEST_CASE("store: deleting a session removes its queue and in-flight flows only",
                    "[storage][contract]", MemoryFixture, LevelDbFixture) {
   TestType f;

@@ -234,6 +234,16 @@ TEST_CASE("format: batches frame their ops and report bad input", "[storage][for
   CHECK(kinds ==
         std::vector<K>{K::put, K::erase, K::erase, K::erase_range, K::erase_range, K::erase_range});
   CHECK(b.status().ok());
+  // New keys are inserts (a store may cancel them against a later erase); a flow's
+  // stage change is a plain put.
+  Batch n;
+  n.append_queue("c", 1, Delivery{1, false, {}}, m.view());
+  n.add_inflight("c", InflightInfo{1, 1, InflightStage::await_puback, {1, false, {}}}, m.view());
+  n.put_inflight("c", InflightInfo{1, 1, InflightStage::await_pubcomp, {1, false, {}}});
+  kinds.clear();
+  pos = 0;
+  while (n.next_op(pos, op)) kinds.push_back(op.kind);
+  CHECK(kinds == std::vector<K>{K::insert, K::insert, K::put});
   b.delete_retained(std::string("a\0b", 3));
   CHECK(b.status().code() == StatusCode::invalid_argument);
   CHECK(b.op_count() == 6);  // the bad op was not added
