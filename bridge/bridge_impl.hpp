@@ -177,6 +177,7 @@ struct Bridge::Impl {
   bool started = false;
   bool stopped = false;
   bool stopping = false;  // loop: no new upstream publishes, no reopening
+  bool broker_shutting_down = false;  // core said so (DISCONNECT 0x8B): no reopening
   bool connected = false;
   bool connecting = false;
   bool gate_open = false;  // after a connect: every out session reopened (priority order)

@@ -174,7 +174,9 @@ void Bridge::Impl::on_core_actions(core::ConnId conn, std::vector<core::Action>&
         comp.packet_id = rel->packet_id;
         send_core(*s, std::move(comp));
       } else if (auto* d = std::get_if<codec::Disconnect>(&p)) {
-        // 0x8B: the broker is shutting down, which is expected; anything else is not.
+        // 0x8B: the broker is shutting down, which is expected (and nothing to reopen);
+        // anything else is not.
+        if (d->reason_code == 0x8B) broker_shutting_down = true;
         const auto level = d->reason_code == 0x8B ? spdlog::level::info : spdlog::level::warn;
         spdlog::log(level, "bridge {}: local session {} disconnected by the broker (reason 0x{:02x})",
                     opts.name, s->client_id, d->reason_code);
@@ -250,7 +252,8 @@ void Bridge::Impl::on_core_closed(LocalSession& s) {
   forget_flows(s, true);
   // Closed by core (not by us): reopen while the uplink is up; a refused one waits for
   // the next uplink connect.
-  if (stopping || refused || (s.out && !connected) || reopen_armed) return;
+  if (stopping || broker_shutting_down || refused || (s.out && !connected) || reopen_armed)
+    return;
   reopen_armed = true;
   reopen_timer.expires_after(kReopenDelay);
   reopen_timer.async_wait([this](const asio::error_code& ec) {

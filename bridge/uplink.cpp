@@ -185,10 +185,13 @@ struct Uplink::State {
     }
   } subscribe_listener;
 
+  // After the listeners: destroyed before them, so no callback can reach a listener that
+  // is gone.
+  std::unique_ptr<mqtt::async_client> client;
+  // After the client: destroyed while it still exists. Paho C tracks its allocations in a
+  // heap that the last client's destruction tears down; properties freed after that leak.
   mqtt::connect_options conn_opts;
   mqtt::connect_options fresh_opts;  // the same with Clean Start
-  // Last: destroyed first, so no callback can reach the listeners above after them.
-  std::unique_ptr<mqtt::async_client> client;
 };
 
 // ---------------------------------------------------------------- Uplink
@@ -210,6 +213,16 @@ Uplink::Uplink(const BridgeOptions& o, Sink sink) : s_(std::make_unique<State>()
     tls = tls || is_tls_uri(r);
   }
   const std::string client_id = o.client_id.empty() ? "tern-bridge-" + o.name : o.client_id;
+
+  // The client first: Paho C's heap tracker starts with the first client, and properties
+  // allocated before it are never freed (a leak under ASan).
+  try {
+    s.client = std::make_unique<mqtt::async_client>(
+        (*uris)[0], client_id, mqtt::create_options(v5_ ? MQTTVERSION_5 : MQTTVERSION_3_1_1),
+        nullptr);
+  } catch (const mqtt::exception& e) {
+    throw std::runtime_error(std::string("cannot create the MQTT client: ") + e.what());
+  }
 
   mqtt::connect_options_builder b;
   b.mqtt_version(v5_ ? MQTTVERSION_5 : MQTTVERSION_3_1_1)
@@ -250,13 +263,6 @@ Uplink::Uplink(const BridgeOptions& o, Sink sink) : s_(std::make_unique<State>()
     }
   }
 
-  try {
-    s.client = std::make_unique<mqtt::async_client>(
-        (*uris)[0], client_id, mqtt::create_options(v5_ ? MQTTVERSION_5 : MQTTVERSION_3_1_1),
-        nullptr);
-  } catch (const mqtt::exception& e) {
-    throw std::runtime_error(std::string("cannot create the MQTT client: ") + e.what());
-  }
 
   State* sp = &s;
   s.client->set_connection_lost_handler(
@@ -280,11 +286,9 @@ Uplink::Uplink(const BridgeOptions& o, Sink sink) : s_(std::make_unique<State>()
 
 Uplink::~Uplink() {
   if (!s_ || !s_->client) return;
-  try {
-    if (s_->client->is_connected()) s_->client->disconnect(0)->wait_for(std::chrono::seconds(1));
-  } catch (const std::exception&) {
-  }
-  s_->client.reset();
+  disconnect(std::chrono::milliseconds(0));
+  // State's members go in reverse order: the connect options, then the client, then the
+  // listeners (see State).
 }
 
 void Uplink::connect(bool fresh_session) {
@@ -352,11 +356,12 @@ void Uplink::subscribe(const std::vector<Filter>& filters) {
 void Uplink::disconnect(std::chrono::milliseconds timeout) {
   State& s = *s_;
   try {
-    if (!s.client->is_connected()) return;
+    // Also when not connected: it ends a connect attempt still in progress, which Paho
+    // would otherwise leak when the client is destroyed under it.
     auto tok = s.client->disconnect(static_cast<int>(timeout.count()));
     tok->wait_for(timeout + std::chrono::milliseconds(500));
   } catch (const std::exception&) {
-    // Already gone: nothing to disconnect.
+    // Neither connected nor connecting: nothing to end.
   }
 }
 
