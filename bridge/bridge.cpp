@@ -30,6 +30,9 @@ constexpr auto kStopDisconnectWait = std::chrono::milliseconds(1000);
 constexpr auto kDropLogInterval = std::chrono::seconds(10);
 // Paho refused a publish for the moment and nothing in flight will wake the drain.
 constexpr auto kBusyRetry = std::chrono::milliseconds(100);
+// Quick connection losses with the same oldest unacknowledged message before it is
+// dropped as one the remote will never take (see check_poison).
+constexpr unsigned kPoisonStrikes = 3;
 
 constexpr int kNoReason = 255;
 
@@ -222,8 +225,9 @@ void Bridge::Impl::connect_uplink() {
   // flow cut by a restart (PUBREC sent, PUBREL awaited) would take a new message with
   // that id for a duplicate and drop it [MQTT-4.3.3-10]; core resends that message
   // anyway, so nothing is lost by starting clean.
-  const bool fresh = counters.connects.load(std::memory_order_relaxed) == 0 &&
-                     !opts.clean_start && !rules.has_in();
+  const bool fresh = (counters.connects.load(std::memory_order_relaxed) == 0 &&
+                      !opts.clean_start && !rules.has_in()) ||
+                     fresh_next;
   uplink->connect(fresh);
 }
 
@@ -243,6 +247,7 @@ void Bridge::Impl::on_connected(UplinkConnected& ev) {
   if (stopping) return;
   connected = true;
   connected_at = SteadyClock::now();
+  fresh_next = false;
   remote = ev.server_uri;
   last_error.clear();
   last_tls_error.clear();
@@ -322,6 +327,7 @@ void Bridge::Impl::on_lost(const UplinkLost& ev) {
   else
     spdlog::warn("bridge {}: connection to {} lost ({}); queueing locally", opts.name, remote,
                  ev.cause);
+  check_poison();
   // QoS 0 writes Paho had not finished are gone; QoS 1/2 stay with Paho (in flight).
   for (auto it = sends.begin(); it != sends.end();) {
     if (it->second.core_qos == 0) it = sends.erase(it);
@@ -335,12 +341,60 @@ void Bridge::Impl::on_lost(const UplinkLost& ev) {
   if (!stopping) schedule_reconnect();
 }
 
+void Bridge::Impl::check_poison() {
+  // A remote that drops the connection over one message (e.g. a cloud that disconnects
+  // on a publish its policy forbids) would get it again at every reconnect, from Paho
+  // and then from core, and the queue behind it would never move. When the connection
+  // keeps dying young with the same oldest unacknowledged message, that message goes.
+  if (SteadyClock::now() - connected_at >= kStableConnection) {
+    suspect.strikes = 0;
+    return;
+  }
+  LocalSession* oldest_s = nullptr;
+  std::uint16_t oldest_id = 0;
+  std::uint64_t oldest_send = 0;
+  for (LocalSession& ls : sessions) {
+    for (const auto& [id, f] : ls.flows) {
+      if (f.state != OutFlow::State::Upstream) continue;
+      if (!oldest_s || f.send_id < oldest_send) {
+        oldest_s = &ls;
+        oldest_id = id;
+        oldest_send = f.send_id;
+      }
+    }
+  }
+  if (!oldest_s) return;
+  const std::size_t idx = static_cast<std::size_t>(oldest_s - sessions.data());
+  if (suspect.strikes > 0 && suspect.session == idx && suspect.packet_id == oldest_id) {
+    ++suspect.strikes;
+  } else {
+    suspect = Suspect{idx, oldest_id, 1};
+  }
+  if (suspect.strikes < kPoisonStrikes) return;
+  OutFlow& f = oldest_s->flows[oldest_id];
+  spdlog::error(
+      "bridge {}: the remote dropped the connection {} times while a message for '{}' was "
+      "the oldest unacknowledged one; dropping it (counted as refused) and starting a fresh "
+      "remote session so that it is not sent again",
+      opts.name, suspect.strikes, f.item.msg->topic);
+  counters.remote_rejected.fetch_add(1, std::memory_order_relaxed);
+  sends.erase(f.send_id);
+  // Acknowledged to core when core resends it (the local session is closing now).
+  f.state = OutFlow::State::RemoteAcked;
+  f.send_id = 0;
+  suspect.strikes = 0;
+  fresh_next = true;  // Paho forgets its copy only with a clean start
+}
+
 void Bridge::Impl::on_subscribed(const UplinkSubscribed& ev) {
   const bool v5 = uplink && uplink->is_v5();
-  if (!ev.ok || remote_refused(v5, ev.reason)) {
-    spdlog::warn("bridge {}: remote refused subscription '{}'{}{}", opts.name, ev.filter,
-                 ev.reason != kNoReason ? fmt::format(" (reason 0x{:02x})", ev.reason) : "",
-                 ev.message.empty() ? "" : ": " + ev.message);
+  if (remote_refused(v5, ev.reason) || (ev.ok && v5 && ev.reason >= 0x80 && ev.reason != kNoReason)) {
+    spdlog::warn("bridge {}: remote refused subscription '{}' (reason 0x{:02x})", opts.name,
+                 ev.filter, ev.reason);
+  } else if (!ev.ok) {
+    // The link broke before the SUBACK: subscribed again at the next connect.
+    spdlog::debug("bridge {}: subscription '{}' not confirmed: {}", opts.name, ev.filter,
+                  ev.message);
   } else {
     spdlog::debug("bridge {}: subscribed upstream to '{}'", opts.name, ev.filter);
   }

@@ -132,6 +132,8 @@ struct Bridge::Impl {
   void on_delivered(const UplinkDelivered& ev);
   void on_subscribed(const UplinkSubscribed& ev);
   void on_tls_error(const UplinkSslError& ev);
+  // At a connection loss: drops a message the remote keeps disconnecting over.
+  void check_poison();
   void connect_uplink();
   void schedule_reconnect();
   // Sends waiting messages upstream while the window, the rate and the gate allow.
@@ -185,6 +187,13 @@ struct Bridge::Impl {
   std::string remote;
   std::string last_error;  // of the last failed attempt, to log each new error once
   std::string last_tls_error;
+  // The oldest unacknowledged message at the last quick connection losses (check_poison).
+  struct Suspect {
+    std::size_t session = 0;
+    std::uint16_t packet_id = 0;
+    unsigned strikes = 0;
+  } suspect;
+  bool fresh_next = false;  // the next connect starts a fresh remote session
   // The remote's limits (CONNACK).
   std::size_t window = 1;
   std::uint8_t remote_max_qos = 2;
