@@ -101,10 +101,11 @@ class Broker:
                 out[k.strip()] = int(v)
         return out
 
-    def thread_stats(self):
+    def thread_stats(self, by_rank=False):
         """{thread name: [CPU seconds, context switches (voluntary + involuntary)]} over the
         broker's threads (/proc/<pid>/task/*/stat and status); threads with the same name
-        are summed."""
+        are summed, or with by_rank told apart as name#1, name#2, ... in thread id order
+        (= creation order, barring id wrap-around)."""
         out = {}
         tick = os.sysconf("SC_CLK_TCK")
         base = "/proc/%d/task" % self.proc.pid
@@ -112,7 +113,8 @@ class Broker:
             tids = os.listdir(base)
         except OSError:
             return out
-        for tid in tids:
+        seen = {}
+        for tid in sorted(tids, key=int):
             try:
                 with open("%s/%s/stat" % (base, tid)) as f:
                     raw = f.read()
@@ -121,6 +123,9 @@ class Broker:
             except OSError:
                 continue  # the thread ended
             name = raw[raw.index("(") + 1:raw.rindex(")")]
+            if by_rank:
+                seen[name] = seen.get(name, 0) + 1
+                name = "%s#%d" % (name, seen[name])
             fields = raw.rsplit(")", 1)[1].split()
             switches = sum(int(line.split()[1]) for line in status.splitlines()
                            if line.split(":")[0] in ("voluntary_ctxt_switches",

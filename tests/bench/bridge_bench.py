@@ -238,7 +238,7 @@ def drain_run(a, mode, mport, wd):
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 start_new_session=True)
         benchlib._children.append(perf)
-    cpu0 = (tern.thread_stats(), mosq.thread_stats())
+    cpu0 = (tern.thread_stats(by_rank=True), mosq.thread_stats())
     t0 = time.monotonic()
     tern.resume()
     r = finish_receiver(a, recv)
@@ -250,7 +250,7 @@ def drain_run(a, mode, mport, wd):
         except subprocess.TimeoutExpired:
             perf.kill()
         benchlib._children.remove(perf)
-    tern_st, mosq_st = tern.thread_stats(), mosq.thread_stats()
+    tern_st, mosq_st = tern.thread_stats(by_rank=True), mosq.thread_stats()
     out["receive"] = r
     out["problems"] += ["drain: " + p for p in problems(r, "receive")]
     if tern.proc.poll() is not None:
@@ -405,8 +405,9 @@ def print_tables(a, rounds):
             name, fmt(us, "%.1f"), fmt(sw, "%.2f"),
             "; publisher %s us/msg" % fmt(pub, "%.1f") if pub is not None else ""))
     print("\nOver each drain: CPU seconds (% of wall time) and context switches per message "
-          "(sw/m); Tern per thread (its broker, storage, bridge and LevelDB threads are all "
-          "named tern; Paho's are MQTTAsync_*):")
+          "(sw/m); Tern per thread, numbered in creation order (Tern's own are all named tern: "
+          "#1 main, then the io loop(s), the storage committer (with storage), the bridge's "
+          "loop, LevelDB's compaction thread when it starts; Paho's are MQTTAsync_*):")
     for i, rd in enumerate(rounds):
         c = rd.get("drain", {}).get("cpu")
         if not c:
