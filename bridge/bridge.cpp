@@ -92,8 +92,8 @@ void Bridge::Impl::start() {
       ib->post([self, e = std::move(ev)]() mutable { self->on_uplink(std::move(e)); });
     });
   } catch (const std::exception& e) {
-    spdlog::error("bridge {}: {}; the bridge stays down (messages still queue locally)",
-                  opts.name, e.what());
+    spdlog::error("bridge {}: {}; the bridge stays down (messages still queue locally)", opts.name,
+                  e.what());
   }
   work.emplace(io.get_executor());
   asio::post(io, [this] {
@@ -194,12 +194,18 @@ void Bridge::Impl::on_uplink(UplinkEvent&& ev) {
   std::visit(
       [this](auto& e) {
         using T = std::decay_t<decltype(e)>;
-        if constexpr (std::is_same_v<T, UplinkConnected>) on_connected(e);
-        else if constexpr (std::is_same_v<T, UplinkConnectFailed>) on_connect_failed(e);
-        else if constexpr (std::is_same_v<T, UplinkLost>) on_lost(e);
-        else if constexpr (std::is_same_v<T, UplinkDelivered>) on_delivered(e);
-        else if constexpr (std::is_same_v<T, UplinkMessage>) on_remote_message(std::move(e));
-        else if constexpr (std::is_same_v<T, UplinkSubscribed>) on_subscribed(e);
+        if constexpr (std::is_same_v<T, UplinkConnected>)
+          on_connected(e);
+        else if constexpr (std::is_same_v<T, UplinkConnectFailed>)
+          on_connect_failed(e);
+        else if constexpr (std::is_same_v<T, UplinkLost>)
+          on_lost(e);
+        else if constexpr (std::is_same_v<T, UplinkDelivered>)
+          on_delivered(e);
+        else if constexpr (std::is_same_v<T, UplinkMessage>)
+          on_remote_message(std::move(e));
+        else if constexpr (std::is_same_v<T, UplinkSubscribed>)
+          on_subscribed(e);
         else if constexpr (std::is_same_v<T, UplinkSslError>)
           on_tls_error(e);
       },
@@ -225,8 +231,8 @@ void Bridge::Impl::connect_uplink() {
   // flow cut by a restart (PUBREC sent, PUBREL awaited) would take a new message with
   // that id for a duplicate and drop it [MQTT-4.3.3-10]; core resends that message
   // anyway, so nothing is lost by starting clean.
-  const bool fresh = (counters.connects.load(std::memory_order_relaxed) == 0 &&
-                      !opts.clean_start && !rules.has_in()) ||
+  const bool fresh = (counters.connects.load(std::memory_order_relaxed) == 0 && !opts.clean_start &&
+                      !rules.has_in()) ||
                      fresh_next;
   uplink->connect(fresh);
 }
@@ -271,8 +277,10 @@ void Bridge::Impl::on_connected(UplinkConnected& ev) {
     // the session reopens, and it goes out again then [MQTT-4.4.0-1].
     for (LocalSession& s : sessions) {
       for (auto it = s.flows.begin(); it != s.flows.end();) {
-        if (it->second.state == OutFlow::State::Upstream) it = s.flows.erase(it);
-        else ++it;
+        if (it->second.state == OutFlow::State::Upstream)
+          it = s.flows.erase(it);
+        else
+          ++it;
       }
     }
     sends.clear();
@@ -330,8 +338,10 @@ void Bridge::Impl::on_lost(const UplinkLost& ev) {
   check_poison();
   // QoS 0 writes Paho had not finished are gone; QoS 1/2 stay with Paho (in flight).
   for (auto it = sends.begin(); it != sends.end();) {
-    if (it->second.core_qos == 0) it = sends.erase(it);
-    else ++it;
+    if (it->second.core_qos == 0)
+      it = sends.erase(it);
+    else
+      ++it;
   }
   // Close the out sessions: core queues durably until the uplink is back. The in session
   // stays open to hand over what already arrived.
@@ -388,7 +398,8 @@ void Bridge::Impl::check_poison() {
 
 void Bridge::Impl::on_subscribed(const UplinkSubscribed& ev) {
   const bool v5 = uplink && uplink->is_v5();
-  if (remote_refused(v5, ev.reason) || (ev.ok && v5 && ev.reason >= 0x80 && ev.reason != kNoReason)) {
+  if (remote_refused(v5, ev.reason) ||
+      (ev.ok && v5 && ev.reason >= 0x80 && ev.reason != kNoReason)) {
     spdlog::warn("bridge {}: remote refused subscription '{}' (reason 0x{:02x})", opts.name,
                  ev.filter, ev.reason);
   } else if (!ev.ok) {
@@ -518,8 +529,8 @@ bool Bridge::Impl::send_upstream(std::size_t cls, OutItem& item) {
   std::optional<std::uint32_t> expiry;
   if (item.expiry) {
     // [MQTT-3.3.2-6] forward the remaining lifetime; an expired one is not forwarded.
-    const auto held = std::chrono::duration_cast<std::chrono::seconds>(SteadyClock::now() -
-                                                                       item.received);
+    const auto held =
+        std::chrono::duration_cast<std::chrono::seconds>(SteadyClock::now() - item.received);
     if (held.count() >= static_cast<std::int64_t>(*item.expiry)) {
       finish_locally(counters.dropped_expired);
       return true;
@@ -545,8 +556,8 @@ bool Bridge::Impl::send_upstream(std::size_t cls, OutItem& item) {
     pv.payload = item.msg->payload;
     pv.props = out.props;
     pv.message_expiry_interval = out.message_expiry;
-    const std::size_t size = codec::publish_size(
-        pv, v5 ? codec::ProtocolVersion::v5 : codec::ProtocolVersion::v311);
+    const std::size_t size =
+        codec::publish_size(pv, v5 ? codec::ProtocolVersion::v5 : codec::ProtocolVersion::v311);
     // [MQTT-3.1.2-24] never send a packet above the remote's Maximum Packet Size.
     if (size > remote_max_packet) {
       finish_locally(counters.dropped_too_large);

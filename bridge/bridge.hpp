@@ -24,12 +24,12 @@ namespace tern::bridge {
 struct BridgeStatus {
   std::string name;
   bool connected = false;
-  std::string remote;              // the URI connected to (or last tried)
-  std::uint64_t connects = 0;      // successful uplink connections since start
+  std::string remote;          // the URI connected to (or last tried)
+  std::uint64_t connects = 0;  // successful uplink connections since start
   // The durable queue: all of the bridge's out sessions together (core's view).
-  std::uint64_t queued = 0;        // RAM window + disk, not yet handed to the bridge
+  std::uint64_t queued = 0;  // RAM window + disk, not yet handed to the bridge
   std::uint64_t on_disk = 0;
-  std::uint64_t inflight = 0;      // handed to the bridge, not yet acknowledged upstream
+  std::uint64_t inflight = 0;  // handed to the bridge, not yet acknowledged upstream
   std::optional<std::chrono::milliseconds> oldest_age;  // of the oldest undelivered one
   // Traffic.
   std::uint64_t forwarded_out = 0;  // acknowledged by the remote (QoS 0: written)
@@ -37,13 +37,13 @@ struct BridgeStatus {
   // Drops by reason. The first four are core's counters of the out sessions.
   std::uint64_t dropped_oldest = 0;
   std::uint64_t dropped_newest = 0;
-  std::uint64_t rejected = 0;       // overflow policy reject (v5 publishers got 0x97)
-  std::uint64_t dropped_qos0 = 0;   // QoS 0 while the uplink was down (queue_qos0 off)
-  std::uint64_t remote_rejected = 0;  // remote answered PUBACK/PUBREC >= 0x80
+  std::uint64_t rejected = 0;           // overflow policy reject (v5 publishers got 0x97)
+  std::uint64_t dropped_qos0 = 0;       // QoS 0 while the uplink was down (queue_qos0 off)
+  std::uint64_t remote_rejected = 0;    // remote answered PUBACK/PUBREC >= 0x80
   std::uint64_t dropped_too_large = 0;  // over the remote's (or local) Maximum Packet Size
   std::uint64_t dropped_unmapped = 0;   // matched no rule (e.g. a rule since removed)
   std::uint64_t dropped_expired = 0;    // Message Expiry Interval passed before sending
-  std::uint64_t dropped_in = 0;     // inbound backlog full while the local side was closed
+  std::uint64_t dropped_in = 0;         // inbound backlog full while the local side was closed
 };
 
 class Bridge {

@@ -4,7 +4,6 @@
 #pragma once
 
 #include <asio.hpp>
-
 #include <atomic>
 #include <cstdint>
 #include <deque>
@@ -77,7 +76,7 @@ enum class Phase : std::uint8_t { Closed, Connecting, Open, Refused };
 struct LocalSession {
   std::string client_id;
   bool out = true;
-  std::size_t cls = 0;  // out: index into RuleSet::out_classes()
+  std::size_t cls = 0;    // out: index into RuleSet::out_classes()
   core::ConnId conn = 0;  // 0 = closed
   Phase phase = Phase::Closed;
   // From core's CONNACK.
@@ -85,7 +84,7 @@ struct LocalSession {
   std::uint32_t core_max_packet = 0;  // 0 = none
   std::uint8_t core_max_qos = 2;
   bool core_retain = true;
-  std::uint16_t keep_alive = 0;       // Server Keep Alive core imposed; 0 = none
+  std::uint16_t keep_alive = 0;  // Server Keep Alive core imposed; 0 = none
   SteadyTime last_sent{};
   // out: core's deliveries in flight to the bridge.
   std::unordered_map<std::uint16_t, OutFlow> flows;
@@ -178,7 +177,7 @@ struct Bridge::Impl {
   std::vector<LocalSession> sessions;  // out classes (highest priority first), then in
   bool started = false;
   bool stopped = false;
-  bool stopping = false;  // loop: no new upstream publishes, no reopening
+  bool stopping = false;              // loop: no new upstream publishes, no reopening
   bool broker_shutting_down = false;  // core said so (DISCONNECT 0x8B): no reopening
   bool connected = false;
   bool connecting = false;
@@ -233,8 +232,7 @@ struct Bridge::Impl {
 // posted to the bridge's loop (on_actions runs under the broker lock and must not block).
 class Bridge::Impl::Local : public net::InternalClient {
  public:
-  Local(std::shared_ptr<Inbox> inbox, Bridge::Impl* impl)
-      : inbox_(std::move(inbox)), impl_(impl) {}
+  Local(std::shared_ptr<Inbox> inbox, Bridge::Impl* impl) : inbox_(std::move(inbox)), impl_(impl) {}
   void on_actions(core::ConnId conn, std::vector<core::Action>&& actions) override {
     Bridge::Impl* impl = impl_;
     inbox_->post([impl, conn, a = std::move(actions)]() mutable {
@@ -248,8 +246,8 @@ class Bridge::Impl::Local : public net::InternalClient {
 };
 
 // Bounds on what the bridge itself buffers (core's queue holds the backlog).
-inline constexpr std::size_t kMaxQos0Waiting = 4096;       // per out class
-inline constexpr std::size_t kMaxInBacklog = 10000;        // messages from the remote
+inline constexpr std::size_t kMaxQos0Waiting = 4096;  // per out class
+inline constexpr std::size_t kMaxInBacklog = 10000;   // messages from the remote
 inline constexpr std::size_t kMaxInBacklogBytes = 16u << 20;
 inline constexpr std::size_t kEchoCapacity = 4096;
 

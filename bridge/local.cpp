@@ -146,9 +146,8 @@ void Bridge::Impl::on_core_actions(core::ConnId conn, std::vector<core::Action>&
         const auto& filters = s->out ? rules.out_classes()[s->cls].filters : std::vector<Filter>{};
         for (std::size_t i = 0; i < sa->reason_codes.size(); ++i) {
           if (sa->reason_codes[i] >= 0x80)
-            spdlog::error("bridge {}: local subscription '{}' refused (reason 0x{:02x})",
-                          opts.name, i < filters.size() ? filters[i].filter : "?",
-                          sa->reason_codes[i]);
+            spdlog::error("bridge {}: local subscription '{}' refused (reason 0x{:02x})", opts.name,
+                          i < filters.size() ? filters[i].filter : "?", sa->reason_codes[i]);
         }
       } else if (auto* pa = std::get_if<codec::Puback>(&p)) {
         s->in_flight.erase(pa->packet_id);
@@ -178,7 +177,8 @@ void Bridge::Impl::on_core_actions(core::ConnId conn, std::vector<core::Action>&
         // anything else is not.
         if (d->reason_code == 0x8B) broker_shutting_down = true;
         const auto level = d->reason_code == 0x8B ? spdlog::level::info : spdlog::level::warn;
-        spdlog::log(level, "bridge {}: local session {} disconnected by the broker (reason 0x{:02x})",
+        spdlog::log(level,
+                    "bridge {}: local session {} disconnected by the broker (reason 0x{:02x})",
                     opts.name, s->client_id, d->reason_code);
       }
     } else if (std::holds_alternative<core::CloseConnection>(a)) {
@@ -189,8 +189,8 @@ void Bridge::Impl::on_core_actions(core::ConnId conn, std::vector<core::Action>&
 
 void Bridge::Impl::on_connack(LocalSession& s, const codec::Connack& ack) {
   if (ack.reason_code >= 0x80) {
-    spdlog::error("bridge {}: local session {} refused by the broker (reason 0x{:02x})",
-                  opts.name, s.client_id, ack.reason_code);
+    spdlog::error("bridge {}: local session {} refused by the broker (reason 0x{:02x})", opts.name,
+                  s.client_id, ack.reason_code);
     s.phase = Phase::Refused;  // core closes it; retried on the next uplink connect
     maybe_open_gate();
     return;
@@ -213,8 +213,8 @@ void Bridge::Impl::on_connack(LocalSession& s, const codec::Connack& ack) {
 }
 
 void Bridge::Impl::on_delivery(LocalSession& s, const core::SendPublish& sp) {
-  OutItem item{sp.msg, sp.packet_id, sp.qos, sp.retain, sp.message_expiry_interval,
-               SteadyClock::now()};
+  OutItem item{
+      sp.msg, sp.packet_id, sp.qos, sp.retain, sp.message_expiry_interval, SteadyClock::now()};
   if (sp.qos == 0) {
     // QoS 0 is not flow-controlled by core: bound what waits here.
     if (waiting.size(s.cls) >= kMaxQos0Waiting) {
@@ -252,8 +252,7 @@ void Bridge::Impl::on_core_closed(LocalSession& s) {
   forget_flows(s, true);
   // Closed by core (not by us): reopen while the uplink is up; a refused one waits for
   // the next uplink connect.
-  if (stopping || broker_shutting_down || refused || (s.out && !connected) || reopen_armed)
-    return;
+  if (stopping || broker_shutting_down || refused || (s.out && !connected) || reopen_armed) return;
   reopen_armed = true;
   reopen_timer.expires_after(kReopenDelay);
   reopen_timer.async_wait([this](const asio::error_code& ec) {
@@ -301,8 +300,8 @@ void Bridge::Impl::pump_in() {
     // [MQTT-4.9.0-2] within core's Receive Maximum.
     if (p.qos > 0 && s->in_flight.size() >= s->core_receive_maximum) return;
     const std::size_t bytes = p.topic.size() + p.payload.size();
-    p.qos = std::min(p.qos, s->core_max_qos);   // [MQTT-3.2.2-11]
-    if (!s->core_retain) p.retain = false;       // [MQTT-3.2.2-14]
+    p.qos = std::min(p.qos, s->core_max_qos);  // [MQTT-3.2.2-11]
+    if (!s->core_retain) p.retain = false;     // [MQTT-3.2.2-14]
     bool fits = true;
     if (s->core_max_packet > 0) {
       codec::PublishView pv;

@@ -130,7 +130,7 @@ class EchoFilter {
   std::size_t capacity_;
   SteadyClock::duration ttl_;
   std::uint64_t next_seq_ = 0;
-  std::deque<Entry> entries_;  // in send order
+  std::deque<Entry> entries_;                                          // in send order
   std::unordered_map<std::uint64_t, std::deque<std::uint64_t>> live_;  // hash -> seqs
 };
 

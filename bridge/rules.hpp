@@ -36,8 +36,8 @@ struct Filter {
 // One priority class of out rules: one internal session.
 struct OutClass {
   int priority = 0;
-  std::string client_id;         // "$bridge/<name>/p<priority>"
-  std::vector<Filter> filters;   // local_prefix + pattern, in rule order
+  std::string client_id;           // "$bridge/<name>/p<priority>"
+  std::vector<Filter> filters;     // local_prefix + pattern, in rule order
   std::vector<std::size_t> rules;  // indexes into the rule list, same order
 };
 

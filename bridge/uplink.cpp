@@ -34,7 +34,8 @@ std::optional<T> prop(const mqtt::properties& p, mqtt::property::code c) {
 codec::Properties from_paho(const mqtt::properties& p) {
   codec::Properties out;
   using C = mqtt::property;
-  if (auto v = prop<std::uint8_t>(p, C::PAYLOAD_FORMAT_INDICATOR)) out.payload_format_indicator = *v;
+  if (auto v = prop<std::uint8_t>(p, C::PAYLOAD_FORMAT_INDICATOR))
+    out.payload_format_indicator = *v;
   if (auto v = prop<std::uint32_t>(p, C::MESSAGE_EXPIRY_INTERVAL)) out.message_expiry_interval = *v;
   if (auto v = prop<std::string>(p, C::CONTENT_TYPE)) out.content_type = std::move(*v);
   if (auto v = prop<std::string>(p, C::RESPONSE_TOPIC)) out.response_topic = std::move(*v);
@@ -62,9 +63,12 @@ std::string describe_connect_failure(int rc, int reason, bool v5) {
     }
   } else if (rc >= 1 && rc <= 5) {
     // 3.1.1 CONNACK return codes (3.2.2.3).
-    static const char* const kText[] = {"", "unacceptable protocol version",
-                                        "identifier rejected", "server unavailable",
-                                        "bad user name or password", "not authorized"};
+    static const char* const kText[] = {"",
+                                        "unacceptable protocol version",
+                                        "identifier rejected",
+                                        "server unavailable",
+                                        "bad user name or password",
+                                        "not authorized"};
     return fmt::format("refused by the remote: {} ({})", kText[rc], rc);
   }
   if (rc == MQTTASYNC_FAILURE)
@@ -78,7 +82,8 @@ mqtt::properties to_paho(const OutgoingPublish& m) {
   using C = mqtt::property;
   if (m.props) {
     const codec::Properties& p = *m.props;
-    if (p.payload_format_indicator) out.add({C::PAYLOAD_FORMAT_INDICATOR, *p.payload_format_indicator});
+    if (p.payload_format_indicator)
+      out.add({C::PAYLOAD_FORMAT_INDICATOR, *p.payload_format_indicator});
     if (p.content_type) out.add({C::CONTENT_TYPE, *p.content_type});
     if (p.response_topic) out.add({C::RESPONSE_TOPIC, *p.response_topic});
     if (p.correlation_data) out.add({C::CORRELATION_DATA, *p.correlation_data});
@@ -140,7 +145,8 @@ struct Uplink::State {
         ev.session_present = r.is_session_present();
         const mqtt::properties& p = r.get_properties();
         using C = mqtt::property;
-        if (auto v = prop<std::uint16_t>(p, C::RECEIVE_MAXIMUM); v && *v > 0) ev.receive_maximum = *v;
+        if (auto v = prop<std::uint16_t>(p, C::RECEIVE_MAXIMUM); v && *v > 0)
+          ev.receive_maximum = *v;
         if (auto v = prop<std::uint8_t>(p, C::MAXIMUM_QOS)) ev.maximum_qos = *v;
         if (auto v = prop<std::uint8_t>(p, C::RETAIN_AVAILABLE)) ev.retain_available = *v != 0;
         if (auto v = prop<std::uint32_t>(p, C::MAXIMUM_PACKET_SIZE)) ev.maximum_packet_size = *v;
@@ -256,17 +262,17 @@ Uplink::Uplink(const BridgeOptions& o, Sink sink) : s_(std::make_unique<State>()
       // copies connect_options without re-pointing the C struct at the copy's properties,
       // so properties set through the builder dangle once the builder is gone (a crash in
       // MQTTAsync_connect). connect() copies it, and its properties outlive the call.
-      opts->set_properties({{mqtt::property::SESSION_EXPIRY_INTERVAL,
-                             static_cast<std::int32_t>(o.session_expiry)}});
+      opts->set_properties(
+          {{mqtt::property::SESSION_EXPIRY_INTERVAL, static_cast<std::int32_t>(o.session_expiry)}});
     } else {
       opts->set_clean_session(clean);
     }
   }
 
-
   State* sp = &s;
-  s.client->set_connection_lost_handler(
-      [sp](const std::string& cause) { sp->sink(UplinkLost{cause.empty() ? "connection lost" : cause, -1}); });
+  s.client->set_connection_lost_handler([sp](const std::string& cause) {
+    sp->sink(UplinkLost{cause.empty() ? "connection lost" : cause, -1});
+  });
   // v5: the server's DISCONNECT (e.g. session taken over, 0x8E). The socket close that
   // follows also reports connection lost; the bridge treats the second one as a no-op.
   s.client->set_disconnected_handler([sp](const mqtt::properties&, mqtt::ReasonCode rc) {
@@ -302,13 +308,12 @@ void Uplink::connect(bool fresh_session) {
   }
 }
 
-Uplink::PublishResult Uplink::publish(std::uint64_t send_id, const OutgoingPublish& m,
-                                      int& rc) {
+Uplink::PublishResult Uplink::publish(std::uint64_t send_id, const OutgoingPublish& m, int& rc) {
   State& s = *s_;
   rc = MQTTASYNC_SUCCESS;
   try {
-    auto msg = std::make_shared<mqtt::message>(m.topic, m.payload->data(), m.payload->size(),
-                                               m.qos, m.retain);
+    auto msg = std::make_shared<mqtt::message>(m.topic, m.payload->data(), m.payload->size(), m.qos,
+                                               m.retain);
     if (v5_) msg->set_properties(to_paho(m));
     s.client->publish(msg, reinterpret_cast<void*>(static_cast<std::uintptr_t>(send_id)),
                       s.publish_listener);

@@ -31,20 +31,20 @@ struct UplinkConnected {
   std::uint32_t maximum_packet_size = 0;  // 0 = no limit
 };
 struct UplinkConnectFailed {
-  int rc = 0;              // Paho return code
-  int reason = 0;          // v5 CONNACK reason code, 255 when none
+  int rc = 0;      // Paho return code
+  int reason = 0;  // v5 CONNACK reason code, 255 when none
   std::string message;
 };
 struct UplinkLost {
   std::string cause;
-  int reason = -1;         // v5 DISCONNECT reason from the server, -1 when the link broke
+  int reason = -1;  // v5 DISCONNECT reason from the server, -1 when the link broke
 };
 // A publish finished: acknowledged (QoS 1 PUBACK, QoS 2 PUBCOMP; QoS 0: written) or failed.
 struct UplinkDelivered {
   std::uint64_t send_id = 0;
   bool ok = false;
-  int rc = 0;              // Paho return code (failure)
-  int reason = 0;          // v5 reason code from the remote; 255 = none (3.1.1)
+  int rc = 0;      // Paho return code (failure)
+  int reason = 0;  // v5 reason code from the remote; 255 = none (3.1.1)
 };
 struct UplinkMessage {
   std::string topic;
@@ -63,9 +63,8 @@ struct UplinkSslError {
   std::string message;
 };
 
-using UplinkEvent = std::variant<UplinkConnected, UplinkConnectFailed, UplinkLost,
-                                 UplinkDelivered, UplinkMessage, UplinkSubscribed,
-                                 UplinkSslError>;
+using UplinkEvent = std::variant<UplinkConnected, UplinkConnectFailed, UplinkLost, UplinkDelivered,
+                                 UplinkMessage, UplinkSubscribed, UplinkSslError>;
 
 // One message to publish upstream, already mapped to its remote topic.
 struct OutgoingPublish {
@@ -73,7 +72,7 @@ struct OutgoingPublish {
   const std::string* payload = nullptr;  // borrowed for the call
   std::uint8_t qos = 0;
   bool retain = false;
-  const codec::Properties* props = nullptr;  // stored properties, may be null
+  const codec::Properties* props = nullptr;     // stored properties, may be null
   std::optional<std::uint32_t> message_expiry;  // remaining seconds
 };
 
@@ -100,8 +99,8 @@ class Uplink {
     Refused,  // Paho will never take this message (e.g. a property it rejects)
   };
   PublishResult publish(std::uint64_t send_id, const OutgoingPublish& m, int& rc);
-  // Subscribes to the in rules' remote filters, one event per filter (v5: No Local, so what the bridge publishes
-  // never comes back; Retain As Published, so retained messages stay retained).
+  // Subscribes to the in rules' remote filters, one event per filter (v5: No Local, so what the
+  // bridge publishes never comes back; Retain As Published, so retained messages stay retained).
   void subscribe(const std::vector<Filter>& filters);
   // Graceful DISCONNECT, waiting up to `timeout` for in-flight acknowledgements.
   void disconnect(std::chrono::milliseconds timeout);

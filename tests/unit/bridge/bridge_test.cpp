@@ -2,7 +2,7 @@
 // connect (a closed loopback port): its internal sessions must queue what its out rules
 // match from the first second, apply the queue budget and overflow policy, and stop
 // cleanly. No remote broker: the end-to-end tests with mosquitto are in tests/integration.
-#include <catch2/catch.hpp>
+#include "bridge/bridge.hpp"
 
 #include <arpa/inet.h>
 #include <mqtt/async_client.h>
@@ -10,13 +10,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 
-#include "bridge/bridge.hpp"
 #include "broker/net/server.hpp"
 
 using namespace tern;
@@ -85,7 +85,8 @@ struct Publisher {
   explicit Publisher(int port)
       : client("tcp://127.0.0.1:" + std::to_string(port), "pub-" + std::to_string(port),
                mqtt::create_options(MQTTVERSION_5)) {
-    auto o = mqtt::connect_options_builder().mqtt_version(MQTTVERSION_5).clean_start(true).finalize();
+    auto o =
+        mqtt::connect_options_builder().mqtt_version(MQTTVERSION_5).clean_start(true).finalize();
     client.connect(o)->wait_for(5s);
     REQUIRE(client.is_connected());
   }
@@ -118,8 +119,7 @@ bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds lim
 
 }  // namespace
 
-TEST_CASE("a bridge queues what its out rules match while the uplink is down",
-          "[bridge][local]") {
+TEST_CASE("a bridge queues what its out rules match while the uplink is down", "[bridge][local]") {
   RunningServer rs;
   bridge::Bridge b(down_bridge(), *rs.server);
   b.start();
@@ -170,8 +170,7 @@ TEST_CASE("a full bridge queue with overflow reject answers v5 publishers 0x97",
   CHECK(st.dropped_oldest == 0);
 }
 
-TEST_CASE("drop_oldest keeps the newest messages within the budget, per class",
-          "[bridge][local]") {
+TEST_CASE("drop_oldest keeps the newest messages within the budget, per class", "[bridge][local]") {
   RunningServer rs;
   bridge::BridgeOptions o = down_bridge();
   o.queue_max_messages = 3;

@@ -1,9 +1,8 @@
 // Reconnect backoff, the drain rate limiter, the priority queues and the echo filter.
-#include <catch2/catch.hpp>
-
-#include <string>
-
 #include "bridge/pacing.hpp"
+
+#include <catch2/catch.hpp>
+#include <string>
 
 using namespace tern::bridge;
 using std::chrono::milliseconds;
@@ -110,8 +109,8 @@ TEST_CASE("priority queues serve the highest class first, each in its own order"
   for (int i = 0; i < 3; ++i) order.push_back(*q.pop());
   q.push(0, 3);
   while (auto v = q.pop()) order.push_back(*v);
-  const std::vector<std::pair<std::size_t, int>> want{
-      {0, 1}, {0, 2}, {1, 100}, {0, 3}, {1, 101}, {2, 200}, {2, 201}};
+  const std::vector<std::pair<std::size_t, int>> want{{0, 1},   {0, 2},   {1, 100}, {0, 3},
+                                                      {1, 101}, {2, 200}, {2, 201}};
   CHECK(order == want);
   CHECK(q.empty());
   CHECK_FALSE(q.pop().has_value());
@@ -142,7 +141,7 @@ TEST_CASE("echo filter recognises each sent message once", "[bridge][echo]") {
   CHECK_FALSE(f.take_echo("gw/a", "2", t0));  // payload differs
   CHECK_FALSE(f.take_echo("gw/c", "1", t0));  // topic differs
   CHECK(f.take_echo("gw/a", "1", t0));
-  CHECK(f.take_echo("gw/a", "1", t0));         // sent twice: two echoes
+  CHECK(f.take_echo("gw/a", "1", t0));        // sent twice: two echoes
   CHECK_FALSE(f.take_echo("gw/a", "1", t0));  // a third is a real message
   CHECK(f.take_echo("gw/b", "2", t0));
   // Topic/payload boundaries matter: ("ab","c") is not ("a","bc").

@@ -1,8 +1,9 @@
 // Topic matching, prefix remapping and the compiled rule set of a bridge.
+#include "bridge/rules.hpp"
+
 #include <catch2/catch.hpp>
 
 #include "bridge/bridge.hpp"
-#include "bridge/rules.hpp"
 #include "bridge/uplink.hpp"
 
 using namespace tern::bridge;
@@ -63,8 +64,7 @@ TEST_CASE("topic_matches follows the MQTT wildcard rules [MQTT-4.7.1-2]", "[brid
   }
 }
 
-TEST_CASE("wildcards at the first level do not match $-topics [MQTT-4.7.2-1]",
-          "[bridge][rules]") {
+TEST_CASE("wildcards at the first level do not match $-topics [MQTT-4.7.2-1]", "[bridge][rules]") {
   CHECK_FALSE(topic_matches("#", "$SYS/broker/uptime"));
   CHECK_FALSE(topic_matches("+/broker/uptime", "$SYS/broker/uptime"));
   CHECK_FALSE(topic_matches("#", "$bridge/cloud/p0"));
@@ -112,9 +112,9 @@ TEST_CASE("out rules form one class per priority, highest first", "[bridge][rule
   CHECK(rs.in_client_id() == "$bridge/cloud/in");
   CHECK(rs.loop_prefix() == "$bridge/cloud/");
 
-  CHECK(internal_client_ids(o) ==
-        std::vector<std::string>{"$bridge/cloud/p1", "$bridge/cloud/p0", "$bridge/cloud/p-1",
-                                 "$bridge/cloud/in"});
+  CHECK(internal_client_ids(o) == std::vector<std::string>{"$bridge/cloud/p1", "$bridge/cloud/p0",
+                                                           "$bridge/cloud/p-1",
+                                                           "$bridge/cloud/in"});
 }
 
 TEST_CASE("map_out maps with the first matching rule of the class", "[bridge][rules]") {
