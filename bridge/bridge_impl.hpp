@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -26,24 +27,40 @@
 namespace tern::bridge {
 
 // Hands work from foreign threads (core's loop, under the broker lock; Paho's threads) to
-// the bridge's loop. Outlives the loop: once closed, posts are dropped.
-// Thread safety: post() and close() from any thread.
+// the bridge's loop. Work is queued and the loop woken once per burst, not once per item
+// (a burst of PUBACKs or of core's deliveries costs one wake-up). Outlives the loop: once
+// closed, posts are dropped.
+// Thread safety: post() and close() from any thread; run() on the loop.
 class Inbox {
  public:
   explicit Inbox(asio::io_context& io) : io_(&io) {}
   template <class F>
   void post(F&& f) {
     std::lock_guard<std::mutex> lk(mu_);
-    if (io_) asio::post(*io_, std::forward<F>(f));
+    if (!io_) return;
+    const bool wake = queue_.empty();
+    queue_.emplace_back(std::forward<F>(f));
+    if (wake) asio::post(*io_, [this] { run(); });
   }
   void close() {
     std::lock_guard<std::mutex> lk(mu_);
     io_ = nullptr;
+    queue_.clear();
   }
 
  private:
+  void run() {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      running_.swap(queue_);
+    }
+    for (auto& f : running_) f();
+    running_.clear();  // keeps its capacity: no allocation per burst
+  }
   std::mutex mu_;
   asio::io_context* io_;
+  std::vector<std::function<void()>> queue_;    // guarded by mu_
+  std::vector<std::function<void()>> running_;  // loop only
 };
 
 // One message core handed to an out session, waiting for (or in) its upstream flight.
@@ -161,7 +178,7 @@ struct Bridge::Impl {
   void pump_in();
   LocalSession* session_for(core::ConnId conn);
   LocalSession* in_session();
-  core::InternalSessionOptions session_options() const;
+  core::InternalSessionOptions session_options(const LocalSession& s) const;
 
   // ---- state
   const BridgeOptions opts;

@@ -29,7 +29,7 @@ LocalSession* Bridge::Impl::in_session() {
   return &sessions.back();
 }
 
-core::InternalSessionOptions Bridge::Impl::session_options() const {
+core::InternalSessionOptions Bridge::Impl::session_options(const LocalSession& s) const {
   core::InternalSessionOptions o;
   // Every out session (priority class) gets the bridge's whole queue budget: a class of
   // alarms must not be starved of room by bulk telemetry filling a shared budget.
@@ -39,6 +39,13 @@ core::InternalSessionOptions Bridge::Impl::session_options() const {
   o.queue_qos0_offline = opts.queue_qos0;
   // What this bridge's in session publishes never comes back to its out sessions.
   o.loop_prefix = rules.loop_prefix();
+  // A message that a higher class carries is not queued again in a lower one, so that
+  // overlapping rules ("alarms/#" high, "#" normal) send it upstream once, at the higher
+  // priority.
+  if (s.out) {
+    for (std::size_t c = 0; c < s.cls; ++c)
+      for (const Filter& f : rules.out_classes()[c].filters) o.exclude_filters.push_back(f.filter);
+  }
   return o;
 }
 
@@ -50,7 +57,7 @@ void Bridge::Impl::send_core(LocalSession& s, codec::Packet&& p) {
 
 void Bridge::Impl::open_local(LocalSession& s) {
   if (s.conn != 0 || stopping) return;
-  s.conn = server.open_internal(local_client, session_options());
+  s.conn = server.open_internal(local_client, session_options(s));
   s.phase = Phase::Connecting;
 
   codec::Connect c;

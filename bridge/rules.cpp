@@ -8,31 +8,7 @@
 namespace tern::bridge {
 
 bool topic_matches(std::string_view filter, std::string_view topic) {
-  // [MQTT-4.7.2-1] wildcards at the first level never match $-topics ($SYS, $bridge...).
-  if (!topic.empty() && topic.front() == '$' && !filter.empty() &&
-      (filter.front() == '+' || filter.front() == '#'))
-    return false;
-  std::size_t f = 0;
-  std::size_t t = 0;
-  while (true) {
-    const std::size_t fe = std::min(filter.find('/', f), filter.size());
-    const std::string_view flevel = filter.substr(f, fe - f);
-    // '#' matches the parent level and everything below it [MQTT-4.7.1-2].
-    if (flevel == "#") return true;
-    const std::size_t te = std::min(topic.find('/', t), topic.size());
-    const std::string_view tlevel = topic.substr(t, te - t);
-    if (flevel != "+" && flevel != tlevel) return false;
-    const bool f_last = fe == filter.size();
-    const bool t_last = te == topic.size();
-    if (f_last || t_last) {
-      if (f_last && t_last) return true;
-      // "a/#" matches "a": the filter's next (and last) level is '#'.
-      if (t_last && !f_last) return filter.substr(fe + 1) == "#";
-      return false;
-    }
-    f = fe + 1;
-    t = te + 1;
-  }
+  return codec::topic_matches(filter, topic);
 }
 
 std::optional<std::string_view> strip_prefix(std::string_view topic, std::string_view prefix) {

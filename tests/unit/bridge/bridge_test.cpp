@@ -229,3 +229,25 @@ TEST_CASE("a bridge without a reachable remote stops promptly", "[bridge][local]
   CHECK_FALSE(b.status().connected);
   CHECK(b.status().connects == 0);
 }
+
+TEST_CASE("overlapping classes queue a message once, in the highest class that matches",
+          "[bridge][local]") {
+  RunningServer rs;
+  bridge::BridgeOptions o = down_bridge();
+  o.topics = {out_rule("#", 0), out_rule("alarms/#", 1)};  // "#" also matches alarms/...
+  bridge::Bridge b(o, *rs.server);
+  b.start();
+  REQUIRE(wait_until([&] {
+    auto lo = rs.server->session_status("$bridge/cloud/p0");
+    auto hi = rs.server->session_status("$bridge/cloud/p1");
+    return lo && hi && !lo->online && !hi->online;
+  }));
+  {
+    Publisher pub(rs.port);
+    CHECK(pub.publish("alarms/fire", 1) == 0);
+    CHECK(pub.publish("sensors/t", 1) == 0);
+  }
+  REQUIRE(wait_until([&] { return b.status().queued == 2; }));
+  CHECK(rs.server->session_status("$bridge/cloud/p1")->queued == 1);
+  CHECK(rs.server->session_status("$bridge/cloud/p0")->queued == 1);
+}
