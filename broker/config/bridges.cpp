@@ -322,32 +322,6 @@ void read_bridge(MapReader& m, Bridge& b) {
   }
 }
 
-// Whether some topic matches both filters. REQUIRES: both valid filters.
-bool filters_overlap(std::string_view a, std::string_view b) {
-  const auto level = [](std::string_view f, std::size_t& pos) {
-    const std::size_t end = std::min(f.find('/', pos), f.size());
-    const std::string_view l = f.substr(pos, end - pos);
-    pos = end + 1;
-    return l;
-  };
-  // [MQTT-4.7.2-1] a filter starting with a wildcard matches no '$' topic.
-  const bool a_wild = a.front() == '+' || a.front() == '#';
-  const bool b_wild = b.front() == '+' || b.front() == '#';
-  if ((a.front() == '$' && b_wild) || (b.front() == '$' && a_wild)) return false;
-  std::size_t pa = 0;
-  std::size_t pb = 0;
-  while (pa <= a.size() && pb <= b.size()) {
-    const std::string_view la = level(a, pa);
-    const std::string_view lb = level(b, pb);
-    if (la == "#" || lb == "#") return true;
-    if (la != "+" && lb != "+" && la != lb) return false;
-  }
-  if (pa > a.size() && pb > b.size()) return true;  // same depth
-  // One is deeper: only "x/#" also matches its parent "x" [MQTT-4.7.1-2].
-  const std::string_view rest = pa > a.size() ? b.substr(pb) : a.substr(pa);
-  return rest == "#";
-}
-
 std::string key_path(std::size_t i, std::string_view key) {
   return item_path("bridges", i) + "." + std::string(key);
 }
@@ -386,25 +360,6 @@ void check_topic(const Bridge& b, std::size_t i, std::size_t j, Diagnostics& d) 
   }
   if (t.qos > 2) {
     d.error(base + ".qos", either_line(d, base + ".qos", base), "expected 0, 1 or 2");
-  }
-  // Each priority class is a session of its own: a message matching rules of two classes
-  // would be queued in both and sent upstream twice.
-  for (std::size_t k = 0; out && k < j; ++k) {
-    const BridgeTopic& o = b.topics[k];
-    if (o.direction == BridgeDirection::In || o.priority == t.priority || o.pattern.empty() ||
-        t.pattern.empty())
-      continue;
-    const std::string fa = t.local_prefix + t.pattern;
-    const std::string fb = o.local_prefix + o.pattern;
-    if (!codec::valid_topic_filter(fa) || !codec::valid_topic_filter(fb)) continue;
-    if (filters_overlap(fa, fb)) {
-      d.error(base, d.line_of(base),
-              quoted(fa) + " (priority " + std::to_string(t.priority) + ") overlaps " + quoted(fb) +
-                  " of topics[" + std::to_string(k) + "] (priority " + std::to_string(o.priority) +
-                  "): a message matching both would be queued in both priority classes and sent "
-                  "twice; make the filters disjoint or give them the same priority");
-      break;
-    }
   }
   if (!out && t.priority != 0) {
     const std::string p = base + ".priority";
