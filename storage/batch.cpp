@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 #include "storage/format.hpp"
 
@@ -21,6 +22,15 @@ std::uint32_t get_len(const std::string& s, std::size_t at) {
   return v;
 }
 
+// The kind byte of an insert whose value is encoded when written (Op::later); next_op
+// reports it as OpKind::insert.
+constexpr char kLaterInsert = 5;
+
+// What an entry to encode later counts in byte_size(): its message and a record's framing.
+std::size_t later_estimate(const MessageView& m) {
+  return 64 + m.topic.size() + m.payload.size() + m.origin_client_id.size();
+}
+
 // "<prefix>\0" -> "<prefix>\1": the first key after every key that starts with the prefix.
 std::string prefix_end(std::string_view prefix_with_nul) {
   std::string end(prefix_with_nul);
@@ -36,7 +46,11 @@ bool Batch::fail(const char* why) {
 }
 
 void Batch::op_key(OpKind kind, std::string_view key) {
-  if (kind == OpKind::erase || kind == OpKind::erase_range) has_erase_ = true;
+  if (kind == OpKind::erase || kind == OpKind::erase_range) {
+    has_erase_ = true;
+  } else {
+    has_put_ = true;
+  }
   rep_.push_back(static_cast<char>(kind));
   put_len(rep_, key.size());
   rep_.append(key);
@@ -103,6 +117,51 @@ void Batch::append_queue(std::string_view client_id, std::uint64_t seq, const De
   end_value(mark);
 }
 
+void Batch::append_queue(std::string_view client_id, std::uint64_t seq, const Delivery& d,
+                         const MessageView& m, std::shared_ptr<const void> keep) {
+  const char* e = format::check_name(client_id);
+  if (e == nullptr) e = format::check_delivery(d);
+  if (e == nullptr) e = format::check_message(m);
+  if (e != nullptr) {
+    fail(e);
+    return;
+  }
+  format::queue_key(client_id, seq, key_);
+  Later l;
+  l.keep = std::move(keep);
+  l.message = m;
+  l.subscription_ids.assign(d.subscription_ids.begin(), d.subscription_ids.end());
+  l.flight.delivery.qos = d.qos;
+  l.flight.delivery.retain = d.retain;
+  l.queue = true;
+  op_later(key_, std::move(l));
+}
+
+void Batch::op_later(std::string_view key, Later&& l) {
+  rep_.push_back(kLaterInsert);
+  put_len(rep_, key.size());
+  rep_.append(key);
+  put_len(rep_, 4);
+  put_len(rep_, later_.size());
+  ++ops_;
+  has_put_ = true;
+  later_bytes_ += later_estimate(l.message);
+  later_.push_back(std::move(l));
+}
+
+void Batch::encode_value(std::uint32_t later, std::string& out) const {
+  const Later& l = later_[later - 1];
+  if (l.queue) {
+    format::encode_queue_entry(
+        Delivery{l.flight.delivery.qos, l.flight.delivery.retain, l.subscription_ids}, l.message,
+        out);
+  } else {
+    InflightInfo f = l.flight;
+    f.delivery.subscription_ids = l.subscription_ids;
+    format::encode_inflight(f, &l.message, out);
+  }
+}
+
 void Batch::remove_queue(std::string_view client_id, std::uint64_t seq) {
   // One known key: a plain delete (a range would make the store walk an iterator).
   if (const char* e = format::check_name(client_id)) {
@@ -152,8 +211,31 @@ void Batch::put_inflight(std::string_view client_id, const InflightInfo& f) {
   put_flight(client_id, f, nullptr, OpKind::put);
 }
 
+void Batch::add_inflight(std::string_view client_id, const InflightInfo& f, const MessageView& m,
+                         std::shared_ptr<const void> keep) {
+  if (!check_flight(client_id, f, &m)) return;
+  format::inflight_key(client_id, f.packet_id, key_);
+  Later l;
+  l.keep = std::move(keep);
+  l.message = m;
+  l.subscription_ids.assign(f.delivery.subscription_ids.begin(),
+                            f.delivery.subscription_ids.end());
+  l.flight = f;
+  l.flight.delivery.subscription_ids = {};
+  op_later(key_, std::move(l));
+}
+
 void Batch::put_flight(std::string_view client_id, const InflightInfo& f, const MessageView* m,
                        OpKind kind) {
+  if (!check_flight(client_id, f, m)) return;
+  format::inflight_key(client_id, f.packet_id, key_);
+  op_key(kind, key_);
+  const std::size_t mark = begin_value();
+  format::encode_inflight(f, m, rep_);
+  end_value(mark);
+}
+
+bool Batch::check_flight(std::string_view client_id, const InflightInfo& f, const MessageView* m) {
   const char* e = format::check_name(client_id);
   if (e == nullptr) e = format::check_delivery(f.delivery);
   if (e == nullptr && f.packet_id == 0) e = "packet identifier 0 [MQTT-2.2.1-3]";
@@ -162,15 +244,8 @@ void Batch::put_flight(std::string_view client_id, const InflightInfo& f, const 
     e = "in-flight PUBLISH without its message";
   }
   if (e == nullptr && m != nullptr) e = format::check_message(*m);
-  if (e != nullptr) {
-    fail(e);
-    return;
-  }
-  format::inflight_key(client_id, f.packet_id, key_);
-  op_key(kind, key_);
-  const std::size_t mark = begin_value();
-  format::encode_inflight(f, m, rep_);
-  end_value(mark);
+  if (e != nullptr) return fail(e);
+  return true;
 }
 
 void Batch::delete_inflight(std::string_view client_id, std::uint16_t packet_id) {
@@ -212,19 +287,30 @@ void Batch::put_clock(const ClockRecord& c) {
 
 void Batch::clear() {
   rep_.clear();
+  later_.clear();
+  later_bytes_ = 0;
   ops_ = 0;
   has_erase_ = false;
+  has_put_ = false;
   status_ = Status();
 }
 
 bool Batch::next_op(std::size_t& pos, Op& op) const {
   if (pos + 5 > rep_.size()) return false;
-  op.kind = static_cast<OpKind>(rep_[pos]);
+  const char kind = rep_[pos];
   const std::uint32_t klen = get_len(rep_, pos + 1);
   pos += 5;
   op.key = std::string_view(rep_).substr(pos, klen);
   pos += klen;
   op.value = {};
+  op.later = 0;
+  if (kind == kLaterInsert) {
+    op.kind = OpKind::insert;
+    op.later = get_len(rep_, pos + 4) + 1;
+    pos += 8;
+    return true;
+  }
+  op.kind = static_cast<OpKind>(kind);
   if (op.kind != OpKind::erase) {
     const std::uint32_t vlen = get_len(rep_, pos);
     pos += 4;

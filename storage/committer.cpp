@@ -15,7 +15,7 @@ Committer::~Committer() { stop(); }
 Status Committer::submit(Batch&& b, Callback done) {
   if (!b.status().ok()) return b.status();
   const std::size_t size = b.byte_size();
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   if (stopping_) return Status::io_error("storage committer stopped");
   // One batch is always accepted into an empty queue, however large, so that a big batch
   // cannot be refused forever.
@@ -26,61 +26,81 @@ Status Committer::submit(Batch&& b, Callback done) {
                         std::to_string(queued_bytes_) + " bytes");
   }
   const bool was_empty = queue_.empty();
-  const bool erases = b.has_erase();
   queue_.push_back(Pending{std::move(b), std::move(done), std::chrono::steady_clock::now()});
   queued_bytes_ += size;
   ++submitted_;
   const std::size_t depth = queue_.size() + writing_batches_;
   if (depth > stats_.max_depth) stats_.max_depth = depth;
+  if (!collects()) {
+    if (was_empty || queued_bytes_ >= opts_.max_group_bytes) work_cv_.notify_one();
+    return Status();
+  }
+  // The deque keeps its elements in place, so the keys may point into the queued batch.
+  queued_keys_.note_all(queue_.back().batch);
+  if (queued_keys_.cancels_out() && !busy_) {
+    // Every batch queued cancels out (each message stored was acknowledged again by its
+    // receiver before any commit): they are complete now, without a write, on this
+    // thread. Their acknowledgements wait neither for the lull nor for the storage thread.
+    complete_cancelled(lock);
+    return Status();
+  }
   // Wake the thread when it sleeps on an empty queue, when the group under collection is
-  // full and need not wait out the window, or when this batch may cancel the group out.
-  if (was_empty || queued_bytes_ >= opts_.max_group_bytes || (collecting_ && erases)) {
+  // full and need not wait out the window, or when only deletions are left (nothing can
+  // cancel them: waiting for the lull would only delay them).
+  if (was_empty || queued_bytes_ >= opts_.max_group_bytes ||
+      (collecting_ && queued_keys_.only_deletes())) {
     work_cv_.notify_one();
   }
   return Status();
 }
 
-std::size_t Committer::collect(std::unique_lock<std::mutex>& lock) {
+void Committer::complete_cancelled(std::unique_lock<std::mutex>& lock) {
+  std::vector<Pending> group;
+  group.reserve(queue_.size());
+  for (Pending& p : queue_) group.push_back(std::move(p));
+  queue_.clear();
+  queued_bytes_ = 0;
+  queued_keys_.clear();
+  busy_ = true;  // later batches (and the storage thread) wait: callbacks keep their order
+  writing_batches_ = group.size();
+  lock.unlock();
+  const Status ok;
+  for (Pending& p : group) {
+    if (p.done) p.done(ok);
+  }
+  const std::size_t n = group.size();
+  group.clear();  // the batches (and what they keep alive) go before the lock is taken
+  lock.lock();
+  busy_ = false;
+  writing_batches_ = 0;
+  ++stats_.cancelled_groups;
+  stats_.batches += n;
+  completed_ += n;
+  done_cv_.notify_all();
+  // Batches that arrived meanwhile are the storage thread's (it may be waiting for us).
+  if (!queue_.empty() || stopping_) work_cv_.notify_one();
+}
+
+void Committer::collect(std::unique_lock<std::mutex>& lock) {
   // Group commit: the oldest batch waits at most one window for company, and less once
   // batches stop arriving (a lull of kBatchLull): under a steady stream the window fills
   // and one fsync serves it all; when the writers are all waiting for this very commit
   // (each holds a PUBACK back), nothing more can come and waiting out the window would
   // only add latency. After a long write the oldest batch is already overdue, so batches
-  // queued meanwhile go out at once.
-  // And as soon as the batches so far cancel out (every message they store was
-  // acknowledged again by its receiver), they are complete without any write: their
-  // acknowledgements need not wait for the lull, nor for an fsync.
-  const auto deadline = queue_.front().arrived + opts_.batch_window;
+  // queued meanwhile go out at once. Batches that cancel out are completed by submit()
+  // meanwhile; once only deletions are queued, nothing can cancel them: they go at once.
   const auto lull = std::min<std::chrono::microseconds>(kBatchLull, opts_.batch_window);
-  pending_keys_.clear();
-  std::size_t noted = 0;
-  std::size_t cancelled = 0;
   collecting_ = true;
   for (;;) {
-    if (noted < queue_.size()) {
-      // Fold in the new arrivals outside the lock (the deque keeps its elements in place
-      // while submit() appends; only this thread removes them).
-      fresh_.clear();
-      for (std::size_t i = noted; i < queue_.size(); ++i) fresh_.push_back(&queue_[i].batch);
-      lock.unlock();
-      for (const Batch* b : fresh_) pending_keys_.note_all(*b);
-      lock.lock();
-      noted += fresh_.size();
-    }
-    if (noted == queue_.size() && pending_keys_.cancels_out()) {
-      cancelled = noted;
-      break;
-    }
-    const auto now = std::chrono::steady_clock::now();
-    if (stopping_ || queued_bytes_ >= opts_.max_group_bytes || now >= deadline) break;
+    if (queue_.empty() || stopping_ || busy_) break;
+    if (queued_keys_.only_deletes() || queued_bytes_ >= opts_.max_group_bytes) break;
+    const auto deadline = queue_.front().arrived + opts_.batch_window;
     const auto quiet_until = queue_.back().arrived + lull;
-    if (now >= quiet_until) break;
-    work_cv_.wait_until(lock, std::min(deadline, quiet_until), [&] {
-      return stopping_ || queued_bytes_ >= opts_.max_group_bytes || queue_.size() > noted;
-    });
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline || now >= quiet_until) break;
+    work_cv_.wait_until(lock, std::min(deadline, quiet_until));
   }
   collecting_ = false;
-  return cancelled;
 }
 
 void Committer::run() {
@@ -88,58 +108,54 @@ void Committer::run() {
   std::vector<const Batch*> batches;
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    work_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    work_cv_.wait(lock, [this] { return !busy_ && (stopping_ || !queue_.empty()); });
     if (queue_.empty()) return;  // stopping and drained
-    std::size_t cancelled = 0;
-    if (opts_.sync == SyncMode::batch && opts_.batch_window.count() > 0) {
-      cancelled = collect(lock);
+    if (collects()) {
+      collect(lock);
+      // submit() may have completed everything, or be completing it now.
+      if (queue_.empty() || busy_) continue;
     }
     std::size_t group_bytes = 0;
-    if (cancelled > 0) {
-      for (std::size_t i = 0; i < cancelled; ++i) {
-        group_bytes += queue_.front().batch.byte_size();
-        group.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-    } else {
-      do {
-        group_bytes += queue_.front().batch.byte_size();
-        group.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      } while (opts_.sync != SyncMode::always && !queue_.empty() &&
-               group_bytes + queue_.front().batch.byte_size() <= opts_.max_group_bytes);
-    }
+    do {
+      group_bytes += queue_.front().batch.byte_size();
+      group.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    } while (opts_.sync != SyncMode::always && !queue_.empty() &&
+             group_bytes + queue_.front().batch.byte_size() <= opts_.max_group_bytes);
     queued_bytes_ -= group_bytes;
+    if (collects()) {
+      // The keys describe the queue: what is left of it (usually nothing).
+      queued_keys_.clear();
+      for (const Pending& p : queue_) queued_keys_.note_all(p.batch);
+    }
+    busy_ = true;
     writing_batches_ = group.size();
     writing_bytes_ = group_bytes;
     lock.unlock();
 
-    Status s;
-    if (cancelled == 0) {
-      batches.clear();
-      for (const Pending& p : group) batches.push_back(&p.batch);
-      s = store_.write_group(batches, opts_.sync != SyncMode::none);
-    }
+    batches.clear();
+    for (const Pending& p : group) batches.push_back(&p.batch);
+    const Status s = store_.write_group(batches, opts_.sync != SyncMode::none);
     for (Pending& p : group) {
       if (p.done) p.done(s);
     }
+    const std::size_t n = group.size();
+    group.clear();
 
     lock.lock();
-    if (cancelled > 0) {
-      ++stats_.cancelled_groups;
-    } else {
-      ++stats_.groups;
-    }
+    busy_ = false;
+    ++stats_.groups;
     if (s.ok()) {
-      stats_.batches += group.size();
+      stats_.batches += n;
     } else {
-      stats_.failed += group.size();
+      stats_.failed += n;
     }
-    completed_ += group.size();
+    completed_ += n;
     writing_batches_ = 0;
     writing_bytes_ = 0;
-    group.clear();
     done_cv_.notify_all();
+    // What queued meanwhile may cancel out by now (its last batch came while we wrote).
+    if (collects() && !queue_.empty() && queued_keys_.cancels_out()) complete_cancelled(lock);
   }
 }
 

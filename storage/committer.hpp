@@ -1,11 +1,15 @@
 // Committer: the storage thread. Takes Batches from any thread with a completion callback,
 // group-commits them (one LevelDB write and one fsync for all batches arriving within the
 // batch window) and calls each callback once its batch is durable, so event loops never
-// block on fsync (GUIDE §7) and a QoS 1/2 acknowledgement can wait for its commit.
+// block on fsync (GUIDE §7) and a QoS 1/2 acknowledgement can wait for its commit. In
+// batch mode, queued batches that cancel out (every key they insert is deleted again
+// among them: messages acknowledged before their commit) complete at once, without a
+// write, inside the submit() that completed the set.
 // Owns its thread and the pending batches; borrows the Store (which must outlive it).
-// Thread safety: submit(), depth(), stats() and flush() may be called from any thread;
-// callbacks run on the storage thread, in submission order, and must not block or call
-// flush() / stop() (post to the caller's own loop instead).
+// Thread safety: submit(), depth(), stats() and flush() may be called from any thread.
+// Callbacks run in submission order, on the storage thread or inside submit() (on the
+// submitting thread, after the committer's lock is released); they must not block or
+// call flush() / stop() (post to the caller's own loop instead).
 #pragma once
 
 #include <chrono>
@@ -99,9 +103,15 @@ class Committer {
   };
 
   void run();
-  // Batch mode: waits for company for the oldest batch (see run()). Returns how many
-  // queued batches cancel out entirely (complete them without a write), else 0.
-  std::size_t collect(std::unique_lock<std::mutex>& lock);
+  // Batch mode with a window: batches wait for company, and cancelled sets complete early.
+  bool collects() const {
+    return opts_.sync == SyncMode::batch && opts_.batch_window.count() > 0;
+  }
+  // Waits, with the lock, until the queued batches should be written (see the .cpp).
+  void collect(std::unique_lock<std::mutex>& lock);
+  // Completes every queued batch without a write (they cancel out), callbacks outside the
+  // lock. REQUIRES: lock held, !busy_.
+  void complete_cancelled(std::unique_lock<std::mutex>& lock);
 
   Store& store_;
   const CommitterOptions opts_;
@@ -116,11 +126,13 @@ class Committer {
   std::uint64_t submitted_ = 0;  // tickets, for flush()
   std::uint64_t completed_ = 0;
   bool stopping_ = false;
-  bool collecting_ = false;  // the thread waits for company: wake it for batches that erase
+  bool collecting_ = false;  // the thread waits for company
+  // A group is being completed (written by the thread, or cancelled inside submit()):
+  // nothing else completes meanwhile, so callbacks keep their order.
+  bool busy_ = false;
   CommitterStats stats_;
-  // Storage thread only: the net effect of the batches collected so far.
-  detail::KeyTable pending_keys_;
-  std::vector<const Batch*> fresh_;
+  // collects() only: the net effect of the batches in queue_ (keys point into them).
+  detail::KeyTable queued_keys_;
   std::thread thread_;  // last: starts after every other member is built
 };
 

@@ -25,6 +25,7 @@ class KeyTable {
     ++stamp_;
     used_ = 0;
     dirty_ = 0;
+    live_ = 0;
     has_range_ = false;
   }
 
@@ -45,14 +46,19 @@ class KeyTable {
         s = Slot{stamp_, key, index, kind, kind};
         ++used_;
         ++dirty_;  // one op alone always changes the store
+        if (kind != Kind::erase) ++live_;
         return at;
       }
       if (s.key == key) {
         const bool was = s.dirty();
+        const bool was_live = s.last_kind != Kind::erase;
         s.last_kind = kind;
         s.last = index;
         if (was && !s.dirty()) --dirty_;
         if (!was && s.dirty()) ++dirty_;
+        const bool live = kind != Kind::erase;
+        if (was_live && !live) --live_;
+        if (!was_live && live) ++live_;
         return at;
       }
       at = (at + 1) & mask;
@@ -77,6 +83,9 @@ class KeyTable {
   // True when applying the ops noted since clear() would leave the store as it is: every
   // key was first inserted (known absent) and last erased, and no range was deleted.
   bool cancels_out() const { return dirty_ == 0 && !has_range_; }
+  // True when no key noted since clear() ends written (put or inserted): what the ops
+  // change is deletions only, which no later op can cancel.
+  bool only_deletes() const { return live_ == 0; }
 
   // For the slot returned by note(): the index of its key's last op, and whether the key
   // ends as it started (inserted, then erased).
@@ -111,6 +120,7 @@ class KeyTable {
   std::uint64_t stamp_ = 1;  // slots start at 0: unused
   std::size_t used_ = 0;
   std::size_t dirty_ = 0;  // keys whose ops so far change the store
+  std::size_t live_ = 0;   // keys whose last op so far puts a value
   bool has_range_ = false;
 };
 

@@ -232,10 +232,11 @@ Status KvStore::write_group(std::span<const Batch* const> batches, bool sync) {
       switch (op.kind) {
         case Batch::OpKind::put:
         case Batch::OpKind::insert:
-          ops_.push_back({false, op.kind == Batch::OpKind::insert, op.key, op.value});
+          ops_.push_back({false, op.kind == Batch::OpKind::insert, op.key, op.value,
+                          op.later != 0 ? b : nullptr, op.later});
           break;
         case Batch::OpKind::erase:
-          ops_.push_back({true, false, op.key, {}});
+          ops_.push_back({true, false, op.key, {}, nullptr, 0});
           break;
         case Batch::OpKind::erase_range: {
           // Keys put earlier in this same group (not yet visible to the iterator), then
@@ -244,13 +245,13 @@ Status KvStore::write_group(std::span<const Batch* const> batches, bool sync) {
           for (std::size_t i = 0; i < before; ++i) {
             const KvOp& o = ops_[i];
             if (!o.erase && o.key >= op.key && o.key < op.value) {
-              ops_.push_back({true, false, o.key, {}});
+              ops_.push_back({true, false, o.key, {}, nullptr, 0});
             }
           }
           std::unique_ptr<KvIterator> it = new_iterator(false);
           for (it->seek(op.key); it->valid() && it->key() < op.value; it->next()) {
             range_keys_.emplace_back(it->key());
-            ops_.push_back({true, false, range_keys_.back(), {}});
+            ops_.push_back({true, false, range_keys_.back(), {}, nullptr, 0});
           }
           if (Status s = it->status(); !s.ok()) return s;
           break;
@@ -259,6 +260,24 @@ Status KvStore::write_group(std::span<const Batch* const> batches, bool sync) {
     }
   }
   drop_superseded(ops_);
+  // Values left to encode, now that cancelled inserts are gone: into one buffer, then the
+  // views (the buffer moves while it grows).
+  values_.clear();
+  value_ends_.clear();
+  for (const KvOp& op : ops_) {
+    if (op.later == 0) continue;
+    op.batch->encode_value(op.later, values_);
+    value_ends_.push_back(values_.size());
+  }
+  if (!value_ends_.empty()) {
+    std::size_t n = 0;
+    std::size_t begin = 0;
+    for (KvOp& op : ops_) {
+      if (op.later == 0) continue;
+      op.value = std::string_view(values_).substr(begin, value_ends_[n] - begin);
+      begin = value_ends_[n++];
+    }
+  }
   std::uint64_t bytes = 0;
   Status s;
   // Everything cancelled out (sent and acknowledged within the group): the store is
@@ -274,6 +293,7 @@ Status KvStore::write_group(std::span<const Batch* const> batches, bool sync) {
     bytes_written_ += bytes;
   }
   range_keys_.clear();
+  if (values_.capacity() > (1u << 20)) std::string().swap(values_);  // after a big group
   return s;
 }
 

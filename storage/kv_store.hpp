@@ -37,6 +37,9 @@ struct KvOp {
   bool insert = false;  // a put of a key known absent (Batch::OpKind::insert); apply ignores it
   std::string_view key;
   std::string_view value;
+  // write_group only: a value still to encode (Batch::Op::later) by `batch`.
+  const Batch* batch = nullptr;
+  std::uint32_t later = 0;
 };
 
 class KvStore : public Store {
@@ -76,6 +79,8 @@ class KvStore : public Store {
   // allocates nothing).
   std::vector<KvOp> ops_;
   std::deque<std::string> range_keys_;  // keys a range delete found in the store
+  std::string values_;                  // values encoded at write time (Batch::Op::later)
+  std::vector<std::size_t> value_ends_;
   KeyTable keys_;                       // drop_superseded scratch
   std::vector<std::size_t> slot_of_;    // op index -> its key's slot in keys_
 

@@ -193,7 +193,9 @@ void Broker::Impl::add_flight(Session& s, OutboundFlight& f) {
   // An insert: the packet id is free, and every flow that used it before was deleted by
   // an earlier op (its completion, or the session's deletion), so a flow acknowledged
   // before its commit is never written.
-  batch.add_inflight(s.client_id, info_of(f), view(*f.msg));
+  // Encoded by the storage thread if it is written at all (the message is immutable and
+  // shared: the batch keeps a reference).
+  batch.add_inflight(s.client_id, info_of(f), view(*f.msg), f.msg);
 }
 
 void Broker::Impl::durable_enqueue(Session& s, QueuedMessage&& m) {
@@ -221,7 +223,7 @@ void Broker::Impl::durable_enqueue(Session& s, QueuedMessage&& m) {
   }
   m.seq = d.next_seq++;
   batch.append_queue(s.client_id, m.seq, storage::Delivery{m.qos, m.retain, m.subscription_ids},
-                     view(*m.msg));
+                     view(*m.msg), m.msg);
   ++stats.queued_messages;
   const PersistenceOptions& o = *persist;
   const bool window_full =

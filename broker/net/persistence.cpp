@@ -196,8 +196,9 @@ void Engine::close_storage() {
   write_checkpoint();
   committer->stop();  // commits everything pending, including the shutdown's writes
   const storage::CommitterStats cs = committer->stats();
-  spdlog::info("storage: closed after {} commits in {} writes ({} failed)", cs.batches,
-               cs.groups, cs.failed);
+  spdlog::info("storage: closed after {} commits in {} writes ({} failed; {} groups cancelled "
+               "out without a write)",
+               cs.batches, cs.groups, cs.failed, cs.cancelled_groups);
 }
 
 }  // namespace tern::net

@@ -443,6 +443,60 @@ TEMPLATE_TEST_CASE("store: a key inserted and deleted within one group is never 
   CHECK(v2.sessions["c"].info.count == 0);
 }
 
+TEMPLATE_TEST_CASE("store: records encoded at write time keep the message alive and match the "
+                   "ones encoded at once",
+                   "[storage][contract]", MemoryFixture, LevelDbFixture) {
+  TestType f;
+  const StoredMessage expect = full_message("later/t", "payload", 2);
+  const std::vector<std::uint32_t> ids{3, 70000};
+  auto shared = std::make_shared<StoredMessage>(expect);
+  Batch b;
+  b.put_session(full_session("c"));
+  // The batch holds the only reference once the caller lets go; the ids are copied.
+  {
+    std::vector<std::uint32_t> scratch = ids;
+    b.append_queue("c", 1, Delivery{2, true, scratch}, shared->view(), shared);
+    b.add_inflight("c", InflightInfo{5, 9, InflightStage::await_pubrec, {2, false, scratch}},
+                   shared->view(), shared);
+    scratch.assign(8, 0);
+  }
+  // Cancelled within the batch: never encoded, never written.
+  b.add_inflight("c", InflightInfo{6, 10, InflightStage::await_puback, {1, false, {}}},
+                 shared->view(), shared);
+  b.delete_inflight("c", 6);
+  std::weak_ptr<StoredMessage> alive = shared;
+  shared.reset();
+  CHECK_FALSE(alive.expired());
+  CHECK(b.byte_size() > 2 * expect.payload.size());  // counted before it is encoded
+  REQUIRE(b.status().ok());
+  commit(f.store(), b);
+  b.clear();
+  CHECK(alive.expired());
+  f.reopen();
+  Loaded v = load_all(f.store());
+  const LoadedSession& ls = v.sessions["c"];
+  REQUIRE(ls.head.size() == 1);
+  CHECK(ls.head[0].seq == 1);
+  CHECK(ls.head[0].qos == 2);
+  CHECK(ls.head[0].retain);
+  CHECK(ls.head[0].subscription_ids == ids);
+  CHECK(ls.head[0].message == expect);
+  REQUIRE(ls.inflight.size() == 1);
+  CHECK(ls.inflight[0].packet_id == 5);
+  CHECK(ls.inflight[0].order == 9);
+  CHECK(ls.inflight[0].stage == InflightStage::await_pubrec);
+  CHECK(ls.inflight[0].qos == 2);
+  CHECK(ls.inflight[0].subscription_ids == ids);
+  CHECK(ls.inflight[0].message == expect);
+
+  // Invalid input is refused at once, as for records encoded at once.
+  Batch bad;
+  StoredMessage wild = plain_message("a/+", "x");
+  bad.append_queue("c", 2, Delivery{1, false, {}}, wild.view(),
+                   std::make_shared<StoredMessage>(wild));
+  CHECK(bad.status().code() == StatusCode::invalid_argument);
+}
+
 TEMPLATE_TEST_CASE("store: a range delete catches keys inserted earlier in the group",
                    "[storage][contract]", MemoryFixture, LevelDbFixture) {
   TestType f;
