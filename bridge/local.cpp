@@ -68,9 +68,13 @@ void Bridge::Impl::open_local(LocalSession& s) {
     // A session that outlives every close and restart: it is the durable queue.
     c.clean_start = false;
     c.props.session_expiry_interval = kSessionNeverExpires;
-    // Core's window towards us: what the bridge may hold in flight per class.
-    c.props.receive_maximum =
-        static_cast<std::uint16_t>(std::clamp<std::size_t>(opts.max_inflight, 1, 65535));
+    // Core's window towards us: what the bridge may hold per class. Four times the upstream
+    // window, so that when an upstream slot frees, the next message of a higher class is
+    // usually already here: with only one window's worth, core's refill (a hop through the
+    // broker's loop) arrives after the slot went to a lower class, and priority would hold
+    // only for the first window after an outage.
+    c.props.receive_maximum = static_cast<std::uint16_t>(
+        std::clamp<std::size_t>(std::size_t{opts.max_inflight} * 4, 1, 65535));
   } else {
     // The in session only publishes: a clean session each time, so no QoS 2 packet id of
     // an earlier run can make core take a new message for a duplicate [MQTT-4.3.3-10].
