@@ -45,7 +45,14 @@ bool Batch::fail(const char* why) {
   return false;
 }
 
+void Batch::reserve_first() {
+  // A batch usually holds a few ops of a few dozen bytes each (one round of events): one
+  // allocation instead of the string doubling from empty.
+  rep_.reserve(kFirstReserve);
+}
+
 void Batch::op_key(OpKind kind, std::string_view key) {
+  if (rep_.capacity() < kFirstReserve) reserve_first();
   if (kind == OpKind::erase || kind == OpKind::erase_range) {
     has_erase_ = true;
   } else {
@@ -138,6 +145,8 @@ void Batch::append_queue(std::string_view client_id, std::uint64_t seq, const De
 }
 
 void Batch::op_later(std::string_view key, Later&& l) {
+  if (rep_.capacity() < kFirstReserve) reserve_first();
+  if (later_.empty()) later_.reserve(16);
   rep_.push_back(kLaterInsert);
   put_len(rep_, key.size());
   rep_.append(key);

@@ -98,6 +98,8 @@ class Batch {
   void encode_value(std::uint32_t later, std::string& out) const;
 
  private:
+  static constexpr std::size_t kFirstReserve = 1024;
+  void reserve_first();
   bool fail(const char* why);
   // Frames one op: kind, key, then the value written by the caller into rep_ directly
   // (begin_value / end_value) so a message is copied once, into the batch.
