@@ -46,15 +46,6 @@ bool looks_like_ipv4(std::string_view s) {
   return true;
 }
 
-std::optional<std::string> canonical_ip(std::string_view s, int family) {
-  if (s.empty() || s.size() > 64) return std::nullopt;
-  const std::string z(s);
-  unsigned char buf[16];
-  if (inet_pton(family, z.c_str(), buf) != 1) return std::nullopt;
-  char out[INET6_ADDRSTRLEN];
-  if (inet_ntop(family, buf, out, sizeof out) == nullptr) return std::nullopt;
-  return std::string(out);
-}
 
 }  // namespace
 

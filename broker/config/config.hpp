@@ -249,6 +249,9 @@ std::vector<Error> validate(const Config& c);
 // `error` (a sentence without the YAML path) when `text` is not valid.
 std::optional<Millis> parse_duration(std::string_view text, std::string& error);
 std::optional<std::uint64_t> parse_size(std::string_view text, std::string& error);
+// Canonical text of an IP literal of `family` (AF_INET / AF_INET6), or nullopt when `s` is
+// not one.
+std::optional<std::string> canonical_ip(std::string_view s, int family);
 std::optional<BindAddress> parse_bind(std::string_view text, std::string& error);
 // An address alone ("0.0.0.0", "::", "[::1]") for the --bind option.
 std::optional<BindAddress> parse_bind_host(std::string_view text, std::uint16_t port,

@@ -168,16 +168,6 @@ std::optional<std::uint16_t> parse_port(std::string_view s, std::string& error) 
   return static_cast<std::uint16_t>(n);
 }
 
-// Canonical text of an IP literal, or nullopt when `s` is not one of the given family.
-std::optional<std::string> canonical_ip(std::string_view s, int family) {
-  if (s.empty() || s.size() > 64) return std::nullopt;
-  const std::string z(s);  // inet_pton wants a NUL-terminated string
-  unsigned char buf[16];
-  if (inet_pton(family, z.c_str(), buf) != 1) return std::nullopt;
-  char out[INET6_ADDRSTRLEN];
-  if (inet_ntop(family, buf, out, sizeof out) == nullptr) return std::nullopt;
-  return std::string(out);
-}
 
 }  // namespace
 
@@ -332,6 +322,17 @@ std::string log_target_string(const Log& log) {
     case LogTarget::File: return "file:" + log.file;
   }
   return "?";
+}
+
+// Canonical text of an IP literal, or nullopt when `s` is not one of the given family.
+std::optional<std::string> canonical_ip(std::string_view s, int family) {
+  if (s.empty() || s.size() > 64) return std::nullopt;
+  const std::string z(s);  // inet_pton wants a NUL-terminated string
+  unsigned char buf[16];
+  if (inet_pton(family, z.c_str(), buf) != 1) return std::nullopt;
+  char out[INET6_ADDRSTRLEN];
+  if (inet_ntop(family, buf, out, sizeof out) == nullptr) return std::nullopt;
+  return std::string(out);
 }
 
 }  // namespace tern::config
