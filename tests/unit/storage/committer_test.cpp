@@ -369,6 +369,71 @@ TEST_CASE("committer: batches that cancel out complete without a write; others a
   CHECK(queued(store, "c") == 0);
 }
 
+TEST_CASE("committer: concurrent submitters, some batches cancelling out, keep callback order "
+          "and the final state",
+          "[storage][committer]") {
+  TempDir dir;
+  auto store = open_leveldb(dir);
+  CommitterOptions o;
+  o.batch_window = 2ms;
+  Committer c(*store, o);
+  const StoredMessage m = plain_message("t", "p");
+  constexpr int kThreads = 3;
+  constexpr std::uint64_t kPerThread = 400;
+  std::mutex submit_mu;  // makes the submission order known: ticket order
+  std::uint64_t next_ticket = 0;
+  std::mutex done_mu;
+  std::vector<std::uint64_t> done_order;
+  std::atomic<int> failures{0};
+  auto worker = [&](int t) {
+    const std::string client = "w" + std::to_string(t);
+    for (std::uint64_t i = 1; i <= kPerThread; ++i) {
+      // Entry i is appended; entry i - 1 is removed unless it is a multiple of 7 (those
+      // stay). Every other pair lands in one batch, so some runs cancel out at once.
+      Batch b;
+      b.append_queue(client, i, Delivery{1, false, {}}, m.view());
+      if (i > 1 && (i - 1) % 7 != 0) b.remove_queue(client, i - 1);
+      if (i % 2 == 0 && i % 7 != 0) b.remove_queue(client, i);
+      std::lock_guard<std::mutex> lock(submit_mu);
+      const std::uint64_t ticket = next_ticket++;
+      const Status st = c.submit(std::move(b), [&, ticket](const Status& s) {
+        if (!s.ok()) ++failures;
+        std::lock_guard<std::mutex> dl(done_mu);
+        done_order.push_back(ticket);
+      });
+      if (!st.ok()) ++failures;
+      // Now and then a pause past the lull, so that groups close in between.
+      if (i % 32 == 0) std::this_thread::sleep_for(300us);
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) threads.emplace_back(worker, t);
+  for (auto& th : threads) th.join();
+  c.flush();
+  CHECK(failures == 0);
+  REQUIRE(done_order.size() == kThreads * kPerThread);
+  for (std::size_t i = 0; i < done_order.size(); ++i) {
+    if (done_order[i] != i) FAIL("callback " << i << " was ticket " << done_order[i]);
+  }
+  // What stays: multiples of 7, and the last entry when it was not removed in its batch.
+  for (int t = 0; t < kThreads; ++t) {
+    std::vector<QueueEntry> out;
+    REQUIRE(store->read_queue("w" + std::to_string(t), 0, 1'000'000, 1u << 30, out).ok());
+    std::vector<std::uint64_t> got;
+    for (const QueueEntry& e : out) got.push_back(e.seq);
+    std::vector<std::uint64_t> want;
+    for (std::uint64_t i = 1; i <= kPerThread; ++i) {
+      if (i % 7 == 0 || (i == kPerThread && i % 2 != 0)) want.push_back(i);
+    }
+    CHECK(got == want);
+  }
+  const CommitterStats st = c.stats();
+  CHECK(st.batches == kThreads * kPerThread);
+  CHECK(st.failed == 0);
+  UNSCOPED_INFO("groups " << st.groups << ", cancelled out " << st.cancelled_groups);
+  CHECK(st.groups + st.cancelled_groups > 0);
+}
+
 TEST_CASE("committer: stop drains pending batches without waiting out the window",
           "[storage][committer]") {
   TempDir dir;
