@@ -20,8 +20,9 @@ class KeyTable {
  public:
   using Kind = Batch::OpKind;
 
-  // Forgets every key (keeps the memory).
+  // Forgets every key (keeps the memory, up to a small table: a burst's is given back).
   void clear() {
+    if (slots_.size() > kKeepSlots) std::vector<Slot>().swap(slots_);
     ++stamp_;
     used_ = 0;
     dirty_ = 0;
@@ -93,6 +94,8 @@ class KeyTable {
   bool cancelled(std::size_t slot) const { return !slots_[slot].dirty(); }
 
  private:
+  static constexpr std::size_t kKeepSlots = 4096;  // 128 KiB
+
   struct Slot {
     std::uint64_t stamp = 0;
     std::string_view key;

@@ -11,6 +11,8 @@
 namespace tern::storage::detail {
 namespace {
 
+constexpr std::size_t kKeepOps = 16384;  // write_group scratch kept between groups
+
 bool in_prefix(const KvIterator& it, std::string_view prefix) {
   return it.valid() && it.key().substr(0, prefix.size()) == prefix;
 }
@@ -293,7 +295,11 @@ Status KvStore::write_group(std::span<const Batch* const> batches, bool sync) {
     bytes_written_ += bytes;
   }
   range_keys_.clear();
-  if (values_.capacity() > (1u << 20)) std::string().swap(values_);  // after a big group
+  // After a big group, give its scratch memory back.
+  if (values_.capacity() > (1u << 20)) std::string().swap(values_);
+  if (ops_.capacity() > kKeepOps) std::vector<KvOp>().swap(ops_);
+  if (slot_of_.capacity() > kKeepOps) std::vector<std::size_t>().swap(slot_of_);
+  if (value_ends_.capacity() > kKeepOps) std::vector<std::size_t>().swap(value_ends_);
   return s;
 }
 
