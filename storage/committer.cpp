@@ -114,6 +114,10 @@ void Committer::run() {
       collect(lock);
       // submit() may have completed everything, or be completing it now.
       if (queue_.empty() || busy_) continue;
+      if (queued_keys_.cancels_out()) {  // came while submit() completed an earlier set
+        complete_cancelled(lock);
+        continue;
+      }
     }
     std::size_t group_bytes = 0;
     do {
