@@ -112,6 +112,14 @@ int run_broker(const app::CliOptions& cli) {
     // Bridges after the listeners are up: each opens its internal sessions at once, so
     // matching messages queue (durably, with storage on) even while its uplink is down.
     // REQUIRES (Bridge): the server outlives them; they are stopped before it goes.
+    // Sessions of bridges or priority classes no longer configured would queue forever.
+    std::vector<std::string> keep;
+    for (const bridge::BridgeOptions& b : *bridge_opts) {
+      for (std::string& id : bridge::internal_client_ids(b)) keep.push_back(std::move(id));
+    }
+    for (const std::string& id : server.end_internal_sessions_except(keep)) {
+      spdlog::warn("bridge session {} is no longer configured: ended, its queue deleted", id);
+    }
     std::vector<std::unique_ptr<bridge::Bridge>> bridges;
     for (const bridge::BridgeOptions& b : *bridge_opts) {
       bridges.push_back(std::make_unique<bridge::Bridge>(b, server));

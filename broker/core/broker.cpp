@@ -486,6 +486,26 @@ const BrokerStats& Broker::stats() const {
 
 const BrokerOptions& Broker::options() const { return impl_->opts; }
 
+std::vector<std::string> Broker::end_internal_sessions_except(
+    const std::vector<std::string>& keep, Time now) {
+  const PruneOnExit<Impl> prune(*impl_);
+  Impl& d = *impl_;
+  std::vector<SessionKey> stale;
+  std::vector<std::string> ids;
+  for (const auto& [key, s] : d.sessions) {
+    if (s->conn != 0 || !s->client_id.starts_with(kInternalClientPrefix)) continue;
+    if (std::find(keep.begin(), keep.end(), s->client_id) != keep.end()) continue;
+    stale.push_back(key);
+  }
+  for (SessionKey k : stale) {
+    if (Session* s = d.find_session(k)) {
+      ids.push_back(s->client_id);
+      d.destroy_session(*s, now);
+    }
+  }
+  return ids;
+}
+
 std::optional<SessionStatus> Broker::session_status(std::string_view client_id) const {
   Impl& d = *impl_;
   auto it = d.by_client_id.find(std::string(client_id));

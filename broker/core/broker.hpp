@@ -165,6 +165,11 @@ class Broker {
   const BrokerStats& stats() const;
   // nullopt when no session has this client id.
   std::optional<SessionStatus> session_status(std::string_view client_id) const;
+  // Ends every offline internal session (kInternalClientPrefix) whose client id is not in
+  // `keep`, with its queue and stored state: what a removed bridge or priority class left
+  // behind would otherwise queue forever. Returns their client ids.
+  std::vector<std::string> end_internal_sessions_except(const std::vector<std::string>& keep,
+                                                        Time now);
   const BrokerOptions& options() const;
 
  private:

@@ -101,6 +101,15 @@ void Server::close_internal(core::ConnId conn) {
   asio::post(e.loops[0]->ctx, [&e, conn] { e.internal_close(conn); });
 }
 
+std::vector<std::string> Server::end_internal_sessions_except(
+    const std::vector<std::string>& keep) {
+  Engine& e = *impl_;
+  auto lk = e.lock();
+  std::vector<std::string> ended = e.broker.end_internal_sessions_except(keep, core::Clock::now());
+  if (e.committer) e.submit_persist();
+  return ended;
+}
+
 std::optional<core::SessionStatus> Server::session_status(const std::string& client_id) const {
   Engine& e = *impl_;
   auto lk = e.lock();

@@ -109,6 +109,9 @@ class Server {
   void internal_packet(core::ConnId conn, codec::Packet&& packet);
   // Closes it as a network failure would (the session stays, per its expiry).
   void close_internal(core::ConnId conn);
+  // Ends the stored internal sessions not named in `keep` (see core::Broker::
+  // end_internal_sessions_except); returns their ids. REQUIRES: after start(), before run().
+  std::vector<std::string> end_internal_sessions_except(const std::vector<std::string>& keep);
   // Delivery state of a session (e.g. a bridge's queue), nullopt when it does not exist.
   std::optional<core::SessionStatus> session_status(const std::string& client_id) const;
 

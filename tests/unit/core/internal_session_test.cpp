@@ -151,4 +151,22 @@ TEST_CASE("internal: the in-flight window is the internal client's own Receive M
   CHECK(h.inbox(kBridgeConn).publishes().size() == 50);
 }
 
+TEST_CASE("internal: sessions of bridges no longer configured are ended at startup",
+          "[core][internal]") {
+  Harness h;
+  const ConnId a = connect_internal(h, "$bridge/old/p0", {});
+  const ConnId b = connect_internal(h, "$bridge/cloud/p0", {}, kBridgeConn + 1);
+  h.closed(a);
+  h.closed(b);
+  ConnectArgs app{"app"};
+  app.clean_start = false;
+  app.props.session_expiry_interval = 3600;
+  h.closed(h.connect(app));
+  const auto ended = h.broker().end_internal_sessions_except({"$bridge/cloud/p0"}, h.now());
+  CHECK(ended == std::vector<std::string>{"$bridge/old/p0"});
+  CHECK_FALSE(h.broker().session_status("$bridge/old/p0").has_value());
+  CHECK(h.broker().session_status("$bridge/cloud/p0").has_value());
+  CHECK(h.broker().session_status("app").has_value());  // network sessions are not touched
+}
+
 }  // namespace tern::core::test
