@@ -73,6 +73,7 @@ void Committer::complete_cancelled(std::unique_lock<std::mutex>& lock) {
   lock.lock();
   busy_ = false;
   writing_batches_ = 0;
+  if (cancel_score_ < kMaxCancelScore) ++cancel_score_;
   ++stats_.cancelled_groups;
   stats_.batches += n;
   completed_ += n;
@@ -89,7 +90,13 @@ void Committer::collect(std::unique_lock<std::mutex>& lock) {
   // only add latency. After a long write the oldest batch is already overdue, so batches
   // queued meanwhile go out at once. Batches that cancel out are completed by submit()
   // meanwhile; once only deletions are queued, nothing can cancel them: they go at once.
-  const auto lull = std::min<std::chrono::microseconds>(kBatchLull, opts_.batch_window);
+  // While sets keep cancelling out (messages are acknowledged by their receivers as fast
+  // as they come), a longer lull lets a late acknowledgement still cancel its message: a
+  // receiver that missed the short lull (a busy machine) would otherwise cost a write
+  // and an fsync, and the deletes of what it wrote the next group's too.
+  const auto lull = std::min<std::chrono::microseconds>(
+      cancel_score_ >= kTrustCancelling ? kBatchLullCancelling : kBatchLull,
+      opts_.batch_window);
   collecting_ = true;
   for (;;) {
     if (queue_.empty() || stopping_ || busy_) break;
@@ -97,7 +104,11 @@ void Committer::collect(std::unique_lock<std::mutex>& lock) {
     const auto deadline = queue_.front().arrived + opts_.batch_window;
     const auto quiet_until = queue_.back().arrived + lull;
     const auto now = std::chrono::steady_clock::now();
-    if (now >= deadline || now >= quiet_until) break;
+    if (now >= deadline || now >= quiet_until) {
+      // Written with keys that might have cancelled: trust the long lull less.
+      cancel_score_ = cancel_score_ > 2 ? cancel_score_ - 2 : 0;
+      break;
+    }
     work_cv_.wait_until(lock, std::min(deadline, quiet_until));
   }
   collecting_ = false;

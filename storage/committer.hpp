@@ -38,8 +38,10 @@ enum class SyncMode : std::uint8_t {
            // loses nothing. Acknowledged messages can be lost: not durable.
 };
 
-// A group closes early once no batch arrived for this long (see Committer::run).
+// A group closes early once no batch arrived for this long (see Committer::collect); while
+// queued sets keep cancelling out, after kBatchLullCancelling.
 inline constexpr std::chrono::microseconds kBatchLull{200};
+inline constexpr std::chrono::microseconds kBatchLullCancelling{2000};
 
 struct CommitterOptions {
   SyncMode sync = SyncMode::batch;
@@ -127,6 +129,11 @@ class Committer {
   std::uint64_t completed_ = 0;
   bool stopping_ = false;
   bool collecting_ = false;  // the thread waits for company
+  // How well sets have been cancelling out lately: +1 per set completed without a write,
+  // -2 per group written while it still held keys a later batch might have cancelled.
+  static constexpr int kMaxCancelScore = 8;
+  static constexpr int kTrustCancelling = 4;
+  int cancel_score_ = 0;
   // A group is being completed (written by the thread, or cancelled inside submit()):
   // nothing else completes meanwhile, so callbacks keep their order.
   bool busy_ = false;
