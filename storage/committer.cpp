@@ -31,7 +31,7 @@ Status Committer::submit(Batch&& b, Callback done) {
   ++submitted_;
   const std::size_t depth = queue_.size() + writing_batches_;
   if (depth > stats_.max_depth) stats_.max_depth = depth;
-  if (!collects()) {
+  if (!tracks()) {
     if (was_empty || queued_bytes_ >= opts_.max_group_bytes) work_cv_.notify_one();
     return Status();
   }
@@ -138,7 +138,7 @@ void Committer::run() {
     } while (opts_.sync != SyncMode::always && !queue_.empty() &&
              group_bytes + queue_.front().batch.byte_size() <= opts_.max_group_bytes);
     queued_bytes_ -= group_bytes;
-    if (collects()) {
+    if (tracks()) {
       // The keys describe the queue: what is left of it (usually nothing).
       queued_keys_.clear();
       for (const Pending& p : queue_) queued_keys_.note_all(p.batch);
@@ -170,7 +170,7 @@ void Committer::run() {
     writing_bytes_ = 0;
     done_cv_.notify_all();
     // What queued meanwhile may cancel out by now (its last batch came while we wrote).
-    if (collects() && !queue_.empty() && queued_keys_.cancels_out()) complete_cancelled(lock);
+    if (tracks() && !queue_.empty() && queued_keys_.cancels_out()) complete_cancelled(lock);
   }
 }
 

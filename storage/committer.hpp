@@ -1,8 +1,8 @@
 // Committer: the storage thread. Takes Batches from any thread with a completion callback,
 // group-commits them (one LevelDB write and one fsync for all batches arriving within the
 // batch window) and calls each callback once its batch is durable, so event loops never
-// block on fsync (GUIDE §7) and a QoS 1/2 acknowledgement can wait for its commit. In
-// batch mode, queued batches that cancel out (every key they insert is deleted again
+// block on fsync (GUIDE §7) and a QoS 1/2 acknowledgement can wait for its commit. Unless
+// sync is always, queued batches that cancel out (every key they insert is deleted again
 // among them: messages acknowledged before their commit) complete at once, without a
 // write, inside the submit() that completed the set.
 // Owns its thread and the pending batches; borrows the Store (which must outlive it).
@@ -105,10 +105,13 @@ class Committer {
   };
 
   void run();
-  // Batch mode with a window: batches wait for company, and cancelled sets complete early.
+  // Batch mode with a window: batches wait for company.
   bool collects() const {
     return opts_.sync == SyncMode::batch && opts_.batch_window.count() > 0;
   }
+  // Queued sets that cancel out complete without a write (all but sync always, where each
+  // batch is its own write).
+  bool tracks() const { return opts_.sync != SyncMode::always; }
   // Waits, with the lock, until the queued batches should be written (see the .cpp).
   void collect(std::unique_lock<std::mutex>& lock);
   // Completes every queued batch without a write (they cancel out), callbacks outside the
@@ -138,7 +141,7 @@ class Committer {
   // nothing else completes meanwhile, so callbacks keep their order.
   bool busy_ = false;
   CommitterStats stats_;
-  // collects() only: the net effect of the batches in queue_ (keys point into them).
+  // tracks() only: the net effect of the batches in queue_ (keys point into them).
   detail::KeyTable queued_keys_;
   std::thread thread_;  // last: starts after every other member is built
 };
