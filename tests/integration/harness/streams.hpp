@@ -59,6 +59,7 @@ class StreamPublisher {
   struct Flow {
     int number = 0;
     bool released = false;  // QoS 2: PUBREC received, PUBREL sent
+    bool resent_rel = false;  // that PUBREL was sent again after a restart
   };
   codec::Publish make_publish(int number, std::uint16_t id, bool dup) const;
   std::uint16_t allocate_id();
