@@ -11,9 +11,10 @@ namespace tern::storage {
 namespace {
 
 void put_len(std::string& out, std::size_t n) {
-  for (int shift = 24; shift >= 0; shift -= 8) {
-    out.push_back(static_cast<char>(static_cast<std::uint32_t>(n) >> shift));
-  }
+  const auto v = static_cast<std::uint32_t>(n);
+  const char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16),
+                     static_cast<char>(v >> 8), static_cast<char>(v)};
+  out.append(b, 4);
 }
 
 std::uint32_t get_len(const std::string& s, std::size_t at) {

@@ -236,9 +236,9 @@ std::uint8_t delivery_flags(const Delivery& d) {
 }
 
 void append_be(std::string& out, std::uint64_t v, int bytes) {
-  for (int shift = (bytes - 1) * 8; shift >= 0; shift -= 8) {
-    out.push_back(static_cast<char>(v >> shift));
-  }
+  char b[8];
+  for (int i = 0; i < bytes; ++i) b[i] = static_cast<char>(v >> ((bytes - 1 - i) * 8));
+  out.append(b, static_cast<std::size_t>(bytes));
 }
 
 void prefixed_name(std::string_view prefix, std::string_view name, bool terminate,
