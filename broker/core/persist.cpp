@@ -50,7 +50,13 @@ storage::MessageView Broker::Impl::view(const Message& m) const {
 }
 
 void Broker::Impl::persist_session(Session& s) {
-  if (!s.dur) s.dur = std::make_unique<DurableState>();
+  if (!s.dur) {
+    s.dur = std::make_unique<DurableState>();
+    // A new stored session starts from a clean slate: queue or in-flight records left
+    // under this client id without a session record (skipped at load as orphans) must not
+    // meet the new session's keys (its first seq and packet ids are inserts).
+    batch.delete_session(s.client_id);
+  }
   storage::SessionRecord r;
   r.client_id = s.client_id;
   r.version = s.version;
