@@ -62,10 +62,7 @@ void Broker::Impl::send(ConnectionState& c, codec::Packet&& p) {
 
 bool Broker::Impl::queue_behind(ConnectionState& c, Action& a) {
   if (!c.acks || c.acks->empty()) return false;
-  const std::uint64_t token = c.acks->front().token;
-  std::uint64_t last = token;
-  for (std::size_t i = 0; i < c.acks->size(); ++i) last = std::max(last, (*c.acks)[i].token);
-  defer(c, last, std::move(a));
+  send_held(c, std::move(a), 0);
   return true;
 }
 

@@ -98,7 +98,7 @@ struct Broker::Impl {
 
   // ---- output (broker.cpp)
   // Packets to c keep their order: while something waits for a commit on c (see
-  // send_when_durable), later packets queue behind it.
+  // send_held), later packets queue behind it.
   void send(ConnectionState& c, codec::Packet&& p);
   bool queue_behind(ConnectionState& c, Action& a);
   void event(const ConnectionState& c, EventKind kind, std::uint8_t reason, std::string detail);
@@ -151,10 +151,8 @@ struct Broker::Impl {
   // Sends an acknowledgement that promises durability, or holds it back until the
   // writes of this event (and earlier held-back ones on c) are committed.
   void send_ack(ConnectionState& c, codec::PacketType type, codec::PubAck&& ack);
-  // Holds `a` until what is written so far (this event's batch, or the last request) is
-  // durable; sends it at once when that already is and nothing waits before it on c.
-  void send_when_durable(ConnectionState& c, Action&& a);
-  // Sends `a` once request `token` is durable (at once if it is), behind anything waiting.
+  // Sends `a` once request `token` is durable (0: no write to wait for), and in any case
+  // behind whatever already waits on c.
   void send_held(ConnectionState& c, Action&& a, std::uint64_t token);
   void defer(ConnectionState& c, std::uint64_t token, Action&& a);
   void hold(ConnectionState& c, DeferredAck&& d);

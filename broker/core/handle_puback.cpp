@@ -53,13 +53,9 @@ void Broker::Impl::handle_pubrec(ConnectionState& c, const codec::PubAck& p, Tim
   // A duplicate PUBREC in AwaitPubcomp gets the PUBREL again.
   codec::Pubrel rel;
   rel.packet_id = p.packet_id;
-  if (s->dur) {
-    // Once the receiver has the PUBREL it forgets the id: the await-PUBCOMP record must be
-    // durable first, or a crash would resend the PUBLISH as a new message.
-    send_when_durable(c, SendPacket{c.id, std::move(rel), c.version});
-  } else {
-    send(c, std::move(rel));
-  }
+  // Once the receiver has the PUBREL it forgets the id: the await-PUBCOMP record must be
+  // durable first, or a crash would resend the PUBLISH as a new message.
+  send_held(c, SendPacket{c.id, std::move(rel), c.version}, s->dur ? f->token : 0);
 }
 
 void Broker::Impl::handle_pubrel(ConnectionState& c, const codec::PubAck& p, Time now) {

@@ -117,7 +117,8 @@ void Broker::Impl::send_ack(ConnectionState& c, codec::PacketType type, codec::P
   // Only this event's own writes hold an acknowledgement back (and, for order, one
   // already waiting on this connection); other clients' pending writes do not.
   if (persist && (waiting || batch.op_count() > event_mark)) {
-    const std::uint64_t token = batch.empty() ? next_token - 1 : next_token;
+    std::uint64_t token = batch.empty() ? next_token - 1 : next_token;
+    if (waiting) token = std::max(token, c.acks->back().token);
     if (waiting || token > durable_token) {
       static const codec::Properties kNoProperties;
       if (ack.props == kNoProperties) {
@@ -137,21 +138,11 @@ void Broker::Impl::send_ack(ConnectionState& c, codec::PacketType type, codec::P
 }
 
 void Broker::Impl::send_held(ConnectionState& c, Action&& a, std::uint64_t token) {
-  if (persist && token > durable_token) {
-    std::uint64_t last = token;
-    if (c.acks) {
-      for (std::size_t i = 0; i < c.acks->size(); ++i) last = std::max(last, (*c.acks)[i].token);
-    }
-    defer(c, last, std::move(a));
-    return;
-  }
-  if (!queue_behind(c, a)) actions.push_back(std::move(a));
-}
-
-void Broker::Impl::send_when_durable(ConnectionState& c, Action&& a) {
+  // Held packets are released in ring order, so the newest one's token is the largest:
+  // waiting for it as well keeps this packet behind all of them.
   const bool waiting = c.acks && !c.acks->empty();
-  const std::uint64_t token = batch.empty() ? next_token - 1 : next_token;
-  if (persist && (waiting || token > durable_token)) {
+  if (waiting) token = std::max(token, c.acks->back().token);
+  if (waiting || (persist && token > durable_token)) {
     defer(c, token, std::move(a));
     return;
   }

@@ -53,6 +53,9 @@ class Ring {
   const T& operator[](std::size_t i) const { return data_[slot(i)]; }
   T& front() { return (*this)[0]; }
   const T& front() const { return (*this)[0]; }
+  // REQUIRES: !empty().
+  T& back() { return (*this)[size_ - 1]; }
+  const T& back() const { return (*this)[size_ - 1]; }
 
   void push_back(T&& v) {
     if (size_ == cap_) grow();
