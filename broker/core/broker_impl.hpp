@@ -86,7 +86,6 @@ struct Broker::Impl {
   std::deque<std::pair<std::uint64_t, std::size_t>> pending_requests;
   std::size_t pending_bytes = 0;
   std::size_t event_mark = 0;  // batch.op_count() when the current event began
-  std::vector<std::uint16_t> id_scratch;
   bool route_rejected = false;  // a Reject queue refused the message being routed
   Time last_now{};              // time of the latest event (stamps reloaded messages)
 

@@ -201,23 +201,22 @@ bool Broker::Impl::start_flight(ConnectionState& c, Session& s, QueuedMessage&& 
 }
 
 void Broker::Impl::drain(ConnectionState& c, Session& s, Time now) {
+  // A stored queue that cannot go on now is drained again after the next commit.
+  auto wait_for_commit = [&] {
+    if (s.dur->refill_waiting) return;
+    s.dur->refill_waiting = true;
+    refill_waiters.push_back(s.key);
+  };
   for (;;) {
     if (s.dur && storage_backlogged()) {
-      // Moving a stored message into flight writes it again: wait for the disk.
-      if (!s.dur->refill_waiting) {
-        s.dur->refill_waiting = true;
-        refill_waiters.push_back(s.key);
-      }
+      wait_for_commit();  // moving a stored message into flight writes it again
       break;
     }
     if (s.queue.empty()) {
       // The RAM window is empty: page in the next part of a stored queue.
       if (!s.dur || s.dur->disk_count == 0 || s.inflight.size() >= window(c)) break;
       if (!refill(s)) {
-        if (s.dur->disk_count > 0 && !s.dur->refill_waiting) {
-          s.dur->refill_waiting = true;  // still being committed: retry after the commit
-          refill_waiters.push_back(s.key);
-        }
+        if (s.dur->disk_count > 0) wait_for_commit();  // still in the committer
         break;
       }
       continue;

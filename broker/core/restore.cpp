@@ -200,9 +200,7 @@ storage::Status Broker::restore(Time now, RestoreStats& stats) {
   lo.queue_window_bytes = d.persist->queue_window_bytes;
   d.last_now = now;
   Restorer<Impl> r(d, now, stats);
-  const storage::LoadStats before = stats.load;
   storage::Status st = d.persist->store->load(r, lo, stats.load);
-  (void)before;
   if (!st.ok()) {
     r.discard();
     return st;
