@@ -11,44 +11,37 @@ namespace tern::net {
 
 void Engine::internal_open(core::ConnId id, std::shared_ptr<InternalClient> client,
                            core::InternalSessionOptions o) {
-  Loop& l0 = *loops[0];
-  {
-    auto lk = lock();
+  on_loop0([&] {
     if (stopping) {
       // Too late: tell the client it is closed, as core would.
       std::vector<core::Action> closed;
       closed.emplace_back(core::CloseConnection{id});
       client->on_actions(id, std::move(closed));
-      return;
+      return false;
     }
     internal.emplace(id, std::move(client));
     broker.on_open_internal(id, core::Clock::now(), std::move(o));
-    drain(l0);
-  }
-  l0.run_local();
+    return true;
+  });
 }
 
 void Engine::internal_packet(core::ConnId id, codec::Packet&& p) {
-  Loop& l0 = *loops[0];
-  {
-    auto lk = lock();
-    if (!internal.count(id)) return;  // closed meanwhile
+  on_loop0([&] {
+    if (!internal.count(id)) return false;  // closed meanwhile
     broker.on_packet(id, std::move(p), core::Clock::now());
-    drain(l0);
-  }
-  l0.run_local();
+    return true;
+  });
 }
 
 void Engine::internal_close(core::ConnId id) {
-  Loop& l0 = *loops[0];
-  {
-    auto lk = lock();
-    if (!internal.count(id)) return;
+  on_loop0([&] {
+    if (!internal.count(id)) return false;
     broker.on_closed(id, core::Clock::now());
-    drain(l0);
+    // The client closed it: core sends nothing more to it (on_closed only publishes its
+    // will to others), so it is forgotten before the drain.
     internal.erase(id);
-  }
-  l0.run_local();
+    return true;
+  });
 }
 
 bool Engine::route_internal(core::ConnId id, core::Action& a) {

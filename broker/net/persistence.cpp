@@ -145,13 +145,10 @@ void Engine::on_commit(std::uint64_t token, const storage::Status& st) {
                     st.to_string(), n + 1);
     }
     asio::post(l0.ctx, [this, token, st] {
-      Loop& l = *loops[0];
-      {
-        auto lk = lock();
+      on_loop0([&] {
         broker.on_persisted(token, st, core::Clock::now());
-        drain(l);
-      }
-      l.run_local();
+        return true;
+      });
     });
     return;
   }
@@ -162,13 +159,10 @@ void Engine::on_commit(std::uint64_t token, const storage::Status& st) {
   asio::post(l0.ctx, [this] {
     commit_posted.store(false, std::memory_order_release);
     const std::uint64_t t = committed_token.load(std::memory_order_acquire);
-    Loop& l = *loops[0];
-    {
-      auto lk = lock();
+    on_loop0([&] {
       broker.on_persisted(t, storage::Status(), core::Clock::now());
-      drain(l);
-    }
-    l.run_local();
+      return true;
+    });
   });
 }
 

@@ -157,6 +157,19 @@ struct Engine {
   // io thread: it is uncontended then (~20 ns per event), and broker_stats() may be called
   // from any thread.
   std::unique_lock<std::mutex> lock() { return std::unique_lock<std::mutex>(mu); }
+  // Runs `event` (a call into the broker) under mu, routes its actions, then runs what it
+  // left for loop 0 after the lock is released. `event` returns false when it did nothing.
+  // REQUIRES: loop 0's thread, mu not held.
+  template <class F>
+  void on_loop0(F&& event) {
+    Loop& l0 = *loops[0];
+    {
+      auto lk = lock();
+      if (!event()) return;
+      drain(l0);
+    }
+    l0.run_local();
+  }
   // Routes broker.actions() to their connections: those on `current` go to current.local
   // (run after the lock is released) unless batches posted to `current` are still pending,
   // the rest are posted, one batch per loop, while the lock is still held, so that each
