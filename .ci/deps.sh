@@ -8,7 +8,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 PKGS=(
   build-essential cmake pkg-config
   libasio-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev
-  libleveldb-dev libsnappy-dev libssl-dev
+  libleveldb-dev libsnappy-dev libssl-dev libmbedtls-dev
   libpaho-mqtt-dev libpaho-mqttpp-dev catch2
 )
 TEST_PKGS=(mosquitto mosquitto-clients python3 procps util-linux)

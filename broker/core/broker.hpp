@@ -59,6 +59,41 @@ struct SessionStatus {
   std::uint64_t dropped_qos0 = 0;
 };
 
+// ---- authentication and authorization
+// Net authenticates a CONNECT (password file, client certificate) outside the broker lock,
+// then tells core its verdict (Broker::set_connect_auth) just before handing over the
+// packet; core answers with the code of the client's protocol version.
+enum class AuthVerdict : std::uint8_t {
+  Accepted,
+  BadCredentials,   // v5 CONNACK 0x86 Bad User Name or Password; 3.1.1 0x04
+  NotAuthorized,    // v5 CONNACK 0x87 Not authorized; 3.1.1 0x05
+  VersionRefused,   // the listener does not accept this version: v5 0x84, 3.1.1 0x01
+};
+
+// Who a connection is, for authorization decisions.
+struct ClientIdentity {
+  std::optional<std::string> username;  // authenticated (or the certificate's CN)
+  std::uint16_t listener = 0;           // index of the listener it came in on
+};
+
+// Authorization rules (auth::Acl implements them). While one is set, core asks it before
+// accepting a PUBLISH (and a will at CONNECT), before granting each SUBSCRIBE filter, and
+// before delivering each message (retained ones included) to a network client. Internal
+// clients (bridges) are trusted and never asked. Called under the broker lock on the hot
+// path: must be fast and must not block.
+class AccessPolicy {
+ public:
+  virtual ~AccessPolicy() = default;
+  virtual bool may_publish(const ClientIdentity& who, std::string_view client_id,
+                           std::string_view topic) const = 0;
+  // May `who` subscribe to `filter` (a topic filter, wildcards allowed, without any
+  // $share/<group>/ prefix)? A grant may still be narrowed per message by may_receive.
+  virtual bool may_subscribe(const ClientIdentity& who, std::string_view client_id,
+                             std::string_view filter) const = 0;
+  virtual bool may_receive(const ClientIdentity& who, std::string_view client_id,
+                           std::string_view topic) const = 0;
+};
+
 struct BrokerOptions {
   std::uint32_t max_packet_size = 1024 * 1024;  // ours, advertised to v5 clients
   std::uint16_t receive_maximum = 32;           // inbound QoS>0 in flight per client
@@ -85,6 +120,19 @@ struct BrokerOptions {
   std::size_t max_subscriptions_per_session = 10000;
   std::size_t max_subscription_bytes_per_session = 1024 * 1024;
   Duration connect_timeout = std::chrono::seconds(10);  // CONNECT must arrive by then
+  // Per-connection publish rate limits (token buckets holding one second's worth): a
+  // client over either is disconnected (v5: DISCONNECT 0x96 Message rate too high).
+  // 0 = unlimited.
+  double publish_rate = 0;                // PUBLISH packets per second
+  std::uint64_t publish_bytes_rate = 0;   // payload bytes per second
+  // Topic names and filters longer than this (bytes) or with more levels are refused
+  // (PUBLISH: v5 0x90 Topic Name invalid; SUBSCRIBE: 0x8F / 3.1.1 0x80). 0 = unlimited.
+  std::size_t max_topic_length = 0;
+  std::size_t max_topic_levels = 0;
+  // All messages queued for sessions and held in RAM, together (payload + topic bytes);
+  // past it a message is not queued for an offline session (counted in
+  // dropped_memory_budget) or, with persistence, kept on disk only. 0 = unlimited.
+  std::uint64_t memory_budget = 0;
 };
 
 // Counters for logs, $SYS and metrics. Monotonic unless named as a gauge.
@@ -108,6 +156,14 @@ struct BrokerStats {
   std::uint64_t queued_on_disk = 0;         // gauge: queued messages outside the RAM window
   std::uint64_t acks_waiting = 0;           // gauge: acknowledgements waiting for a commit
   std::uint64_t storage_failures = 0;       // commits reported failed (on_persisted)
+  std::uint64_t auth_refused = 0;           // CONNECTs refused by set_connect_auth
+  std::uint64_t denied_publish = 0;         // PUBLISH (or will) refused by the AccessPolicy
+  std::uint64_t denied_subscribe = 0;       // SUBSCRIBE filters refused by it
+  std::uint64_t denied_receive = 0;         // deliveries it filtered out
+  std::uint64_t rate_limited = 0;           // clients disconnected over a publish rate
+  std::uint64_t topic_refused = 0;          // over max_topic_length / max_topic_levels
+  std::uint64_t dropped_memory_budget = 0;  // not queued: memory_budget reached
+  std::uint64_t queued_bytes = 0;           // gauge: bytes counted against memory_budget
 };
 
 class Broker {
@@ -137,6 +193,14 @@ class Broker {
   std::optional<Time> next_deadline() const;
   // Server shutdown: v5 clients get DISCONNECT 0x8B; every connection is closed.
   void shutdown(Time now);
+
+  // The transport's verdict on the CONNECT that `conn` sends next, and who it is. Without
+  // a call a CONNECT is accepted with no identity (internal clients, tests). A refused
+  // CONNECT is answered with the code for its version and closed [MQTT-3.2.2-6].
+  void set_connect_auth(ConnId conn, AuthVerdict verdict, ClientIdentity identity);
+  // Authorization from now on (null = everything allowed). Connected clients stay; their
+  // existing subscriptions are filtered per message by may_receive (SIGHUP reload).
+  void set_access_policy(std::shared_ptr<const AccessPolicy> policy);
 
   // Actions produced so far, in order. The caller executes and then clears them.
   ActionList& actions();

@@ -7,12 +7,15 @@
 #include <cstddef>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "broker/auth/authenticator.hpp"
 #include "broker/core/broker.hpp"
+#include "broker/tls/tls.hpp"
 #include "storage/committer.hpp"
 #include "storage/store.hpp"
 
@@ -23,10 +26,21 @@ enum class SlowClientPolicy : std::uint8_t {
   Drop,        // drop QoS 0 messages for it while over the limit (counted)
 };
 
+enum class ListenerTransport : std::uint8_t { Mqtt, WebSocket };
+
 struct ListenerOptions {
   std::string name = "mqtt";
   std::string bind = "0.0.0.0:1883";  // "host:port", "[v6addr]:port"; port 0 = any free port
   std::size_t max_connections = 0;    // 0 = only the global limit applies
+  ListenerTransport transport = ListenerTransport::Mqtt;
+  std::string ws_path = "/mqtt";      // WebSocket only: the HTTP request path accepted
+  // TLS on this listener (mqtts, wss). The context is built by Server::start() from
+  // these settings and replaced by Server::set_tls().
+  std::optional<tls::ServerOptions> tls;
+  bool use_cn_as_username = false;    // TLS with client certificates: CN is the user name
+  bool allow_anonymous = true;        // clients without a user name may connect
+  bool accept_v311 = true;            // protocol versions accepted (else CONNACK 0x01/0x84)
+  bool accept_v5 = true;
 };
 
 // storage: (CONFIG.md). With an empty path nothing is persisted.
@@ -48,6 +62,17 @@ struct ServerOptions {
   std::size_t outbound_buffer_limit = 1024 * 1024;  // bytes queued to one client
   SlowClientPolicy on_slow_client = SlowClientPolicy::Disconnect;
   bool handle_signals = true;                // SIGINT/SIGTERM stop run()
+  // Called on loop 0 when SIGHUP arrives (with handle_signals): the app re-reads its
+  // password file, ACLs and certificates and calls set_security()/set_tls(). Must not block
+  // for long. Empty = SIGHUP is ignored (logged).
+  std::function<void()> on_reload;
+  double connect_rate = 0;                   // new connections per second, all listeners
+                                             // together (a burst of one second's worth);
+                                             // 0 = unlimited
+  // Authentication of CONNECTs (null = every CONNECT is accepted, no identities) and
+  // authorization (null = everything allowed). Replaced at run time by set_security().
+  std::shared_ptr<const auth::Authenticator> authenticator;
+  std::shared_ptr<const core::AccessPolicy> access_policy;
   StorageOptions storage;
 };
 
@@ -65,6 +90,10 @@ struct ServerStats {
   std::uint64_t malformed_packets = 0;
   std::uint64_t connections_open = 0;        // gauge: open client sockets
   std::uint64_t outbound_bytes_queued = 0;   // gauge: encoded bytes not yet written
+  std::uint64_t connections_rate_limited = 0;  // refused over connect_rate
+  std::uint64_t tls_handshake_failures = 0;
+  std::uint64_t websocket_failures = 0;      // bad upgrade requests and frame violations
+  std::uint64_t auth_failures = 0;           // CONNECTs refused by the authenticator
 };
 
 // A client the broker runs in-process (a bridge's local side; see
@@ -98,6 +127,15 @@ class Server {
   void stop();
 
   core::BrokerStats broker_stats() const;
+
+  // Thread-safe; takes effect for CONNECTs and messages processed after the call.
+  // Connected clients stay connected (SIGHUP reload). Null authenticator = accept all.
+  void set_security(std::shared_ptr<const auth::Authenticator> authenticator,
+                    std::shared_ptr<const core::AccessPolicy> access_policy);
+  // New TLS settings for listener `name` (connections accepted from now on use them;
+  // open ones keep theirs). False with `error` when the files do not load or the listener
+  // has no TLS; the old context then stays.
+  bool set_tls(const std::string& name, const tls::ServerOptions& opts, std::string& error);
   ServerStats stats() const;
 
   // ---- internal clients (bridges). Thread-safe; each call returns at once and its work

@@ -1,0 +1,72 @@
+// The server side of a WebSocket connection carrying MQTT (MQTT 5.0 section 6, RFC 6455)
+// as a sans-IO layer between TLS (or the socket) and the codec: transport bytes in, MQTT
+// bytes out, and MQTT bytes wrapped into binary frames on the way back. It parses the HTTP
+// upgrade (path, "mqtt" subprotocol), unmasks client frames, reassembles fragments,
+// answers pings and closes, and enforces size limits. Owns only its small buffers.
+// Thread safety: not thread-safe; one connection, one thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace tern::ws {
+
+struct Options {
+  std::string path = "/mqtt";  // request target to accept; "" accepts any
+  std::size_t max_handshake_bytes = 8 * 1024;  // the whole HTTP request
+  // Largest frame payload and largest reassembled message accepted from the client;
+  // beyond it the connection is closed with 1009 (message too big).
+  std::size_t max_message_bytes = 1024 * 1024 + 16;
+};
+
+enum class State : std::uint8_t {
+  Handshake,  // waiting for the HTTP upgrade request
+  Open,       // frames flow
+  Closing,    // we sent a close frame (or answered one); flush output(), then close
+  Failed,     // a bad request or protocol violation; flush output() (an HTTP error or a
+              // close frame), then close the transport
+};
+
+class ServerSession {
+ public:
+  explicit ServerSession(Options opts);
+
+  // Processes bytes from the transport. The payload of binary data frames (MQTT bytes) is
+  // appended to `app`; handshake answers, pongs and close frames go to output(). Returns
+  // false once the session failed or closed (see state() and error()); bytes after that
+  // are ignored.
+  bool feed(std::string_view in, std::string& app);
+  // Wraps MQTT bytes into one unmasked binary frame in output() [RFC 6455 5.1: a server
+  // must not mask]. Ignored unless Open.
+  void write(std::string_view app);
+  // Sends a close frame with `code` (1000 normal, 1001 going away, 1002 protocol error,
+  // 1009 too big, ...) unless one was sent; state becomes Closing.
+  void close(std::uint16_t code);
+
+  std::string& output() { return out_; }  // the caller sends and erases
+  State state() const { return state_; }
+  bool open() const { return state_ == State::Open; }
+  const std::string& error() const { return error_; }
+  // The peer sent its close frame (a clean end; close the transport after flushing).
+  bool peer_closed() const { return peer_closed_; }
+
+ private:
+  bool feed_handshake(std::string_view in, std::string& app);
+  bool feed_frames(std::string_view in, std::string& app);
+  void fail_http(int status, std::string_view reason, std::string detail);
+  void fail(std::uint16_t code, std::string detail);
+
+  Options opts_;
+  State state_ = State::Handshake;
+  std::string in_;    // unparsed bytes: the request, or a partial frame
+  std::string out_;   // bytes for the transport
+  std::string msg_;   // fragments of a message being reassembled
+  std::string error_;
+  bool in_message_ = false;  // inside a fragmented data message
+  bool peer_closed_ = false;
+  bool close_sent_ = false;
+};
+
+}  // namespace tern::ws
