@@ -36,7 +36,8 @@ class ServerSession {
   // Processes bytes from the transport. The payload of binary data frames (MQTT bytes) is
   // appended to `app`; handshake answers, pongs and close frames go to output(). Returns
   // false once the session failed or closed (see state() and error()); bytes after that
-  // are ignored.
+  // are ignored, except that after our own close() frames are still parsed (their data
+  // dropped) so that the peer's answering close sets peer_closed().
   bool feed(std::string_view in, std::string& app);
   // Wraps MQTT bytes into one unmasked binary frame in output() [RFC 6455 5.1: a server
   // must not mask]. Ignored unless Open.
@@ -55,15 +56,31 @@ class ServerSession {
  private:
   bool feed_handshake(std::string_view in, std::string& app);
   bool feed_frames(std::string_view in, std::string& app);
+  // Validates a complete header (2 to 14 bytes in hdr_) and starts its payload.
+  bool start_frame();
+  bool end_frame();  // the whole payload arrived: act on a control frame, end a message
+  void on_close_frame();
   void fail_http(int status, std::string_view reason, std::string detail);
   void fail(std::uint16_t code, std::string detail);
+  void send_close(std::uint16_t code, std::string_view reason);
 
   Options opts_;
   State state_ = State::Handshake;
-  std::string in_;    // unparsed bytes: the request, or a partial frame
+  std::string in_;    // the HTTP request until it is complete (then released)
+  std::size_t scan_ = 0;        // in_ bytes already searched for the end of the request
   std::string out_;   // bytes for the transport
-  std::string msg_;   // fragments of a message being reassembled
   std::string error_;
+  // The frame being parsed. Data payload streams to `app` as it arrives, so beyond the
+  // request only these fixed buffers hold partial input (at most 14 + 125 bytes).
+  std::uint8_t hdr_[14] = {};   // the masking key is its last 4 bytes once complete
+  std::uint8_t hdr_len_ = 0;    // bytes of hdr_ filled
+  std::uint8_t opcode_ = 0;
+  bool fin_ = false;
+  std::uint64_t left_ = 0;      // payload bytes of the current frame still to come
+  std::uint64_t done_ = 0;      // payload bytes of the current frame already seen
+  bool in_payload_ = false;
+  std::uint8_t ctrl_[125] = {}; // the unmasked payload of a control frame
+  std::uint64_t msg_bytes_ = 0; // payload of the data message so far (fragments summed)
   bool in_message_ = false;  // inside a fragmented data message
   bool peer_closed_ = false;
   bool close_sent_ = false;
