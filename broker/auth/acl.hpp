@@ -5,6 +5,12 @@
 // access of read, write, readwrite or deny. Decision: a matching deny rule wins; otherwise
 // a matching rule that grants the access allows; otherwise the default policy applies.
 // Order of rules does not matter. Patterns that need %u never match a client without one.
+// Substitution compares whole levels, never splices text: a "%c" level matches exactly one
+// topic level equal to the client id, so an id containing '/', '+' or '#' cannot widen a
+// pattern (it matches nothing a wildcard would), and a substituted first level never
+// matches a '$' topic (as wildcards [MQTT-4.7.2-1]; a client id "$SYS" gains nothing).
+// Topics starting with '$' are never granted by the default policy: only a rule whose
+// pattern names them (e.g. "$SYS/#") allows them, so $SYS stays readable only where allowed.
 // Thread safety: immutable after construction; may be shared across threads.
 #pragma once
 
@@ -52,7 +58,29 @@ class Acl final : public core::AccessPolicy {
                    std::string_view topic) const override;
 
  private:
+  // One pattern level, parsed once at construction.
+  struct Level {
+    enum class Kind : std::uint8_t { Literal, Plus, Hash, User, Client };
+    Kind kind = Kind::Literal;
+    std::string text;  // Literal only
+  };
+  struct Compiled {
+    std::vector<Level> levels;  // empty = invalid pattern, never matches
+    bool needs_user = false;
+  };
+  enum class Op : std::uint8_t { Publish, Subscribe, Receive };
+
+  bool applies(const AclRule& rule, const core::ClientIdentity& who,
+               std::string_view client_id) const;
+  // Does rule `c`'s pattern, with %u / %c bound, match topic name `subject` (Publish,
+  // Receive) or cover topic filter `subject` (Subscribe)?
+  static bool pattern_applies(const Compiled& c, Op op, const core::ClientIdentity& who,
+                              std::string_view client_id, std::string_view subject);
+  bool decide(Op op, const core::ClientIdentity& who, std::string_view client_id,
+              std::string_view subject) const;
+
   AclOptions opts_;
+  std::vector<Compiled> compiled_;  // parallel to opts_.rules
 };
 
 // True when every topic matching `inner` also matches `outer` (both topic filters).

@@ -50,7 +50,8 @@ class Authenticator {
   // (else NotAuthorized) and takes its CN as the user name, ignoring the password; a
   // CONNECT without a user name is Accepted iff allow_anonymous; a user name with a
   // password file must match it (else BadCredentials); a user name without a password
-  // file counts as anonymous.
+  // file counts as anonymous (Decision.username stays empty: an unverified name must not
+  // select ACL rules). Decision.reason never contains the password.
   Decision check(const Request& r) const;
 
  private:

@@ -10,11 +10,15 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace tern::auth {
 
 inline constexpr std::uint32_t kDefaultIterations = 10000;
 inline constexpr std::uint32_t kMinIterations = 1;  // mosquitto_passwd writes 101
+// Upper bound accepted from a file or `tern passwd`: a typo'd iteration count must not turn
+// each CONNECT into minutes of PBKDF2.
+inline constexpr std::uint32_t kMaxIterations = 10'000'000;
 inline constexpr std::size_t kSaltBytes = 12;       // as mosquitto_passwd
 inline constexpr std::size_t kHashBytes = 64;       // SHA-512 output
 
@@ -30,8 +34,11 @@ struct PasswordHash {
 // crypto library fails. REQUIRES: iterations >= kMinIterations.
 std::optional<PasswordHash> hash_password(std::string_view password, std::uint32_t iterations);
 std::string format_hash(const PasswordHash& h);
-// nullopt (and `error`) when `text` is not a "$7$..." hash.
+// nullopt (and `error`) when `text` is not a "$7$..." hash. `error` never quotes `text`
+// (a plain-text password must not reach a log).
 std::optional<PasswordHash> parse_hash(std::string_view text, std::string& error);
+// The user name rules of PasswordFile::set (false with `error` when broken).
+bool valid_user_name(std::string_view user, std::string& error);
 // Recomputes and compares in constant time.
 bool verify_hash(const PasswordHash& h, std::string_view password);
 
@@ -47,6 +54,7 @@ class PasswordFile {
   bool verify(std::string_view user, std::string_view password) const;
   bool contains(std::string_view user) const;
   std::size_t size() const { return users_.size(); }
+  std::vector<std::string> users() const;  // sorted
 
   // Editing (for `tern passwd`). User names are 1..65535 bytes of UTF-8 without ':' or
   // control characters; set() returns false with `error` otherwise.
