@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 
+#include "broker/app/files.hpp"
 #include "broker/config/quote.hpp"
 
 namespace tern::app {
@@ -50,12 +51,42 @@ config::Config apply_cli(const config::Config& base, const CliOptions& cli,
   return c;
 }
 
+tls::ServerOptions to_tls_options(const config::ListenerTls& t) {
+  tls::ServerOptions o;
+  o.cert_file = t.cert.path;
+  o.key_file = t.key.path;
+  o.ca_file = t.ca.path;
+  o.require_client_cert = t.require_client_cert;
+  o.min_version = t.min_version == config::TlsVersion::V1_3 ? tls::Version::v1_3
+                                                            : tls::Version::v1_2;
+  o.ciphers = t.ciphers;
+  return o;
+}
+
+net::ListenerOptions to_listener_options(const config::Config& c, const config::Listener& l) {
+  net::ListenerOptions o;
+  o.name = l.name;
+  o.bind = l.bind.to_string();
+  o.max_connections = l.max_connections;
+  o.transport = l.protocol == config::ListenerProtocol::WebSocket
+                    ? net::ListenerTransport::WebSocket
+                    : net::ListenerTransport::Mqtt;
+  o.ws_path = l.path;
+  if (l.tls) {
+    o.tls = to_tls_options(*l.tls);
+    o.use_cn_as_username = l.tls->use_cn_as_username;
+  }
+  o.allow_anonymous = l.allow_anonymous.value_or(c.auth.allow_anonymous);
+  o.accept_v311 = l.accept_v311;
+  o.accept_v5 = l.accept_v5;
+  return o;
+}
+
 net::ServerOptions to_server_options(const config::Config& c, unsigned hardware_threads) {
   net::ServerOptions n;
   n.listeners.clear();
-  for (const auto& l : c.listeners) {
-    n.listeners.push_back(net::ListenerOptions{l.name, l.bind.to_string(), l.max_connections});
-  }
+  for (const auto& l : c.listeners) n.listeners.push_back(to_listener_options(c, l));
+  n.connect_rate = c.limits.connect_rate;
   n.io_threads = resolve_io_threads(c.io_threads, hardware_threads);
   n.max_connections = c.limits.max_connections;
   n.outbound_buffer_limit = static_cast<std::size_t>(c.sessions.outbound_buffer_limit);
@@ -111,89 +142,15 @@ core::BrokerOptions to_broker_options(const config::Config& c) {
   b.max_subscriptions_per_session = c.limits.max_subscriptions_per_session;
   b.max_subscription_bytes_per_session =
       static_cast<std::size_t>(c.limits.max_subscription_bytes_per_session);
+  b.publish_rate = c.limits.publish_rate;
+  b.publish_bytes_rate = c.limits.publish_bytes_rate;
+  b.max_topic_length = c.limits.max_topic_length;
+  b.max_topic_levels = c.limits.max_topic_levels;
+  b.memory_budget = c.limits.memory_budget;
   return b;
 }
 
 namespace {
-
-// A secret or a certificate, never a data set: a bound on what a typo can make us read.
-constexpr std::size_t kMaxSecretFile = 1 << 20;
-constexpr std::size_t kMaxCaFile = 8 << 20;  // a whole CA bundle (Debian's is ~200 KiB)
-constexpr std::size_t kMaxPassword = 65535;  // [MQTT-3.1.3.5] two-byte length
-
-config::Error file_error(const config::FileRef& f, const std::string& message) {
-  return config::Error{f.yaml_path, f.line, 0, message};
-}
-
-// The contents of the regular file `f`, at most `max` bytes, or nullopt after appending why
-// not to `errors`.
-std::optional<std::string> read_file(const config::FileRef& f, std::size_t max,
-                                     std::vector<config::Error>& errors) {
-  const std::string name = config::detail::quoted(f.path);
-  std::error_code ec;
-  const auto st = std::filesystem::status(f.path, ec);
-  if (ec) {
-    errors.push_back(file_error(f, "cannot read " + name + ": " + ec.message()));
-    return std::nullopt;
-  }
-  if (!std::filesystem::is_regular_file(st)) {
-    errors.push_back(file_error(f, name + " is not a regular file"));
-    return std::nullopt;
-  }
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(f.path.c_str(), "rb"),
-                                                       &std::fclose);
-  if (!file) {
-    const int err = errno;
-    errors.push_back(file_error(f, "cannot read " + name + ": " + std::strerror(err)));
-    return std::nullopt;
-  }
-  std::string out;
-  char buf[16384];
-  std::size_t n = 0;
-  // One byte past the cap tells an oversized file from one that fits exactly.
-  while (out.size() <= max && (n = std::fread(buf, 1, sizeof buf, file.get())) > 0) {
-    out.append(buf, n);
-  }
-  if (std::ferror(file.get())) {
-    const int err = errno ? errno : EIO;
-    errors.push_back(file_error(f, "cannot read " + name + ": " + std::strerror(err)));
-    return std::nullopt;
-  }
-  if (out.size() > max) {
-    errors.push_back(file_error(f, name + " is larger than " + config::format_size(max) +
-                                       "; not the file meant here"));
-    return std::nullopt;
-  }
-  return out;
-}
-
-// A secret file's contents without surrounding whitespace: editors and `echo` add a final
-// newline that is no part of the password.
-std::optional<std::string> read_secret(const config::FileRef& f,
-                                       std::vector<config::Error>& errors) {
-  auto text = read_file(f, kMaxSecretFile, errors);
-  if (!text) return std::nullopt;
-  constexpr std::string_view kSpace = " \t\r\n\v\f";
-  const std::size_t begin = text->find_first_not_of(kSpace);
-  if (begin == std::string::npos) {
-    errors.push_back(file_error(f, config::detail::quoted(f.path) + " is empty"));
-    return std::nullopt;
-  }
-  const std::size_t end = text->find_last_not_of(kSpace);
-  return text->substr(begin, end - begin + 1);
-}
-
-// Paho (OpenSSL) takes PEM files only; a DER file or a wrong path fails at connect time
-// with an opaque TLS error, so look for a PEM block now.
-void check_pem(const config::FileRef& f, std::size_t max, std::vector<config::Error>& errors) {
-  if (f.empty()) return;
-  const auto text = read_file(f, max, errors);
-  if (text && text->find("-----BEGIN ") == std::string::npos) {
-    errors.push_back(file_error(
-        f, config::detail::quoted(f.path) + " is not a PEM file (no \"-----BEGIN\" line); "
-                                             "convert a DER file with openssl -inform der"));
-  }
-}
 
 bridge::Direction to_direction(config::BridgeDirection d) {
   switch (d) {

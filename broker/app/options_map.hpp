@@ -25,7 +25,13 @@ unsigned resolve_io_threads(unsigned configured, unsigned hardware);
 config::Config apply_cli(const config::Config& base, const CliOptions& cli,
                          std::vector<config::Error>& errors);
 
+// Listener and limits settings included. The authenticator and access policy are left
+// null: build_security() (security.hpp) makes them, reading the password file.
 net::ServerOptions to_server_options(const config::Config& c, unsigned hardware_threads);
+// One listener; allow_anonymous resolved against auth.allow_anonymous. TLS contexts are
+// built by net from the file names (check_listener_files checks the files first).
+net::ListenerOptions to_listener_options(const config::Config& c, const config::Listener& l);
+tls::ServerOptions to_tls_options(const config::ListenerTls& t);
 core::BrokerOptions to_broker_options(const config::Config& c);
 
 // One BridgeOptions per `bridges:` entry, in order. This is where the files a bridge names

@@ -21,7 +21,6 @@ constexpr std::size_t kMaxFallbacks = 16;
 constexpr std::size_t kMaxTopics = 1000;
 // MQTT strings carry a two-byte length [MQTT-1.5.3], so do passwords [MQTT-3.1.3.5].
 constexpr std::size_t kMaxMqttString = 65535;
-constexpr std::size_t kMaxPath = 4096;  // PATH_MAX on Linux
 
 std::string item_path(const std::string& list, std::size_t i) {
   return list + "[" + std::to_string(i) + "]";
@@ -59,22 +58,6 @@ const YAML::Node* get_list(MapReader& m, std::string_view key, std::size_t max,
     return nullptr;
   }
   return n;
-}
-
-// A file named by its absolute path; a relative one would depend on the working directory.
-void read_file_ref(MapReader& m, std::string_view key, FileRef& out) {
-  const YAML::Node* n = m.get(key);
-  if (!n) return;
-  const std::string path = m.child_path(key);
-  const auto v = read_string(*n, path, m.diag());
-  if (!v) return;
-  if (v->find('\0') != std::string::npos || v->size() > kMaxPath) {
-    error_at(m, key, *n, "expected a file path of at most 4096 bytes without NUL bytes");
-  } else if (v->front() != '/') {
-    error_at(m, key, *n, "expected an absolute path (starting with /), got " + describe(*n));
-  } else {
-    out = FileRef{*v, path, m.diag().line_for(path, *n)};
-  }
 }
 
 // A value sent to the remote as an MQTT UTF-8 string: well-formed UTF-8 without U+0000
@@ -203,10 +186,10 @@ void read_topics(MapReader& m, Bridge& b) {
 }
 
 void read_tls(MapReader& m, Bridge& b) {
-  read_file_ref(m, "ca", b.tls.ca);
-  read_file_ref(m, "cert", b.tls.cert);
-  read_file_ref(m, "key", b.tls.key);
-  read_file_ref(m, "key_password_file", b.tls.key_password_file);
+  m.file("ca", b.tls.ca);
+  m.file("cert", b.tls.cert);
+  m.file("key", b.tls.key);
+  m.file("key_password_file", b.tls.key_password_file);
   m.boolean("verify", b.tls.verify);
   if (const YAML::Node* n = m.get("alpn")) {
     if (auto v = read_string(*n, m.child_path("alpn"), m.diag())) {
@@ -291,7 +274,7 @@ void read_bridge(MapReader& m, Bridge& b) {
   m.enumeration<BridgeProtocol>("protocol", b.protocol, kBridgeProtocols);
   read_mqtt_string(m, "client_id", b.client_id);
   read_mqtt_string(m, "username", b.username);
-  read_file_ref(m, "password_file", b.password_file);
+  m.file("password_file", b.password_file);
   if (const YAML::Node* n = m.get("password")) {
     if (auto v = read_string(*n, m.child_path("password"), d)) {
       if (v->size() > kMaxMqttString) {

@@ -38,15 +38,44 @@ struct BindAddress {
   bool operator==(const BindAddress&) const = default;
 };
 
-// Only plain MQTT over TCP for now; `websocket` and `tls:` are rejected with a clear error
-// until the transports land, rather than being ignored.
-enum class ListenerProtocol : std::uint8_t { Mqtt };
+enum class ListenerProtocol : std::uint8_t { Mqtt, WebSocket };
+enum class TlsVersion : std::uint8_t { V1_2, V1_3 };
+
+// A file the configuration names (a secret or a certificate). The loader checks only the
+// path's form and never opens it: app reads or checks the file when it builds the options
+// (app::to_bridge_options, app::check_listener_files, app::build_security), and reports a
+// problem at `yaml_path` and `line`.
+struct FileRef {
+  std::string path;       // absolute; empty = not set
+  std::string yaml_path;  // where it was set, e.g. "bridges[0].password_file"
+  int line = 0;           // 0 = unknown (set in code)
+  bool empty() const { return path.empty(); }
+  // Where it was written does not change the configuration.
+  bool operator==(const FileRef& o) const { return path == o.path; }
+};
+
+// listeners[].tls: makes the listener mqtts (or wss). The files are PEM.
+struct ListenerTls {
+  FileRef cert;  // server certificate, then its chain; required
+  FileRef key;   // its private key (unencrypted); required
+  FileRef ca;    // CAs that sign client certificates; required by the two options below
+  bool require_client_cert = false;
+  TlsVersion min_version = TlsVersion::V1_2;  // 1.3 only where the TLS backend has it (app)
+  std::string ciphers;                         // backend syntax; empty = backend defaults
+  bool use_cn_as_username = false;             // the client certificate's CN is the user
+  bool operator==(const ListenerTls&) const = default;
+};
 
 struct Listener {
   std::string name = "mqtt";
   BindAddress bind;
   ListenerProtocol protocol = ListenerProtocol::Mqtt;
-  std::size_t max_connections = 0;  // 0 = only limits.max_connections applies
+  std::string path = "/mqtt";        // the HTTP path a WebSocket upgrade must ask for
+  std::optional<ListenerTls> tls;    // absent = plain TCP
+  std::optional<bool> allow_anonymous;  // absent = auth.allow_anonymous
+  std::size_t max_connections = 0;   // 0 = only limits.max_connections applies
+  bool accept_v311 = true;           // protocols: the MQTT versions this listener accepts
+  bool accept_v5 = true;
   bool operator==(const Listener&) const = default;
 };
 
@@ -84,7 +113,41 @@ struct Limits {
   std::size_t max_connections = 10000;  // all listeners together
   std::size_t max_subscriptions_per_session = 10000;       // filters one session may hold
   std::uint64_t max_subscription_bytes_per_session = 1024 * 1024;  // their filter bytes
+  double connect_rate = 0;              // new connections per second, all listeners; 0 = off
+  double publish_rate = 0;              // PUBLISH packets per second per client; 0 = off
+  std::uint64_t publish_bytes_rate = 0;  // payload bytes per second per client; 0 = off
+  std::size_t max_topic_length = 0;     // bytes; 0 = MQTT's own 65535
+  std::size_t max_topic_levels = 0;     // 0 = unlimited
+  std::uint64_t memory_budget = 128 * kMiB;  // all queued messages in RAM; 0 = unlimited
   bool operator==(const Limits&) const = default;
+};
+
+// auth: who may connect. Anonymous clients are allowed by default so that the default
+// configuration works for a new user on loopback; app warns when a non-loopback listener
+// accepts them.
+struct Auth {
+  bool allow_anonymous = true;  // listeners[].allow_anonymous overrides it per listener
+  FileRef password_file;        // written by `tern passwd`; empty = none
+  bool operator==(const Auth&) const = default;
+};
+
+enum class AclAccess : std::uint8_t { Read, Write, ReadWrite, Deny };
+
+// One acl.rules entry (see auth::AclRule for the meaning of each field).
+struct AclRule {
+  std::string user;    // empty = everyone; "*" = any user name; "anonymous" = none
+  std::string client;  // empty = any client id
+  std::string topic;   // topic filter; "%u" and "%c" as whole levels
+  AclAccess access = AclAccess::Read;
+  bool operator==(const AclRule&) const = default;
+};
+
+// acl: authorization. Decision: a matching deny rule wins, then any matching grant, then
+// the default.
+struct Acl {
+  bool default_allow = false;  // `default: deny` unless written otherwise
+  std::vector<AclRule> rules;
+  bool operator==(const Acl&) const = default;
 };
 
 // storage.sync: when a stored write counts as done (see configs/durable.yaml).
@@ -108,18 +171,6 @@ struct Storage {
 };
 
 // ---- Bridges (the `bridges:` list; README "Bridging to the cloud") ----
-
-// A file the configuration names (a secret or a certificate). The loader checks only the
-// path's form and never opens it: app reads or checks the file when it builds the bridge
-// options (app::to_bridge_options), and reports a problem at `yaml_path` and `line`.
-struct FileRef {
-  std::string path;       // absolute; empty = not set
-  std::string yaml_path;  // where it was set, e.g. "bridges[0].password_file"
-  int line = 0;           // 0 = unknown (set in code)
-  bool empty() const { return path.empty(); }
-  // Where it was written does not change the configuration.
-  bool operator==(const FileRef& o) const { return path == o.path; }
-};
 
 // A remote broker's address: "mqtt://host:port" (tcp:// too) or "mqtts://host:port"
 // (ssl:// too); the port defaults to 1883 / 8883.
@@ -204,6 +255,8 @@ struct Config {
   Mqtt mqtt;
   Sessions sessions;
   Limits limits;
+  Auth auth;
+  std::optional<Acl> acl;  // absent = no authorization policy (everything allowed)
   Storage storage;
   std::vector<Bridge> bridges;
   Log log;
@@ -266,6 +319,9 @@ std::optional<std::string> parse_storage_path(std::string_view text, bool allow_
 std::optional<RemoteAddress> parse_remote(std::string_view text, std::string& error);
 // A rate in messages per second: "100", "2.5", "100/s", "600/m", "3600/h"; 0 = unlimited.
 std::optional<double> parse_rate(std::string_view text, std::string& error);
+// A data rate in bytes per second: a size with an optional "/s" ("1MiB/s", "64KiB", "500/s");
+// 0 = unlimited.
+std::optional<std::uint64_t> parse_byte_rate(std::string_view text, std::string& error);
 
 // Human-readable forms, as the YAML would spell them: "2h", "1500ms", "64MiB", "never".
 std::string format_duration(Millis d);
@@ -279,6 +335,9 @@ std::string_view to_string(OnCorruption v);
 std::string_view to_string(BridgeProtocol v);
 std::string_view to_string(BridgeDirection v);
 std::string_view to_string(BridgeOverflow v);
+std::string_view to_string(ListenerProtocol v);
+std::string_view to_string(TlsVersion v);
+std::string_view to_string(AclAccess v);
 // "stdout", "stderr", "syslog" or "file:/path".
 std::string log_target_string(const Log& log);
 

@@ -44,6 +44,25 @@ inline constexpr EnumName<OnCorruption> kOnCorruptions[] = {
     {"move_aside", OnCorruption::MoveAside},
     {"fail", OnCorruption::Fail},
 };
+inline constexpr EnumName<ListenerProtocol> kListenerProtocols[] = {
+    {"mqtt", ListenerProtocol::Mqtt},
+    {"websocket", ListenerProtocol::WebSocket},
+};
+// Quoted in YAML or not: an unquoted 1.2 is the scalar "1.2" to yaml-cpp as well.
+inline constexpr EnumName<TlsVersion> kTlsVersions[] = {
+    {"1.2", TlsVersion::V1_2},
+    {"1.3", TlsVersion::V1_3},
+};
+inline constexpr EnumName<AclAccess> kAclAccesses[] = {
+    {"read", AclAccess::Read},
+    {"write", AclAccess::Write},
+    {"readwrite", AclAccess::ReadWrite},
+    {"deny", AclAccess::Deny},
+};
+inline constexpr EnumName<bool> kAclDefaults[] = {
+    {"allow", true},
+    {"deny", false},
+};
 
 inline constexpr EnumName<BridgeProtocol> kBridgeProtocols[] = {
     {"3.1.1", BridgeProtocol::V311},

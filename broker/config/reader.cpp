@@ -220,6 +220,27 @@ void MapReader::string(std::string_view key, std::string& out, bool required) {
   if (auto v = read_string(*n, child_path(key), diag_)) out = *v;
 }
 
+void MapReader::file(std::string_view key, FileRef& out) {
+  constexpr std::size_t kMaxPath = 4096;  // PATH_MAX on Linux
+  const YAML::Node* n = get(key);
+  if (!n) return;
+  const std::string path = child_path(key);
+  const auto v = read_string(*n, path, diag_);
+  if (!v) return;
+  if (v->find('\0') != std::string::npos || v->size() > kMaxPath) {
+    error_at(key, *n, "expected a file path of at most 4096 bytes without NUL bytes");
+  } else if (v->front() != '/') {
+    error_at(key, *n, "expected an absolute path (starting with /), got " + describe(*n));
+  } else {
+    out = FileRef{*v, path, diag_.line_for(path, *n)};
+  }
+}
+
+void MapReader::error_at(std::string_view key, const YAML::Node& n, std::string message) {
+  const std::string p = child_path(key);
+  diag_.error(p, diag_.line_for(p, n), std::move(message));
+}
+
 void MapReader::unsupported(std::string_view key, std::string_view message) {
   for (auto& e : entries_) {
     if (e.key == key) {

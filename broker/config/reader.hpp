@@ -100,6 +100,11 @@ class MapReader {
   }
   // A non-empty string. `required`: absence is an error too.
   void string(std::string_view key, std::string& out, bool required);
+  // A file named by its absolute path (a relative one would depend on the working
+  // directory), at most 4096 bytes without NUL; `out` records this key's path and line.
+  void file(std::string_view key, FileRef& out);
+  // Reports `message` at `key` (whose value is `n`), on the value's line.
+  void error_at(std::string_view key, const YAML::Node& n, std::string message);
   // A key from the planned configuration shape that this build does not implement yet:
   // present, it is an error, so nobody believes the setting took effect.
   void unsupported(std::string_view key, std::string_view message);

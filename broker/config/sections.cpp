@@ -49,23 +49,8 @@ void read_listener(MapReader& m, Listener& l) {
   } else {
     m.diag().error(m.child_path("bind"), m.line(), "required key is missing");
   }
-  if (const YAML::Node* n = m.get("protocol")) {
-    if (n->IsScalar() && n->Scalar() == "mqtt") {
-      l.protocol = ListenerProtocol::Mqtt;
-    } else if (n->IsScalar() && n->Scalar() == "websocket") {
-      m.diag().error(m.child_path("protocol"), m.diag().line_for(m.child_path("protocol"), *n),
-                     "WebSocket listeners are not available in this build yet");
-    } else {
-      m.diag().error(m.child_path("protocol"), m.diag().line_for(m.child_path("protocol"), *n),
-                     "expected one of mqtt | websocket, got " + describe(*n));
-    }
-  }
   m.integer("max_connections", l.max_connections, 0, 1'000'000);
-  m.unsupported("tls", "TLS listeners are not available in this build yet");
-  m.unsupported("path", "WebSocket listeners (and their path) are not available in this build yet");
-  m.unsupported("allow_anonymous",
-                "authentication is not available in this build yet (every client is accepted)");
-  m.unsupported("protocols", "restricting a listener's MQTT versions is not supported yet");
+  read_listener_security(m, l);
 }
 
 void read_listeners(MapReader& top, Config& c) {
@@ -162,15 +147,53 @@ void read_storage(MapReader& m, Config& c) {
   m.size("queue_window_bytes", s.queue_window_bytes, kKiB, kGiB);
 }
 
+// A rate of events per second for a token bucket holding one second's worth: below 1/s
+// the bucket never holds a whole token, so nothing would ever pass.
+void rate(MapReader& m, std::string_view key, double& out) {
+  const YAML::Node* n = m.get(key);
+  if (!n) return;
+  std::string err;
+  std::optional<double> v;
+  if (n->IsScalar()) v = parse_rate(n->Scalar(), err);
+  if (!n->IsScalar()) err = "expected a rate such as 200 or \"200/s\", got " + describe(*n);
+  if (v && *v > 0 && *v < 1) {
+    err = "expected at least 1/s (or 0 = unlimited), got " + describe(*n) +
+          ": the limit allows a burst of one second's worth, and less than one would let "
+          "nothing through";
+    v.reset();
+  }
+  if (v) {
+    out = *v;
+  } else {
+    m.error_at(key, *n, err);
+  }
+}
+
 void read_limits(MapReader& m, Config& c) {
   m.integer("max_connections", c.limits.max_connections, 1, 1'000'000);
   m.integer("max_subscriptions_per_session", c.limits.max_subscriptions_per_session, 1,
             10'000'000);
   m.size("max_subscription_bytes_per_session", c.limits.max_subscription_bytes_per_session,
          1024, 1024ull * 1024 * 1024);
-  m.unsupported("connect_rate", "limits.connect_rate is not supported yet in this build");
-  m.unsupported("publish_rate", "limits.publish_rate is not supported yet in this build");
-  m.unsupported("memory_budget", "limits.memory_budget is not supported yet in this build");
+  Limits& l = c.limits;
+  rate(m, "connect_rate", l.connect_rate);
+  rate(m, "publish_rate", l.publish_rate);
+  if (const YAML::Node* n = m.get("publish_bytes_rate")) {
+    std::string err;
+    std::optional<std::uint64_t> v;
+    if (n->IsScalar()) v = parse_byte_rate(n->Scalar(), err);
+    if (!n->IsScalar()) err = "expected a data rate such as \"1MiB/s\", got " + describe(*n);
+    if (v) {
+      l.publish_bytes_rate = *v;
+    } else {
+      m.error_at("publish_bytes_rate", *n, err);
+    }
+  }
+  // A topic is an MQTT string: at most 65535 bytes [MQTT-1.5.3], so at most 32768 levels.
+  m.integer("max_topic_length", l.max_topic_length, 0, 65535);
+  m.integer("max_topic_levels", l.max_topic_levels, 0, 32768);
+  // size_t on 32-bit boards caps what RAM can hold anyway.
+  m.size("memory_budget", l.memory_budget, 0, kTiB);
 }
 
 void read_log(MapReader& m, Config& c) {
@@ -207,6 +230,7 @@ constexpr Section kSections[] = {
     {"mqtt", read_mqtt},
     {"sessions", read_sessions},
     {"limits", read_limits},
+    {"auth", read_auth},
     {"storage", read_storage},
     {"log", read_log},
 };
@@ -218,12 +242,6 @@ struct NotYet {
   std::string_view message;
 };
 constexpr NotYet kNotYet[] = {
-    {"auth",
-     "authentication is not supported yet in this build (every client is accepted); "
-     "remove this section"},
-    {"acl",
-     "access control is not supported yet in this build (every client may publish and "
-     "subscribe to every topic); remove this section"},
     {"http",
      "the HTTP endpoint (metrics, health) is not supported yet in this build; remove "
      "this section"},
@@ -247,6 +265,7 @@ void read_config(const YAML::Node& root, Diagnostics& d, Config& c) {
     s.read(m, c);
     m.finish();
   }
+  read_acl(top, c);
   read_bridges(top, c);
   // 0 = one loop per core (capped at 4 by app); more than 64 loops is never useful here.
   top.integer("io_threads", c.io_threads, 0, 64);

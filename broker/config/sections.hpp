@@ -18,6 +18,13 @@ void check_config(const Config& c, Diagnostics& d);
 // The `bridges:` list (bridges.cpp): its reader, called with the top-level mapping, and
 // its cross-field rules, called by check_config.
 void read_bridges(MapReader& top, Config& c);
+// security.cpp: a listener's protocol, path, tls, allow_anonymous and protocols keys; the
+// `auth:` section (a kSections reader); `acl:` (called with the top-level mapping); and
+// the rules spanning them, called by check_config.
+void read_listener_security(MapReader& m, Listener& l);
+void read_auth(MapReader& m, Config& c);
+void read_acl(MapReader& top, Config& c);
+void check_security(const Config& c, Diagnostics& d);
 void check_bridges(const Config& c, Diagnostics& d);
 
 }  // namespace tern::config::detail

@@ -151,6 +151,27 @@ std::optional<std::uint64_t> parse_size(std::string_view text, std::string& erro
   return n * factor;
 }
 
+std::optional<std::uint64_t> parse_byte_rate(std::string_view text, std::string& error) {
+  // A gigabyte per second per client is past any link a gateway has.
+  constexpr std::uint64_t kMaxByteRate = kGiB;
+  std::string_view s = text;
+  if (s.ends_with("/s")) s.remove_suffix(2);
+  std::string size_error;
+  const auto v = parse_size(s, size_error);
+  if (!v || s.empty()) {
+    error = "expected a data rate in bytes per second such as \"1MiB/s\", \"64KiB/s\" or "
+            "\"500000\" (0 = unlimited), got " +
+            quoted(text);
+    if (!v && size_error.starts_with("ambiguous")) error = size_error;
+    return std::nullopt;
+  }
+  if (*v > kMaxByteRate) {
+    error = "data rate " + quoted(text) + " is too large (at most 1GiB/s)";
+    return std::nullopt;
+  }
+  return v;
+}
+
 namespace {
 
 std::optional<std::uint16_t> parse_port(std::string_view s, std::string& error) {
@@ -312,6 +333,16 @@ std::string_view to_string(SyncMode v) {
 }
 std::string_view to_string(OnCorruption v) {
   return detail::enum_name<OnCorruption>(detail::kOnCorruptions, v);
+}
+
+std::string_view to_string(ListenerProtocol v) {
+  return detail::enum_name<ListenerProtocol>(detail::kListenerProtocols, v);
+}
+std::string_view to_string(TlsVersion v) {
+  return detail::enum_name<TlsVersion>(detail::kTlsVersions, v);
+}
+std::string_view to_string(AclAccess v) {
+  return detail::enum_name<AclAccess>(detail::kAclAccesses, v);
 }
 
 std::string log_target_string(const Log& log) {

@@ -65,6 +65,7 @@ void check_listeners(const Config& c, Diagnostics& d) {
 
 void check_config(const Config& c, Diagnostics& d) {
   check_listeners(c, d);
+  check_security(c, d);
   check_bridges(c, d);
   if (c.sessions.expiry_default > c.sessions.max_session_expiry) {
     d.error("sessions.expiry_default",
