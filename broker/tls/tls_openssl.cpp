@@ -300,17 +300,6 @@ class OsslContext final : public ServerContext {
   std::shared_ptr<const Shared> shared_;
 };
 
-// OpenSSL's own message for a missing file is vague; say what errno says.
-bool readable(const std::string& path, const char* what, std::string& error) {
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) {
-    error = std::string("cannot read ") + what + " " + path + ": " + std::strerror(errno);
-    return false;
-  }
-  std::fclose(f);
-  return true;
-}
-
 bool load_error(const char* what, const std::string& path, std::string& error) {
   error = std::string("cannot read ") + what + " " + path + ": " + ossl_reason("invalid PEM");
   return false;

@@ -3,6 +3,9 @@
 #pragma once
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,6 +43,18 @@ inline bool valid_common_name(std::string_view cn) {
   return std::none_of(cn.begin(), cn.end(), [](char c) {
     return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
   });
+}
+
+// True if `path` opens for reading; otherwise `error` says "cannot read <what> <path>:
+// <strerror>" (the libraries' own messages for a missing file are vague).
+inline bool readable(const std::string& path, const char* what, std::string& error) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) {
+    error = std::string("cannot read ") + what + " " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  std::fclose(f);
+  return true;
 }
 
 }  // namespace tern::tls

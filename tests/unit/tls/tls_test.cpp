@@ -193,6 +193,17 @@ TEST_CASE("client certificates", "[tls]") {
     CHECK_FALSE(s->peer_common_name().has_value());
     CHECK(c.failed());
   }
+  SECTION("a certificate not made for clients (extendedKeyUsage serverAuth only)") {
+    ClientOptions co;
+    co.cert = "server.crt";
+    co.key = "server.key";
+    Client c(co);
+    const Outcome o = handshake(c, *s);
+    INFO(s->error());
+    CHECK_FALSE(o.server_ok);
+    CHECK(s->error().find("certificate verify failed") != std::string::npos);
+    CHECK_FALSE(s->peer_common_name().has_value());
+  }
   SECTION("expired certificate") {
     ClientOptions co;
     co.cert = "expired-client.crt";
