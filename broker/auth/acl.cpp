@@ -86,7 +86,11 @@ bool Acl::pattern_applies(const Compiled& c, Op op, const core::ClientIdentity& 
     if (l.kind == Level::Kind::Hash) return true;  // this level and all below, or none
     if (!cur.more()) return false;
     const std::string_view level = cur.next();
-    if (cover && level == "#") return false;  // only a '#' covers a '#'
+    // Only a '#' covers a '#', except that "+/#" covers "#" at the top level: every topic
+    // has a first level, so both match the same set.
+    if (cover && level == "#")
+      return i == 0 && l.kind == Level::Kind::Plus && levels.size() == 2 &&
+             levels[1].kind == Level::Kind::Hash;
     switch (l.kind) {
       case Level::Kind::Plus:
         break;  // any one level; for cover, a '+' or a literal
@@ -158,12 +162,13 @@ bool filter_covers(std::string_view outer, std::string_view inner) {
   if (is_dollar(inner) && (outer.front() == '+' || outer.front() == '#')) return false;
   LevelCursor o(outer);
   LevelCursor in(inner);
-  while (o.more()) {
+  for (bool first = true; o.more(); first = false) {
     const std::string_view ol = o.next();
     if (ol == "#") return true;  // covers the parent level and everything below
     if (!in.more()) return false;
     const std::string_view il = in.next();
-    if (il == "#") return false;  // only '#' covers '#'
+    // Only '#' covers '#', and "+/#", which matches the same set at the top level.
+    if (il == "#") return first && ol == "+" && o.more() && o.next() == "#" && !o.more();
     if (ol == "+") continue;      // covers '+' and any literal level
     if (il == "+" || il != ol) return false;
   }
