@@ -85,6 +85,11 @@ RawClient::RawClient(std::uint16_t port, codec::ProtocolVersion version) : versi
   ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
 
+RawClient::RawClient(std::unique_ptr<ByteLayer> layer, codec::ProtocolVersion version)
+    : layer_(std::move(layer)), version_(version) {
+  REQUIRE(layer_ != nullptr);
+}
+
 RawClient::~RawClient() {
   if (fd_ >= 0) ::close(fd_);
 }
@@ -96,6 +101,10 @@ void RawClient::send(const Packet& p) {
 }
 
 void RawClient::send_bytes(std::string_view bytes) {
+  if (layer_) {
+    layer_->send(bytes);
+    return;
+  }
   if (fd_ < 0) return;
   while (!bytes.empty()) {
     const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
@@ -108,6 +117,11 @@ void RawClient::send_bytes(std::string_view bytes) {
 }
 
 RecvStatus RawClient::fill(Millis timeout) {
+  if (layer_ && !peer_closed_) {
+    const RecvStatus st = layer_->read(rbuf_, timeout);
+    if (st == RecvStatus::Closed) peer_closed_ = true;
+    return st;
+  }
   if (fd_ < 0 || peer_closed_) return RecvStatus::Closed;
   pollfd pfd{fd_, POLLIN, 0};
   int rc;
@@ -196,6 +210,7 @@ std::optional<codec::Disconnect> RawClient::disconnect_seen() const {
 }
 
 void RawClient::drop() {
+  layer_.reset();
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
 }
@@ -318,6 +333,11 @@ void RawClient::disconnect(std::uint8_t reason) {
   codec::Disconnect d;
   d.reason_code = reason;
   send(d);
+  if (layer_) {
+    layer_->shutdown_write();
+    wait_closed(Millis(1000));
+    layer_.reset();
+  }
   if (fd_ >= 0) {
     ::shutdown(fd_, SHUT_WR);
     // Let the broker see DISCONNECT before the FIN turns into a reset on close.

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,17 +31,33 @@ const char* to_string(codec::PacketType t);
 // Short human form of a packet for failure messages, e.g. "PUBLISH q1 id=3 t=a/b".
 std::string describe(const codec::Packet& p);
 
+// A byte transport under a RawClient other than its own plain socket (TLS, WebSocket;
+// see secure.hpp): MQTT bytes in and out. Owns its socket.
+class ByteLayer {
+ public:
+  virtual ~ByteLayer() = default;
+  // Sends all of `bytes`; failures are silent (a later read reports the close).
+  virtual void send(std::string_view bytes) = 0;
+  // Appends what arrives within `timeout` to `out`: Packet when bytes were appended,
+  // Timeout when none arrived, Closed once the peer closed (or the transport failed).
+  virtual RecvStatus read(std::string& out, Millis timeout) = 0;
+  // Ends our direction (TLS close_notify, WebSocket close frame, then FIN).
+  virtual void shutdown_write() = 0;
+};
+
 class RawClient {
  public:
   // Opens a TCP connection to 127.0.0.1:`port`. REQUIREs success.
   RawClient(std::uint16_t port, codec::ProtocolVersion version);
+  // Speaks MQTT over `layer` (already connected, e.g. a finished TLS handshake).
+  RawClient(std::unique_ptr<ByteLayer> layer, codec::ProtocolVersion version);
   ~RawClient();
   RawClient(const RawClient&) = delete;
   RawClient& operator=(const RawClient&) = delete;
 
   codec::ProtocolVersion version() const { return version_; }
   int fd() const { return fd_; }
-  bool is_open() const { return fd_ >= 0 && !peer_closed_; }
+  bool is_open() const { return (fd_ >= 0 || layer_ != nullptr) && !peer_closed_; }
 
   // ---- wire level ----
   void send(const codec::Packet& p);
@@ -88,6 +105,7 @@ class RawClient {
   [[noreturn]] void fail_expect(codec::PacketType want, RecvStatus got) const;
   bool answer_pubrel(const codec::Packet& p);
   int fd_ = -1;
+  std::unique_ptr<ByteLayer> layer_;  // set: all I/O goes through it (fd_ stays -1)
   codec::ProtocolVersion version_;
   std::string rbuf_;
   codec::Packet last_;
