@@ -13,6 +13,7 @@ namespace tern::app {
 CliResult parse_cli(int argc, const char* const* argv, std::string_view version, std::ostream& out,
                     std::ostream& err) {
   CLI::App app{"Tern: an MQTT 3.1.1 / 5.0 broker for IoT edge gateways", "tern"};
+  app.footer("Password files: tern passwd --help");
   app.set_version_flag("--version", "tern " + std::string(version), "Print the version and exit");
 
   CliOptions o;

@@ -1,15 +1,20 @@
 // tern: the broker executable. Wiring only: command line -> configuration -> logging ->
-// net::Server (which owns core::Broker) -> bridges -> run until SIGINT/SIGTERM.
+// security (password file, ACL, TLS files) -> net::Server (which owns core::Broker) ->
+// bridges -> run until SIGINT/SIGTERM; SIGHUP reloads passwords, ACLs and certificates.
+// `tern passwd ...` edits a password file instead (auth::run_passwd).
 // Exit codes: 0 clean stop or valid --check-config; 1 invalid configuration, a listener that
 // cannot bind, or a startup failure; 2 command line usage error.
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <exception>
 #include <iostream>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -18,6 +23,8 @@
 #include "broker/app/cli.hpp"
 #include "broker/app/logging.hpp"
 #include "broker/app/options_map.hpp"
+#include "broker/app/security.hpp"
+#include "broker/auth/passwd_command.hpp"
 #include "broker/config/config.hpp"
 #include "broker/net/server.hpp"
 
@@ -65,6 +72,64 @@ std::optional<std::vector<bridge::BridgeOptions>> load_bridges(const config::Con
   return v;
 }
 
+// The listeners' TLS files and the security state (password file, ACL); every problem on
+// `err`. `load_contexts`: also build each TLS context, as --check-config does (at startup
+// net builds them and names the listener itself).
+std::optional<app::Security> load_security(const config::Config& c, const std::string& source,
+                                           bool load_contexts, std::ostream& err) {
+  std::vector<config::Error> errors;
+  app::check_listener_files(c, load_contexts, errors);
+  std::optional<app::Security> s = app::build_security(c, errors);
+  if (!errors.empty()) {
+    for (const auto& e : errors) err << config::format_error(e, source) << '\n';
+    return std::nullopt;
+  }
+  return s;
+}
+
+void log_security(const config::Config& c, const app::Security& s) {
+  spdlog::info("auth: {} ({} users), acl: {}",
+               c.auth.password_file.empty() ? "no password file" : c.auth.password_file.path,
+               s.users,
+               c.acl ? std::to_string(c.acl->rules.size()) + " rules, default " +
+                           (c.acl->default_allow ? "allow" : "deny")
+                     : std::string("none (everything allowed)"));
+  for (const std::string& w : app::security_warnings(c)) spdlog::warn("{}", w);
+}
+
+// SIGHUP, on loop 0: re-read the file, then swap in the new password file, ACL and TLS
+// settings. Any error keeps the running state; other changes wait for a restart.
+void reload(const app::CliOptions& cli, const config::Config& running, net::Server& server) {
+  const std::string source = cli.config_path.empty() ? "<built-in defaults>" : cli.config_path;
+  spdlog::info("SIGHUP: reloading passwords, ACLs and certificates from {}", source);
+  std::ostringstream err;
+  const std::optional<config::Config> next = load_config(cli, cli.config_path, err);
+  std::vector<config::Error> errors;
+  std::optional<app::ReloadPlan> plan;
+  if (next) plan = app::plan_reload(running, *next, errors);
+  for (const auto& e : errors) err << config::format_error(e, source) << '\n';
+  if (!plan) {
+    std::istringstream lines(err.str());
+    for (std::string line; std::getline(lines, line);) spdlog::error("reload: {}", line);
+    spdlog::error("reload failed: the running passwords, ACLs and certificates stay in force");
+    return;
+  }
+  // Every TLS context was built once by plan_reload, so a failure here is a file changed
+  // in between; the listener then keeps its old context.
+  for (const auto& [name, opts] : plan->tls) {
+    std::string error;
+    if (!server.set_tls(name, opts, error)) {
+      spdlog::error("reload: listener {}: {}; it keeps its previous certificates", name, error);
+    }
+  }
+  server.set_security(plan->security.authenticator, plan->security.acl);
+  for (const std::string& key : plan->needs_restart) {
+    spdlog::warn("reload: changes to {} need a restart; not applied", key);
+  }
+  log_security(*next, plan->security);
+  spdlog::info("reload done: {} TLS listener(s) reloaded", plan->tls.size());
+}
+
 std::string endpoint(const net::BoundListener& l) {
   const bool v6 = l.address.find(':') != std::string::npos;
   return (v6 ? "[" + l.address + "]" : l.address) + ":" + std::to_string(l.port);
@@ -86,6 +151,9 @@ int run_broker(const app::CliOptions& cli) {
   const std::optional<std::vector<bridge::BridgeOptions>> bridge_opts =
       load_bridges(cfg, source, std::cerr);
   if (!bridge_opts) return 1;
+  const std::optional<app::Security> security =
+      load_security(cfg, source, /*load_contexts=*/false, std::cerr);
+  if (!security) return 1;
 
   std::string error;
   if (!app::setup_logging(cfg.log, error)) {
@@ -97,8 +165,23 @@ int run_broker(const app::CliOptions& cli) {
 
   net::ServerOptions net_opts = app::to_server_options(cfg, std::thread::hardware_concurrency());
   spdlog::info("io threads: {}", net_opts.io_threads);
+  log_security(cfg, *security);
+  net_opts.authenticator = security->authenticator;
+  net_opts.access_policy = security->acl;
+  // Set once the server exists; SIGHUP is only handled while run() runs, after that.
+  net::Server* running_server = nullptr;
+  net_opts.on_reload = [&cli, &cfg, &running_server] {
+    if (running_server == nullptr) return;
+    try {
+      reload(cli, cfg, *running_server);
+    } catch (const std::exception& e) {
+      // A reload must never take the broker down.
+      spdlog::error("reload failed: {}; the running state stays in force", e.what());
+    }
+  };
   try {
     net::Server server(std::move(net_opts), app::to_broker_options(cfg));
+    running_server = &server;
     if (!server.start(error)) {
       fail(cfg.log, "cannot start: " + error);
       return 1;
@@ -130,6 +213,7 @@ int run_broker(const app::CliOptions& cli) {
     // disconnect upstream and join each bridge's thread.
     for (auto& b : bridges) b->stop();
     bridges.clear();
+    running_server = nullptr;
   } catch (const std::exception& e) {
     fail(cfg.log, std::string("fatal: ") + e.what());
     return 1;
@@ -142,7 +226,12 @@ int check_config(const app::CliOptions& cli) {
   const std::optional<config::Config> c = load_config(cli, cli.check_path, std::cerr);
   if (!c) return 1;
   // The files bridges name (password, CA, certificate, key) are checked too.
-  if (!load_bridges(*c, cli.check_path, std::cerr)) return 1;
+  const bool bridges_ok = load_bridges(*c, cli.check_path, std::cerr).has_value();
+  // The listeners' certificates and keys are loaded as the listeners would load them, and
+  // the password file is read: every error at once, with the key that named the file.
+  const bool security_ok =
+      load_security(*c, cli.check_path, /*load_contexts=*/true, std::cerr).has_value();
+  if (!bridges_ok || !security_ok) return 1;
   std::cout << "configuration OK\n";
   return 0;
 }
@@ -150,6 +239,11 @@ int check_config(const app::CliOptions& cli) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // `tern passwd ...` is a tool of its own: its arguments are not the broker's options.
+  if (argc >= 2 && std::string_view(argv[1]) == "passwd") {
+    const std::vector<std::string> args(argv + 2, argv + argc);
+    return auth::run_passwd(args, std::cin, std::cout, std::cerr, isatty(0) == 1);
+  }
   const app::CliResult parsed = app::parse_cli(argc, argv, TERN_VERSION, std::cout, std::cerr);
   if (!parsed.options) return parsed.exit_code;
   if (!parsed.options->check_path.empty()) return check_config(*parsed.options);

@@ -346,32 +346,14 @@ TEST_CASE("listener rules: required keys, unique names, distinct binds", "[confi
   CHECK_THAT(report(many), Contains("listeners: at most 64 listeners are allowed"));
 }
 
-TEST_CASE("TLS and WebSocket listeners are refused, not ignored", "[config][errors]") {
-  CHECK_THAT(
-      report("listeners:\n  - name: mqtts\n    bind: \"0.0.0.0:8883\"\n    tls:\n"
-             "      cert: /etc/tern/server.crt\n"),
-      Contains("t.yaml:4: listeners[0].tls: TLS listeners are not available in this build yet"));
-  CHECK_THAT(
-      report("listeners:\n  - name: ws\n    bind: \"0.0.0.0:8080\"\n    protocol: websocket\n"
-             "    path: /mqtt\n"),
-      Contains("t.yaml:4: listeners[0].protocol: WebSocket listeners are not available in "
-               "this build yet") &&
-          Contains("t.yaml:5: listeners[0].path: WebSocket listeners"));
-  CHECK_THAT(report("listeners:\n  - {name: a, bind: \"0.0.0.0:1\", allow_anonymous: true}\n"),
-             Contains("listeners[0].allow_anonymous: authentication is not available"));
-}
-
 TEST_CASE("sections not implemented yet are errors, not silently ignored", "[config][errors]") {
-  for (const char* section : {"auth", "acl", "http", "sys_topics", "dead_letter"}) {
+  for (const char* section : {"http", "sys_topics", "dead_letter"}) {
     const std::string r = report(std::string("# x\n") + section + ":\n  anything: 1\n");
     INFO(r);
     CHECK_THAT(r, Contains(std::string("t.yaml:2: ") + section + ": ") &&
                       Contains("not supported yet in this build"));
     CHECK(count_lines(r) == 1);  // the section's keys are not reported one by one
   }
-  CHECK_THAT(report("limits:\n  connect_rate: 200/s\n"),
-             Contains("t.yaml:2: limits.connect_rate: limits.connect_rate is not supported yet"));
-  CHECK_THAT(report("limits:\n  memory_budget: 128MiB\n"), Contains("not supported yet"));
 }
 
 TEST_CASE("cross-field rules", "[config][errors]") {
