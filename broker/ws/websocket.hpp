@@ -1,8 +1,10 @@
 // The server side of a WebSocket connection carrying MQTT (MQTT 5.0 section 6, RFC 6455)
 // as a sans-IO layer between TLS (or the socket) and the codec: transport bytes in, MQTT
 // bytes out, and MQTT bytes wrapped into binary frames on the way back. It parses the HTTP
-// upgrade (path, "mqtt" subprotocol), unmasks client frames, reassembles fragments,
-// answers pings and closes, and enforces size limits. Owns only its small buffers.
+// upgrade (path, "mqtt" subprotocol), unmasks client frames and streams their payload out
+// as it arrives (fragments in order; MQTT needs no message boundaries), answers pings and
+// closes, and enforces size limits. Owns only the pending request and a partial frame
+// header or control frame (at most 139 bytes once open).
 // Thread safety: not thread-safe; one connection, one thread.
 #pragma once
 

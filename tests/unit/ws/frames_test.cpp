@@ -137,7 +137,7 @@ TEST_CASE("ws frames: server frames are single unmasked binary frames of minimal
   CHECK(s.output().empty());
 }
 
-TEST_CASE("ws frames: the peer closes; we echo its code once and stop") {
+TEST_CASE("ws frames: the peer closes, we echo its code once and stop") {
   SECTION("with a code and a UTF-8 reason") {
     ServerSession s = open_session();
     std::string app;
@@ -188,7 +188,7 @@ TEST_CASE("ws frames: the peer closes; we echo its code once and stop") {
   }
 }
 
-TEST_CASE("ws frames: we close; data is dropped until the peer's close completes it") {
+TEST_CASE("ws frames: we close, data is dropped until the peer's close completes it") {
   ServerSession s = open_session();
   s.close(1001);
   CHECK(s.state() == State::Closing);
