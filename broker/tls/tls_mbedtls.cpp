@@ -327,16 +327,16 @@ class MbedSession final : public Session {
     return true;
   }
 
-  // Decrypts every complete record; stops when mbed TLS wants more input.
+  // Decrypts every complete record; stops when mbed TLS wants more input. Reads through a
+  // stack buffer so that `plain` grows by exactly what was decrypted.
   bool read_records(std::string& plain) {
-    static constexpr std::size_t kChunk = 16384;  // one TLS record's plaintext
+    unsigned char buf[16384];  // one TLS record's plaintext
     for (;;) {
-      const std::size_t old = plain.size();
-      plain.resize(old + kChunk);
-      const int ret =
-          mbedtls_ssl_read(&ssl_, reinterpret_cast<unsigned char*>(plain.data() + old), kChunk);
-      plain.resize(old + (ret > 0 ? static_cast<std::size_t>(ret) : 0));
-      if (ret > 0) continue;
+      const int ret = mbedtls_ssl_read(&ssl_, buf, sizeof(buf));
+      if (ret > 0) {
+        plain.append(reinterpret_cast<const char*>(buf), static_cast<std::size_t>(ret));
+        continue;
+      }
       if (ret == MBEDTLS_ERR_SSL_WANT_READ || ret == 0) return true;
       if (ret == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
         peer_closed_ = true;

@@ -9,11 +9,7 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <climits>
-#include <cstdio>
 #include <cstring>
-#include <vector>
 
 #include "broker/tls/tls.hpp"
 #include "broker/tls/tls_util.hpp"
@@ -195,16 +191,18 @@ class OsslSession final : public Session {
     return true;
   }
 
-  // Decrypts every complete record; stops when OpenSSL wants more input.
+  // Decrypts every complete record; stops when OpenSSL wants more input. Reads through a
+  // stack buffer so that `plain` grows by exactly what was decrypted (it is the
+  // connection's read buffer; reading in place would add a record's worth of capacity).
   bool read_records(std::string& plain) {
-    static constexpr std::size_t kChunk = 16384;  // one TLS record's plaintext
+    char buf[16384];  // one TLS record's plaintext
     for (;;) {
-      const std::size_t old = plain.size();
-      plain.resize(old + kChunk);
       std::size_t got = 0;
-      const int ret = SSL_read_ex(ssl_, plain.data() + old, kChunk, &got);
-      plain.resize(old + got);
-      if (ret == 1) continue;
+      const int ret = SSL_read_ex(ssl_, buf, sizeof(buf), &got);
+      if (ret == 1) {
+        plain.append(buf, got);
+        continue;
+      }
       const int e = SSL_get_error(ssl_, ret);
       if (e == SSL_ERROR_WANT_READ) return true;
       if (e == SSL_ERROR_ZERO_RETURN) {

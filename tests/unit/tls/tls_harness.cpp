@@ -96,7 +96,9 @@ void Client::fail(int ret) {
   }
   error_ = "ssl error " + std::to_string(e) + ": " + buf;
   const long vr = SSL_get_verify_result(ssl_);
-  if (vr != X509_V_OK) error_ += std::string(" (verify: ") + X509_verify_cert_error_string(vr) + ")";
+  if (vr != X509_V_OK) {
+    error_ += std::string(" (verify: ") + X509_verify_cert_error_string(vr) + ")";
+  }
   ERR_clear_error();
 }
 
