@@ -3,6 +3,7 @@
 // CTR-DRBG; a session is one mbedtls_ssl_context whose bio callbacks read from the bytes
 // handed to feed() and append to output().
 #include <mbedtls/ctr_drbg.h>
+#include <mbedtls/ecp.h>
 #include <mbedtls/entropy.h>
 #include <mbedtls/error.h>
 #include <mbedtls/oid.h>
@@ -384,6 +385,23 @@ class MbedContext final : public ServerContext {
   std::shared_ptr<const Shared> shared_;
 };
 
+// mbed TLS computes an EC group's fixed-point table (for k*G) on first use and stores it
+// in the group without a lock. The server key and the CA keys are shared by sessions on
+// every io thread, so the tables are built here, before the context is shared.
+void precompute_ec(mbedtls_pk_context& pk, Shared& sh) {
+  if (!mbedtls_pk_can_do(&pk, MBEDTLS_PK_ECKEY)) return;
+  mbedtls_ecp_keypair* kp = mbedtls_pk_ec(pk);
+  mbedtls_ecp_point r;
+  mbedtls_mpi one;
+  mbedtls_ecp_point_init(&r);
+  mbedtls_mpi_init(&one);
+  if (mbedtls_mpi_lset(&one, 1) == 0) {
+    mbedtls_ecp_mul(&kp->grp, &r, &one, &kp->grp.G, &Shared::rng, &sh);
+  }
+  mbedtls_mpi_free(&one);
+  mbedtls_ecp_point_free(&r);
+}
+
 // Parses a PEM certificate file; every certificate in it must parse.
 bool load_certs(mbedtls_x509_crt* crt, const std::string& path, const char* what,
                 std::string& error) {
@@ -481,6 +499,10 @@ std::shared_ptr<const ServerContext> ServerContext::create(const ServerOptions& 
                                              : MBEDTLS_SSL_VERIFY_OPTIONAL);
   }
   if (!opts.ciphers.empty() && !apply_ciphers(*sh, opts.ciphers, error)) return nullptr;
+  precompute_ec(sh->key, *sh);
+  for (mbedtls_x509_crt* c = &sh->ca; c != nullptr && c->raw.p != nullptr; c = c->next) {
+    precompute_ec(c->pk, *sh);
+  }
   return std::make_shared<MbedContext>(std::move(sh));
 }
 
