@@ -354,7 +354,11 @@ std::shared_ptr<const ServerContext> ServerContext::create(const ServerOptions& 
   }
   auto shared = std::make_shared<Shared>();
   shared->ctx = SSL_CTX_new(TLS_server_method());
-  shared->bio_method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "tern");
+  // A fixed type: BIO_get_new_index() hands out one of ~128 indices per call, and every
+  // certificate reload creates a context. 127 is below the dynamic range and above
+  // OpenSSL's own types; the type only matters to BIO_find_type(), which nobody calls.
+  static constexpr int kBioType = (BIO_TYPE_START - 1) | BIO_TYPE_SOURCE_SINK;
+  shared->bio_method = BIO_meth_new(kBioType, "tern");
   if (shared->ctx == nullptr || shared->bio_method == nullptr ||
       BIO_meth_set_write(shared->bio_method, bio_write) != 1 ||
       BIO_meth_set_read(shared->bio_method, bio_read) != 1 ||

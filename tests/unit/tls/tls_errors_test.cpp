@@ -100,3 +100,14 @@ TEST_CASE("TLS 1.3 availability matches supports_tls13()", "[tls]") {
     CHECK(has(err, "TLS 1.3"));
   }
 }
+
+TEST_CASE("contexts can be created again and again (certificate reloads)", "[tls]") {
+  const ServerOptions o = server_options();
+  for (int i = 0; i < 300; ++i) {
+    std::string err;
+    auto ctx = ServerContext::create(o, err);
+    INFO("context " << i << ": " << err);
+    REQUIRE(ctx != nullptr);
+    REQUIRE(ctx->new_session() != nullptr);
+  }
+}
