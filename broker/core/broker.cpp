@@ -23,7 +23,8 @@ struct PruneOnExit {
 };
 }  // namespace
 
-Broker::Impl::Impl(BrokerOptions o) : opts(std::move(o)) {
+Broker::Impl::Impl(BrokerOptions o)
+    : opts(std::move(o)), anonymous(std::make_shared<const ClientIdentity>()) {
   actions.reserve(64);
 }
 
@@ -136,6 +137,7 @@ Session& Broker::Impl::create_session(const std::string& client_id) {
   auto s = std::make_unique<Session>();
   s->key = key;
   s->client_id = client_id;
+  s->queue.set_meter(&queue_mem);
   Session& ref = *s;
   sessions.emplace(key, std::move(s));
   by_client_id[client_id] = key;
@@ -148,7 +150,7 @@ void Broker::Impl::destroy_session(Session& s, Time now) {
   if (s.pending_will) {
     codec::Will w = std::move(s.pending_will->will);
     s.pending_will.reset();
-    publish_will(s.client_id, std::move(w), now);
+    publish_will(s.client_id, std::move(w), will_identity(s), now);
   }
   for (const auto& sub : s.subscriptions) tree.unsubscribe(sub.first, s.key);
   stats.queued_messages -= queued_total(s);
@@ -250,7 +252,7 @@ void Broker::Impl::fire_session(Session& s, Time now) {
   if (s.pending_will && s.pending_will->due <= now) {
     codec::Will w = std::move(s.pending_will->will);
     s.pending_will.reset();
-    publish_will(s.client_id, std::move(w), now);
+    publish_will(s.client_id, std::move(w), will_identity(s), now);
     if (durable(s)) persist_session(s);
   }
   if (auto e = s.queue.earliest_expiry(); e && *e <= now) {
@@ -478,6 +480,7 @@ const BrokerStats& Broker::stats() const {
   s.sessions = impl_->sessions.size();
   s.subscriptions = impl_->tree.size();
   s.retained_messages = impl_->retained.size();
+  s.queued_bytes = impl_->queue_mem.bytes;
   return s;
 }
 

@@ -49,6 +49,9 @@ struct Broker::Impl {
   BrokerOptions opts;
   BrokerStats stats;
   ActionList actions;
+  // RAM of queued messages, against opts.memory_budget. Declared before `sessions`, whose
+  // queues give their bytes back to it when destroyed.
+  QueueMemory queue_mem;
 
   TopicTree tree;
   RetainedStore retained;
@@ -74,6 +77,16 @@ struct Broker::Impl {
   std::size_t shared_count = 0;
   std::uint64_t match_epoch = 0;
   std::vector<MessagePtr> retained_scratch;
+
+  // ---- security and limits (security.cpp)
+  // Authorization; null = everything allowed, and then no check costs more than this test.
+  std::shared_ptr<const AccessPolicy> access;
+  // Bumped by every set_access_policy (never 0): a queued message allowed under an older
+  // policy is asked again before it is sent (QueuedMessage::acl_epoch).
+  std::uint32_t policy_epoch = 1;
+  // The identity of clients that connect without set_connect_auth (or with no username on
+  // listener 0), shared so that such sessions allocate nothing for it.
+  std::shared_ptr<const ClientIdentity> anonymous;
 
   // ---- persistence (persist.cpp); all inert while `persist` is empty
   std::optional<PersistenceOptions> persist;
@@ -175,6 +188,44 @@ struct Broker::Impl {
   }
   void release_acks(Time now, std::uint64_t failed_token);
 
+  // ---- security and limits (security.cpp)
+  // Internal clients (bridges) are trusted: never asked about, never rate or topic limited.
+  static bool trusted(const Session& s) {
+    return s.policy != nullptr || s.client_id.starts_with(kInternalClientPrefix);
+  }
+  const ClientIdentity& identity_of(const Session& s) const {
+    return s.identity ? *s.identity : *anonymous;
+  }
+  // Whom to ask about s's will when it is published; null = do not ask (trusted, or a
+  // session restored from storage whose identity is unknown: its will was allowed at
+  // CONNECT).
+  const ClientIdentity* will_identity(const Session& s) const {
+    return trusted(s) ? nullptr : s.identity.get();
+  }
+  // may_receive for a delivery to s. True when no policy is set, s is trusted or its
+  // identity is not known yet (then drain asks before sending). Sets `epoch` to
+  // policy_epoch when the policy was asked and allowed it. A denial is counted.
+  bool may_deliver(const Session& s, const Message& m, std::uint32_t& epoch) {
+    if (!access) return true;
+    return may_deliver_slow(s, m, epoch);
+  }
+  bool may_deliver_slow(const Session& s, const Message& m, std::uint32_t& epoch);
+  // True when `topic` (a name, or a filter without its $share prefix) passes
+  // max_topic_length / max_topic_levels.
+  bool topic_within_limits(std::string_view topic) const {
+    if (opts.max_topic_length == 0 && opts.max_topic_levels == 0) return true;
+    return topic_within_limits_slow(topic);
+  }
+  bool topic_within_limits_slow(std::string_view topic) const;
+  // Takes one PUBLISH of `payload_bytes` from c's buckets; false when over either rate.
+  bool take_publish_tokens(ConnectionState& c, std::size_t payload_bytes, Time now);
+  // memory_budget: whether queueing m in RAM stays within it (a message another queue
+  // already holds costs nothing more).
+  bool within_memory_budget(const Message& m) const {
+    return opts.memory_budget == 0 || m.queue_refs > 0 ||
+           queue_mem.bytes + m.size_bytes() <= opts.memory_budget;
+  }
+
   // ---- packet handlers (handle_*.cpp)
   void handle_connect(ConnectionState& c, codec::Connect&& p, Time now);
   void refuse_connect(ConnectionState& c, ProtocolVersion v, std::uint8_t code,
@@ -200,7 +251,9 @@ struct Broker::Impl {
   // ---- wills (will.cpp)
   // The connection ended without DISCONNECT 0x00: publish now or after the delay.
   void schedule_will(Session& s, codec::Will&& w, ProtocolVersion v, Time now);
-  void publish_will(const std::string& client_id, codec::Will&& w, Time now);
+  // `who`: whom to ask may_publish (null: not asked, see will_identity).
+  void publish_will(const std::string& client_id, codec::Will&& w, const ClientIdentity* who,
+                    Time now);
 
   // ---- outbound (outbound.cpp)
   void deliver(Session& s, const MessagePtr& msg, std::uint8_t qos, bool retain,

@@ -50,6 +50,15 @@ struct DeferredAck {
   std::uint8_t reason_code = 0;
 };
 
+// Token buckets for BrokerOptions::publish_rate / publish_bytes_rate, each holding one
+// second's worth and refilled from the time of the last PUBLISH. Allocated on a network
+// client's first PUBLISH, and only while a limit is set.
+struct RateBuckets {
+  double messages = 0;
+  double bytes = 0;
+  Time refilled{};
+};
+
 struct ConnectionState {
   ConnId id = 0;
   ConnPhase phase = ConnPhase::AwaitConnect;
@@ -78,6 +87,13 @@ struct ConnectionState {
   // answered at once, so this counts QoS 2 awaiting PUBREL). Checked against our Receive
   // Maximum; per connection because the client's send quota restarts with each one.
   std::uint32_t inbound_unacked = 0;
+
+  // Broker::set_connect_auth: the transport's verdict on the coming CONNECT, and who the
+  // client is (null: no username, listener 0). The identity moves to the Session when the
+  // CONNECT is accepted.
+  AuthVerdict auth_verdict = AuthVerdict::Accepted;
+  std::shared_ptr<const ClientIdentity> identity;
+  std::unique_ptr<RateBuckets> rate;  // null until needed (see RateBuckets)
 
   // Set for an internal client (Broker::on_open_internal); null for network clients.
   std::unique_ptr<InternalSessionOptions> internal;

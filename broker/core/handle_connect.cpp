@@ -47,6 +47,42 @@ void Broker::Impl::handle_connect(ConnectionState& c, codec::Connect&& p, Time n
     // Known before any refusal: a refusing CONNACK's Reason String must not take it past
     // the client's Maximum Packet Size either [MQTT-3.2.2-19].
     c.client_max_packet_size = p.props.maximum_packet_size.value_or(0);
+  }
+
+  // The transport's verdict (set_connect_auth), before anything else about the CONNECT is
+  // looked at and before any session is touched: the codec already refused malformed
+  // packets ([MQTT-3.1.4-1]); authentication comes next (3.1.4, v5 [MQTT-3.1.4-2]), so a
+  // refused client learns nothing more about the server. Refused: CONNACK with the code
+  // for its version, session present 0, then close: v5 [MQTT-3.2.2-6] / [MQTT-3.2.2-7],
+  // 3.1.1 [MQTT-3.2.2-4] / [MQTT-3.2.2-5].
+  if (c.auth_verdict != AuthVerdict::Accepted) {
+    std::uint8_t code = 0;
+    const char* why = "";
+    switch (c.auth_verdict) {
+      case AuthVerdict::BadCredentials:
+        code = v5 ? rc(ReasonCode::BadUserNameOrPassword)
+                  : static_cast<std::uint8_t>(codec::ConnackCode311::BadUserNameOrPassword);
+        why = "bad user name or password";
+        break;
+      case AuthVerdict::NotAuthorized:
+        code = v5 ? rc(ReasonCode::NotAuthorized)
+                  : static_cast<std::uint8_t>(codec::ConnackCode311::NotAuthorized);
+        why = "not authorized";
+        break;
+      case AuthVerdict::VersionRefused:
+      case AuthVerdict::Accepted:
+        // The listener does not take this protocol version (3.2.2.2 0x84; 3.1.1 0x01).
+        code = v5 ? rc(ReasonCode::UnsupportedProtocolVersion)
+                  : static_cast<std::uint8_t>(codec::ConnackCode311::UnacceptableProtocolVersion);
+        why = "protocol version not accepted on this listener";
+        break;
+    }
+    ++stats.auth_refused;
+    refuse_connect(c, p.version, code, why, now);
+    return;
+  }
+
+  if (v5) {
     // No enhanced authentication method is supported yet [MQTT-4.12.0-1].
     if (p.props.authentication_method) {
       refuse_connect(c, p.version, rc(ReasonCode::BadAuthenticationMethod),
@@ -107,6 +143,32 @@ void Broker::Impl::handle_connect(ConnectionState& c, codec::Connect&& p, Time n
     return;
   }
 
+  // The will's topic, for network clients: within the topic limits, and one the client may
+  // publish to (its identity and the client id it ends up with, which ACL patterns use).
+  // v5 CONNACK has codes for both (3.2.2.2: 0x90 Topic Name invalid, "the Will Topic Name
+  // is not malformed, but is not accepted by this Server"; 0x87 Not authorized). 3.1.1 has
+  // neither, and 0x05 Not authorized is the closest refusal (3.1.1 3.1.4: "an appropriate
+  // CONNACK response with a non-zero return code", then close).
+  if (p.will && !c.internal) {
+    if (!topic_within_limits(p.will->topic)) {
+      ++stats.topic_refused;
+      refuse_connect(c, p.version,
+                     v5 ? rc(ReasonCode::TopicNameInvalid)
+                        : static_cast<std::uint8_t>(codec::ConnackCode311::NotAuthorized),
+                     "will topic over the configured limits", now);
+      return;
+    }
+    if (access &&
+        !access->may_publish(c.identity ? *c.identity : *anonymous, client_id, p.will->topic)) {
+      ++stats.denied_publish;
+      refuse_connect(c, p.version,
+                     v5 ? rc(ReasonCode::NotAuthorized)
+                        : static_cast<std::uint8_t>(codec::ConnackCode311::NotAuthorized),
+                     "will topic not authorized", now);
+      return;
+    }
+  }
+
   // Keep-alive: v5 Server Keep Alive overrides the client's value when we cap it
   // [MQTT-3.2.2-21]. 3.1.1 cannot be told, so its value stands.
   std::uint16_t keep_alive = p.keep_alive;
@@ -158,6 +220,10 @@ void Broker::Impl::handle_connect(ConnectionState& c, codec::Connect&& p, Time n
   }
   s->conn = c.id;
   s->live = &c;
+  // Who the session belongs to from now on (also while it is offline): the ACL asks about
+  // this identity for deliveries, queueing and its will.
+  s->identity = c.identity ? std::move(c.identity) : anonymous;
+  c.identity.reset();
 
   c.phase = ConnPhase::Connected;
   c.session = s->key;

@@ -126,6 +126,52 @@ void Broker::Impl::handle_publish(ConnectionState& c, codec::Publish&& p, Time n
     return;
   }
 
+  if (!c.internal) {
+    // Per-connection publish rates (internal clients are exempt): over either, v5 gets
+    // DISCONNECT 0x96 Message rate too high; 3.1.1 has no way to say it and is closed.
+    // The will is published, as for any close the server initiates [MQTT-3.1.2-8].
+    if (!take_publish_tokens(c, p.payload.size(), now)) {
+      ++stats.rate_limited;
+      close(c, ReasonCode::MessageRateTooHigh, EventKind::Disconnected, "publish rate exceeded",
+            true, true, now);
+      return;
+    }
+    // Topic limits, on the topic after alias resolution. v5: PUBACK/PUBREC 0x90 Topic
+    // Name invalid ("not malformed, but not accepted", 3.4.2.1 / 3.5.2.1); a QoS 0 message
+    // has no acknowledgement and is dropped. 3.1.1 cannot be told: the connection is closed
+    // ([MQTT-3.3.5-2] leaves a server that will not take a PUBLISH the choice between a
+    // positive acknowledgement and closing; a silent loss would be worse here).
+    if (!topic_within_limits(p.topic)) {
+      ++stats.topic_refused;
+      if (!v5) {
+        close(c, ReasonCode::TopicNameInvalid, EventKind::Disconnected,
+              "topic name over the configured limits", true, true, now);
+      } else if (p.qos > 0) {
+        ack(rc(ReasonCode::TopicNameInvalid), "topic name over the configured limits");
+      }
+      return;
+    }
+    // Authorization, on the resolved topic. A denied message is neither routed nor
+    // retained. v5: PUBACK/PUBREC 0x87 Not authorized (a PUBREC >= 0x80 ends the QoS 2
+    // exchange, 4.3.3, so no packet id is kept); QoS 0 is dropped. 3.1.1 has no way to
+    // say it [MQTT-3.3.5-2]: a positive acknowledgement by the normal QoS rules (QoS 2
+    // keeps its id until PUBREL, so a resend is acknowledged and still not routed).
+    if (access && !access->may_publish(identity_of(s), c.client_id, p.topic)) {
+      ++stats.denied_publish;
+      if (v5) {
+        if (p.qos > 0) ack(rc(ReasonCode::NotAuthorized), "not authorized");
+        return;
+      }
+      if (p.qos == 2) {
+        s.add_inbound_qos2(p.packet_id);  // [MQTT-4.3.3-9]
+        ++c.inbound_unacked;
+        if (durable(s)) persist_session(s);
+      }
+      if (p.qos > 0) ack(0, "");
+      return;
+    }
+  }
+
   ++stats.messages_received;
   stats.bytes_received += p.payload.size();
 
@@ -222,16 +268,47 @@ void Broker::Impl::route(const MessagePtr& msg, Time now) {
         const std::size_t start = g.next % n;
         std::size_t pick = start;
         Session* chosen = nullptr;
-        for (std::size_t i = 0; i < n; ++i) {
-          const std::size_t idx = (start + i) % n;
-          Session* s = find_session(g.members[idx].session);
-          if (s && online_conn(*s)) {
-            chosen = s;
-            pick = idx;
-            break;
+        if (!access) {
+          for (std::size_t i = 0; i < n; ++i) {
+            const std::size_t idx = (start + i) % n;
+            Session* s = find_session(g.members[idx].session);
+            if (s && online_conn(*s)) {
+              chosen = s;
+              pick = idx;
+              break;
+            }
+          }
+          if (!chosen) chosen = find_session(g.members[start].session);
+        } else {
+          // Only members that may read it are candidates (online first), so a member the
+          // policy filters out does not swallow the group's copy. deliver() asks again.
+          std::uint32_t epoch = 0;
+          std::size_t offline = n;
+          for (std::size_t i = 0; i < n && !chosen; ++i) {
+            const std::size_t idx = (start + i) % n;
+            Session* s = find_session(g.members[idx].session);
+            if (!s || (online_conn(*s) == nullptr && offline < n)) continue;
+            const std::uint64_t denied = stats.denied_receive;
+            const bool ok = may_deliver(*s, *msg, epoch);
+            stats.denied_receive = denied;  // counted once per group below
+            if (!ok) continue;
+            if (online_conn(*s)) {
+              chosen = s;
+              pick = idx;
+            } else {
+              offline = idx;
+            }
+          }
+          if (!chosen && offline < n) {
+            chosen = find_session(g.members[offline].session);
+            pick = offline;
+          }
+          if (!chosen) {
+            ++stats.denied_receive;  // no member may read it
+            g.next = start + 1;
+            return;
           }
         }
-        if (!chosen) chosen = find_session(g.members[start].session);
         g.next = pick + 1;
         if (!chosen) return;
         const SubOptions& o = g.members[pick].opts;

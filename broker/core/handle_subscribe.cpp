@@ -19,6 +19,12 @@ bool over_quota(const BrokerOptions& o, const Session& s, std::size_t filter_byt
          s.subscription_bytes + filter_bytes > o.max_subscription_bytes_per_session;
 }
 
+// The topic filter proper: without a $share/<group>/ prefix. REQUIRES: a valid filter.
+std::string_view topic_part(const std::string& filter) {
+  if (auto sh = codec::parse_shared(filter)) return sh->filter;
+  return filter;
+}
+
 }  // namespace
 
 void Broker::Impl::handle_subscribe(ConnectionState& c, codec::Subscribe&& p, Time now) {
@@ -71,6 +77,21 @@ void Broker::Impl::handle_subscribe(ConnectionState& c, codec::Subscribe&& p, Ti
     } else if (sub_id != 0 && !opts.subscription_identifiers) {
       code = rc(ReasonCode::SubscriptionIdentifiersNotSupported);
       failure = "subscription identifiers not supported";
+    } else if (!c.internal && !topic_within_limits(topic_part(e.filter))) {
+      // Over max_topic_length / max_topic_levels (network clients only; a $share/<group>/
+      // prefix is not part of the topic filter, 4.8.2): v5 0x8F Topic Filter invalid
+      // ("correctly formed, but not accepted", 3.9.3), 3.1.1 0x80 Failure.
+      code = v5 ? rc(ReasonCode::TopicFilterInvalid) : 0x80;
+      failure = "topic filter over the configured limits";
+      ++stats.topic_refused;
+    } else if (access && !c.internal &&
+               !access->may_subscribe(identity_of(s), s.client_id, topic_part(e.filter))) {
+      // Not authorized: v5 0x87 (3.9.3), 3.1.1 0x80 Failure; nothing is stored, and an
+      // existing subscription with this filter stays as it was (may_receive still filters
+      // what it delivers).
+      code = v5 ? rc(ReasonCode::NotAuthorized) : 0x80;
+      failure = "not authorized";
+      ++stats.denied_subscribe;
     } else if (!s.subscriptions.count(e.filter) && over_quota(opts, s, e.filter.size())) {
       // A replacement never counts against the quota; a new filter past it is refused
       // (v5 3.9.3 0x97 Quota exceeded; 3.1.1 0x80 Failure).

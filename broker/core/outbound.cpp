@@ -47,6 +47,9 @@ void Broker::Impl::count_drop(Session& s, bool oldest) {
 
 void Broker::Impl::deliver(Session& s, const MessagePtr& msg, std::uint8_t qos, bool retain,
                            std::span<const std::uint32_t> ids, Time now) {
+  // Authorization before the message is sent or queued (one null test without a policy).
+  std::uint32_t acl_epoch = 0;
+  if (!may_deliver(s, *msg, acl_epoch)) return;
   if (ConnectionState* c = online_conn(s)) {
     if (s.dur && s.dur->disk_count > 0) {
       // A stored backlog is draining: the message goes behind it.
@@ -58,7 +61,8 @@ void Broker::Impl::deliver(Session& s, const MessagePtr& msg, std::uint8_t qos, 
         return;
       }
     } else if (s.queue.empty() && s.inflight.size() < window(*c)) {
-      start_flight(*c, s, QueuedMessage{msg, qos, retain, {ids.begin(), ids.end()}}, now);
+      start_flight(*c, s, QueuedMessage{msg, qos, retain, acl_epoch, {ids.begin(), ids.end()}},
+                   now);
       return;
     }
   } else if (qos == 0 &&
@@ -67,12 +71,21 @@ void Broker::Impl::deliver(Session& s, const MessagePtr& msg, std::uint8_t qos, 
     if (s.policy) ++s.policy->dropped_qos0;
     return;
   }
-  enqueue(s, QueuedMessage{msg, qos, retain, {ids.begin(), ids.end()}});
+  enqueue(s, QueuedMessage{msg, qos, retain, acl_epoch, {ids.begin(), ids.end()}});
 }
 
 void Broker::Impl::enqueue(Session& s, QueuedMessage&& m) {
   if (durable(s)) {
-    durable_enqueue(s, std::move(m));
+    durable_enqueue(s, std::move(m));  // past the budget: on disk only
+    return;
+  }
+  if (!within_memory_budget(*m.msg)) {
+    // Without a disk to spill to, a message past the budget is not queued. Only queueing
+    // is refused: direct sends to online sessions with room in their window go on, and
+    // draining gives bytes back, so nothing waits on the budget.
+    ++stats.dropped_memory_budget;
+    // A bridge queue with the Reject policy reports it to a v5 publisher as a full queue.
+    if (s.policy && s.policy->opts.overflow == OverflowPolicy::Reject) route_rejected = true;
     return;
   }
   const std::size_t before = s.queue.size();
@@ -228,6 +241,17 @@ void Broker::Impl::drain(ConnectionState& c, Session& s, Time now) {
       --stats.queued_messages;
       ++stats.dropped_expired;
       continue;
+    }
+    if (access && front.acl_epoch != policy_epoch && !trusted(s)) {
+      // Queued without a check under the current policy and identity (see security.cpp):
+      // asked now, before it can reach the socket.
+      if (!access->may_receive(identity_of(s), s.client_id, front.msg->topic)) {
+        queue_removed(s, s.queue.pop_front());
+        --stats.queued_messages;
+        ++stats.denied_receive;
+        continue;
+      }
+      front.acl_epoch = policy_epoch;
     }
     if (front.qos > 0 && s.inflight.size() >= window(c)) break;  // [MQTT-3.3.4-9]
     QueuedMessage m = s.queue.pop_front();

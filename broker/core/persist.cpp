@@ -14,6 +14,7 @@
 // Queue entries and new in-flight flows are written as inserts (their keys are new), so a
 // message queued or sent and acknowledged before its commit cancels out in the storage
 // layer: no write, and no fsync to wait for (storage/committer.hpp).
+#include <algorithm>
 #include <cassert>
 #include <utility>
 
@@ -223,9 +224,12 @@ void Broker::Impl::durable_enqueue(Session& s, QueuedMessage&& m) {
                      view(*m.msg), m.msg);
   ++stats.queued_messages;
   const PersistenceOptions& o = *persist;
+  // Past memory_budget the RAM window counts as full: the message stays on disk only,
+  // and is read back as the window drains.
   const bool window_full =
       s.queue.size() >= o.queue_window ||
-      (!s.queue.empty() && s.queue.bytes() + size > o.queue_window_bytes);
+      (!s.queue.empty() && s.queue.bytes() + size > o.queue_window_bytes) ||
+      !within_memory_budget(*m.msg);
   if (d.disk_count > 0 || window_full) {
     // Past the RAM window: on disk only, read back in order as the window drains.
     if (d.disk_count == 0) d.disk_from = m.seq;
@@ -259,9 +263,16 @@ bool Broker::Impl::refill(Session& s) {
   DurableState& d = *s.dur;
   const PersistenceOptions& o = *persist;
   const std::size_t room = s.queue.size() < o.queue_window ? o.queue_window - s.queue.size() : 1;
+  // Within memory_budget too; read_queue always hands over the first entry, so a session
+  // draining while the budget is used up still moves, one message at a time.
+  std::size_t max_bytes = o.queue_window_bytes;
+  if (opts.memory_budget != 0) {
+    const std::uint64_t left =
+        queue_mem.bytes < opts.memory_budget ? opts.memory_budget - queue_mem.bytes : 0;
+    max_bytes = static_cast<std::size_t>(std::min<std::uint64_t>(max_bytes, left));
+  }
   std::vector<storage::QueueEntry> got;
-  const storage::Status st =
-      o.store->read_queue(s.client_id, d.disk_from, room, o.queue_window_bytes, got);
+  const storage::Status st = o.store->read_queue(s.client_id, d.disk_from, room, max_bytes, got);
   if (!st.ok()) ++stats.storage_failures;
   if (got.empty()) {
     if (st.ok() && d.spill_token <= durable_token) {

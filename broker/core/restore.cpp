@@ -106,7 +106,14 @@ class Restorer final : public storage::LoadVisitor {
     std::uint64_t head_bytes = 0;
     std::uint64_t last_head_seq = 0;
     bool expires = false;
+    // Within memory_budget: what does not fit stays on disk and is read back later.
+    std::size_t taken = 0;
     for (storage::QueueEntry& e : head) {
+      if (d_.opts.memory_budget != 0 &&
+          d_.queue_mem.bytes + e.message.topic.size() + e.message.payload.size() >
+              d_.opts.memory_budget)
+        break;
+      ++taken;
       QueuedMessage q;
       q.msg = d_.from_stored(std::move(e.message));
       q.qos = e.qos;
@@ -122,9 +129,11 @@ class Restorer final : public storage::LoadVisitor {
     if (info.count > 0) {
       DurableState& dur = *s.dur;
       dur.next_seq = info.last_seq + 1;
-      dur.disk_count = info.count > head.size() ? info.count - head.size() : 0;
+      dur.disk_count = info.count > taken ? info.count - taken : 0;
       dur.disk_bytes = info.bytes > head_bytes ? info.bytes - head_bytes : 0;
-      dur.disk_from = head.empty() ? info.first_seq : last_head_seq + 1;
+      dur.disk_from = taken < head.size() ? head[taken].seq
+                      : taken == 0       ? info.first_seq
+                                         : last_head_seq + 1;
       d_.stats.queued_messages += s.queue.size() + dur.disk_count;
       d_.stats.queued_on_disk += dur.disk_count;
     }
@@ -168,7 +177,7 @@ class Restorer final : public storage::LoadVisitor {
   // After every record is in: wills go out now that their subscribers are restored.
   void finish() {
     for (auto& [client_id, will] : wills_now_) {
-      d_.publish_will(client_id, std::move(will), now_);
+      d_.publish_will(client_id, std::move(will), nullptr, now_);  // identity unknown
       ++stats_.wills_published;
     }
     for (auto& [key, will] : crashed_) {

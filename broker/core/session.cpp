@@ -19,6 +19,7 @@ std::size_t MessageQueue::push(QueuedMessage&& m, const QueueLimits& limits, boo
   }
   bytes_ += size;
   if (m.qos == 0) ++qos0_;
+  if (meter_ && m.msg->queue_refs++ == 0) meter_->bytes += size;
   if (m.msg->expires_at && (!earliest_expiry_ || *m.msg->expires_at < *earliest_expiry_))
     earliest_expiry_ = m.msg->expires_at;
   items_.push_back(std::move(m));
@@ -27,8 +28,10 @@ std::size_t MessageQueue::push(QueuedMessage&& m, const QueueLimits& limits, boo
 }
 
 void MessageQueue::note_removed(const QueuedMessage& m) {
-  bytes_ -= m.msg->size_bytes();
+  const std::size_t size = m.msg->size_bytes();
+  bytes_ -= size;
   if (m.qos == 0) --qos0_;
+  if (meter_ && --m.msg->queue_refs == 0) meter_->bytes -= size;
 }
 
 QueuedMessage MessageQueue::pop_front() {
@@ -40,6 +43,12 @@ QueuedMessage MessageQueue::pop_front() {
 }
 
 void MessageQueue::clear() {
+  if (meter_) {
+    for (std::size_t i = 0; i < items_.size(); ++i) {
+      const Message& m = *items_[i].msg;
+      if (--m.queue_refs == 0) meter_->bytes -= m.size_bytes();
+    }
+  }
   items_.clear();
   bytes_ = 0;
   qos0_ = 0;

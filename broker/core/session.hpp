@@ -30,6 +30,10 @@ struct QueuedMessage {
   MessagePtr msg;
   std::uint8_t qos = 0;   // delivery QoS: min(published, subscription)
   bool retain = false;    // the RETAIN flag to send
+  // The AccessPolicy generation (Broker::Impl::policy_epoch) under which may_receive
+  // allowed it for this session; 0 = not asked yet (no identity when it was queued, or read
+  // back from disk). drain() asks again unless it is the current one.
+  std::uint32_t acl_epoch = 0;
   std::vector<std::uint32_t> subscription_ids;
   std::uint64_t seq = 0;  // its key in the session's stored queue; 0 when not stored
 };
@@ -40,10 +44,26 @@ struct QueueLimits {
   bool drop_oldest = true;  // else drop the newest (the one being added)
 };
 
+// RAM held by messages in session queues, across all sessions (BrokerOptions::
+// memory_budget): each Message counted once (Message::size_bytes()) while at least one
+// queue holds it, however many queues share it. Owned by Broker::Impl.
+struct QueueMemory {
+  std::uint64_t bytes = 0;
+};
+
 // Bounded FIFO of QueuedMessage, counted in messages and in Message::size_bytes(). Holds no
 // heap memory while empty (an idle session's queue costs only its inline fields).
 class MessageQueue {
  public:
+  MessageQueue() = default;
+  ~MessageQueue() { clear(); }  // gives its messages' bytes back to the meter
+  MessageQueue(const MessageQueue&) = delete;
+  MessageQueue& operator=(const MessageQueue&) = delete;
+
+  // Messages held from now on are counted in `meter` (null: not counted).
+  // REQUIRES: empty(); `meter` outlives the queue.
+  void set_meter(QueueMemory* meter) { meter_ = meter; }
+
   // Adds m at the back, dropping per the limits' policy when full. Returns how many
   // messages were dropped (the new one included when it was refused); sets `accepted`.
   std::size_t push(QueuedMessage&& m, const QueueLimits& limits, bool& accepted);
@@ -76,6 +96,7 @@ class MessageQueue {
   void note_removed(const QueuedMessage& m);
 
   Ring<QueuedMessage> items_;
+  QueueMemory* meter_ = nullptr;
   std::size_t bytes_ = 0;
   std::size_t qos0_ = 0;
   std::optional<Time> earliest_expiry_;
@@ -155,6 +176,11 @@ struct Session {
   std::unique_ptr<DurableState> dur;
 
   // Runtime only (rebuilt, not persisted):
+  // Who the session's last connection was, for AccessPolicy checks while it is offline
+  // (queueing) and online (delivery, will). Null only for a session restored from storage
+  // that no client has connected to since (identities are not persisted): its queued
+  // messages are then checked when they are about to be sent (see Impl::drain).
+  std::shared_ptr<const ClientIdentity> identity;
   ConnId conn = 0;                   // the live connection, 0 when offline
   ConnectionState* live = nullptr;   // that connection's state (saves a lookup per delivery)
   std::optional<Time> expires_at;    // when offline with a finite expiry interval

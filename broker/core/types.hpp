@@ -35,6 +35,11 @@ struct Message {
   std::optional<Time> expires_at;  // from Message Expiry Interval
   std::string origin_client_id;    // publisher, for No Local [MQTT-3.8.3-3]
   Time created{};                  // when the broker received (or reloaded) it
+  // Core's bookkeeping for BrokerOptions::memory_budget: how many session queues hold this
+  // message in RAM, so its bytes are counted once however many queues share it. Only
+  // touched under the broker's serialisation; no other thread ever reads it, so the
+  // message stays safe to share (other threads read the immutable fields only).
+  mutable std::uint32_t queue_refs = 0;
   std::size_t size_bytes() const { return topic.size() + payload.size(); }
 };
 using MessagePtr = std::shared_ptr<const Message>;

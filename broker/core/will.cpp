@@ -11,7 +11,7 @@ void Broker::Impl::schedule_will(Session& s, codec::Will&& w, ProtocolVersion v,
   const std::uint32_t delay =
       v == ProtocolVersion::v5 ? w.props.will_delay_interval.value_or(0) : 0;
   if (delay == 0) {
-    publish_will(s.client_id, std::move(w), now);
+    publish_will(s.client_id, std::move(w), will_identity(s), now);
     return;
   }
   // [MQTT-3.1.3-9] held back; cancelled if the client reconnects to the session in time.
@@ -21,7 +21,14 @@ void Broker::Impl::schedule_will(Session& s, codec::Will&& w, ProtocolVersion v,
   arm_session(s);
 }
 
-void Broker::Impl::publish_will(const std::string& client_id, codec::Will&& w, Time now) {
+void Broker::Impl::publish_will(const std::string& client_id, codec::Will&& w,
+                                const ClientIdentity* who, Time now) {
+  // Allowed at CONNECT, but the policy may have been reloaded since (SIGHUP): a will its
+  // client may no longer publish is dropped, like a denied PUBLISH (and not retained).
+  if (access && who && !access->may_publish(*who, client_id, w.topic)) {
+    ++stats.denied_publish;
+    return;
+  }
   auto m = std::make_shared<Message>();
   m->topic = std::move(w.topic);
   m->payload = std::move(w.payload);
