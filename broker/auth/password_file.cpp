@@ -230,7 +230,9 @@ bool PasswordFile::verify(std::string_view user, std::string_view password) cons
   return verify_hash(it->second, password);
 }
 
-bool PasswordFile::contains(std::string_view user) const { return users_.find(user) != users_.end(); }
+bool PasswordFile::contains(std::string_view user) const {
+  return users_.find(user) != users_.end();
+}
 
 std::vector<std::string> PasswordFile::users() const {
   std::vector<std::string> out;
@@ -280,7 +282,8 @@ std::string PasswordFile::to_string() const {
 
 bool PasswordFile::save(const std::string& path, std::string& error) const {
   const std::size_t slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  const std::string dir =
+      slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
   std::string tmp = path + ".tmp.XXXXXX";
   // mkstemp creates the file with mode 0600, so the hashes are never readable by others,
   // not even for a moment.

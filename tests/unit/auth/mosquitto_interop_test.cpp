@@ -71,7 +71,8 @@ class Mosquitto {
                          "persistence false\n";
       // Run as root, mosquitto would switch to its own user and could not read a 0600
       // file; "user" names the current user so it keeps ours.
-      if (const passwd* pw = ::getpwuid(::geteuid())) text += std::string("user ") + pw->pw_name + "\n";
+      if (const passwd* pw = ::getpwuid(::geteuid()))
+        text += std::string("user ") + pw->pw_name + "\n";
       write_text(conf, text);
       pid_ = spawn({"mosquitto", "-c", conf}, dir.file("mosquitto.log"));
       if (pid_ < 0) return;
