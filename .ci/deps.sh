@@ -11,7 +11,7 @@ PKGS=(
   libleveldb-dev libsnappy-dev libssl-dev libmbedtls-dev
   libpaho-mqtt-dev libpaho-mqttpp-dev catch2
 )
-TEST_PKGS=(mosquitto mosquitto-clients python3 procps util-linux)
+TEST_PKGS=(mosquitto mosquitto-clients python3 procps util-linux openssl)
 with_tests=0
 if [ "${1:-}" = "--test" ]; then with_tests=1; PKGS+=("${TEST_PKGS[@]}"); fi
 

@@ -135,7 +135,13 @@ void Connection::on_readable(const asio::error_code& ec) {
       notify_closed();
       return;
     }
-    if (!input_done_) on_bytes(std::string_view(buf, n));
+    if (!input_done_) {
+      if (layers_) {
+        on_wire_bytes(std::string_view(buf, n));
+      } else {
+        on_bytes(std::string_view(buf, n));
+      }
+    }
     if (closed_) return;
   }
   // Still readable after a full turn: let the loop's other connections run, then continue
@@ -169,6 +175,7 @@ std::size_t Connection::decode_some(std::string_view data,
       if (const auto* c = std::get_if<codec::Connect>(&r.packet)) {
         version_ = c->version;
         version_known_ = true;
+        authenticate(*c);
       }
     }
     out.push_back(std::move(r.packet));
@@ -186,6 +193,11 @@ void Connection::deliver(std::optional<codec::DecodeResult>& error) {
     auto& actions = srv.broker.actions();
     std::size_t scanned = actions.size();
     for (auto& p : packets) {
+      if (pending_auth_ && std::holds_alternative<codec::Connect>(p)) {
+        srv.broker.set_connect_auth(id_, pending_auth_->verdict,
+                                    std::move(pending_auth_->identity));
+        pending_auth_.reset();
+      }
       srv.broker.on_packet(id_, std::move(p), now);
       // Once core has closed this connection, nothing more it sent is processed
       // [MQTT-4.13.1-1]: stop feeding the rest of this read.
@@ -248,6 +260,91 @@ void Connection::on_bytes(std::string_view data) {
   release_idle_buffers();
 }
 
+void Connection::on_wire_bytes(std::string_view data) {
+  std::string& app = loop_.app_scratch;
+  app.clear();
+  const TransportLayers::Input r = layers_->unwrap(data, app);
+  if (!app.empty()) {
+    // Nothing else on this loop uses the scratch until on_bytes returns.
+    on_bytes(app);
+    if (closed_) return;
+  }
+  if (app.capacity() > Loop::kScratchSize) std::string().swap(app);
+  using Input = TransportLayers::Input;
+  if (r != Input::Ok) {
+    input_done_ = true;
+    if (r == Input::TlsFailed) {
+      if (!layers_->tls_handshake_done()) {
+        loop_.counters.tls_failures.fetch_add(1, std::memory_order_relaxed);
+      }
+      spdlog::info("conn {} ({}): TLS {} failed: {}", id_, remote(),
+                   layers_->tls_handshake_done() ? "connection" : "handshake", layers_->error());
+    } else if (r == Input::WsFailed) {
+      loop_.counters.ws_failures.fetch_add(1, std::memory_order_relaxed);
+      spdlog::info("conn {} ({}): WebSocket error: {}", id_, remote(), layers_->error());
+    }
+    // The alert, HTTP error or close frame the layer produced goes out first.
+    begin_close();
+    return;
+  }
+  if (layers_->pending() == 0) return;
+  if (layers_->pending() > loop_.srv.opts.outbound_buffer_limit) {
+    // A peer that makes us answer (pings) without reading the answers.
+    loop_.counters.slow_disconnects.fetch_add(1, std::memory_order_relaxed);
+    abort();
+    return;
+  }
+  if (!write_in_flight_) flush();
+}
+
+void Connection::authenticate(const codec::Connect& c) {
+  Engine& srv = loop_.srv;
+  const ListenerOptions& lo = srv.listeners[listener_]->opts;
+  auto pa = std::make_unique<PendingAuth>();
+  pa->identity.listener = listener_;
+  const bool v5 = c.version == codec::ProtocolVersion::v5;
+  if (v5 ? !lo.accept_v5 : !lo.accept_v311) {
+    pa->verdict = core::AuthVerdict::VersionRefused;
+    spdlog::info("conn {} ({}): MQTT {} is not accepted on listener {}", id_, remote(),
+                 version_name(c.version), lo.name);
+    pending_auth_ = std::move(pa);
+    return;
+  }
+  const std::optional<std::string> cn =
+      layers_ ? layers_->peer_common_name() : std::optional<std::string>();
+  const std::shared_ptr<const auth::Authenticator> authn = srv.current_authenticator();
+  if (!authn) {
+    pa->identity.username = lo.use_cn_as_username && cn ? cn : c.username;
+    pending_auth_ = std::move(pa);
+    return;
+  }
+  auth::Request rq;
+  if (c.username) rq.username = *c.username;
+  if (c.password) rq.password = *c.password;
+  if (cn) rq.cert_cn = *cn;
+  rq.allow_anonymous = lo.allow_anonymous;
+  rq.use_cn_as_username = lo.use_cn_as_username;
+  auth::Decision d = authn->check(rq);
+  switch (d.outcome) {
+    case auth::Outcome::Accepted:
+      pa->verdict = core::AuthVerdict::Accepted;
+      break;
+    case auth::Outcome::BadCredentials:
+      pa->verdict = core::AuthVerdict::BadCredentials;
+      break;
+    case auth::Outcome::NotAuthorized:
+      pa->verdict = core::AuthVerdict::NotAuthorized;
+      break;
+  }
+  if (pa->verdict != core::AuthVerdict::Accepted) {
+    srv.auth_failures.fetch_add(1, std::memory_order_relaxed);
+    spdlog::info("conn {} ({}): authentication failed on listener {}: {}", id_, remote(),
+                 lo.name, printable(d.reason));
+  }
+  pa->identity.username = std::move(d.username);
+  pending_auth_ = std::move(pa);
+}
+
 // ---------------------------------------------------------------------------------------
 // Output
 
@@ -262,7 +359,8 @@ void Connection::release_idle_buffers() {
 }
 
 std::size_t Connection::queued() const {
-  return bufs_ ? bufs_->out.size() + bufs_->writing.size() : 0;
+  const std::size_t layered = layers_ ? layers_->pending() : 0;
+  return layered + (bufs_ ? bufs_->out.size() + bufs_->writing.size() : 0);
 }
 
 void Connection::adjust_queued(std::int64_t delta) {
@@ -335,9 +433,24 @@ void Connection::send_publish(const core::SendPublish& sp) {
 
 void Connection::flush() {
   flush_pending_ = false;
-  if (write_in_flight_ || closed_ || !bufs_ || bufs_->out.empty()) return;
+  if (write_in_flight_ || closed_) return;
+  if (layers_) {
+    if ((!bufs_ || bufs_->out.empty()) && layers_->pending() == 0) return;
+    Buffers& b = buffers();
+    // The MQTT bytes become frames and records here, once per write, so a burst of
+    // packets costs one WebSocket frame and a few TLS records rather than one each.
+    const auto before = static_cast<std::int64_t>(b.out.size());
+    layers_->wrap(b.out, b.writing);
+    adjust_queued(static_cast<std::int64_t>(b.writing.size()) - before);
+    if (b.writing.empty()) {
+      release_idle_buffers();
+      return;
+    }
+  } else {
+    if (!bufs_ || bufs_->out.empty()) return;
+    std::swap(bufs_->out, bufs_->writing);  // `out` collects while `writing` is on the wire
+  }
   Buffers& b = *bufs_;
-  std::swap(b.out, b.writing);  // `out` keeps collecting while `writing` is on the wire
   write_in_flight_ = true;
   asio::async_write(socket_, asio::buffer(b.writing),
                     [self = ref()](const asio::error_code& ec, std::size_t) {
@@ -359,7 +472,7 @@ void Connection::on_written(const asio::error_code& ec) {
     abort();
     return;
   }
-  if (!b.out.empty()) {
+  if (!b.out.empty() || (layers_ && layers_->pending() > 0)) {
     flush();
     return;
   }
@@ -407,8 +520,9 @@ void Connection::log_event(const core::ConnectionEvent& e) {
   const std::string detail = printable(e.detail);
   switch (e.kind) {
     case Kind::Connected:
-      spdlog::info("client '{}' connected from {} (conn {}, MQTT {})", client, remote(), id_,
-                   version_name(version_));
+      spdlog::info("client '{}' connected from {} (conn {}, MQTT {}{}{})", client, remote(), id_,
+                   version_name(version_), layers_ ? ", " : "",
+                   layers_ ? layers_->description() : std::string());
       break;
     case Kind::Disconnected:
       spdlog::info("client '{}' disconnected (conn {}): reason 0x{:02x} {}", client, id_, reason,
@@ -435,6 +549,11 @@ void Connection::begin_close() {
   if (closing_ || closed_) return;
   closing_ = true;
   input_done_ = true;  // [MQTT-4.13.1-1] nothing more from this client is processed
+  if (layers_) {
+    layers_->close();  // WebSocket close frame, TLS close_notify
+    if (!write_in_flight_) flush();
+    if (closed_) return;
+  }
   if (queued() == 0) {
     after_flush();
   } else {

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 
+#include "broker/net/layers.hpp"
 #include "broker/net/server_impl.hpp"
 
 namespace tern::net {
@@ -35,6 +36,8 @@ class Connection {
   void flush();
   // Server teardown: close the socket without telling the broker.
   void close_socket();
+  // TLS and/or WebSocket between the socket and the codec. Before start().
+  void set_layers(std::unique_ptr<TransportLayers> layers) { layers_ = std::move(layers); }
 
  private:
   friend void conn_add_ref(Connection* c) noexcept;
@@ -50,6 +53,11 @@ class Connection {
   void wait_readable();
   void on_readable(const asio::error_code& ec);
   void on_bytes(std::string_view data);
+  // Wire bytes through the transport layers, then on_bytes with the MQTT bytes.
+  void on_wire_bytes(std::string_view data);
+  // The CONNECT is about to be decoded further: authenticate it (outside the broker lock;
+  // PBKDF2 may take milliseconds) and keep the verdict for deliver().
+  void authenticate(const codec::Connect& c);
   // Feeds every complete packet of `data` to the broker; returns the bytes used.
   std::size_t consume(std::string_view data);
   // Decodes up to a batch of packets into loop_.decoded; returns the bytes used.
@@ -83,6 +91,12 @@ class Connection {
   core::ConnId id_ = 0;
   std::unique_ptr<Buffers> bufs_;       // null while idle
   std::unique_ptr<Timer> close_timer_;  // only while closing
+  std::unique_ptr<TransportLayers> layers_;  // null for plain MQTT over TCP
+  struct PendingAuth {
+    core::AuthVerdict verdict = core::AuthVerdict::Accepted;
+    core::ClientIdentity identity;
+  };
+  std::unique_ptr<PendingAuth> pending_auth_;  // from authenticate() until deliver()
   std::atomic<std::uint32_t> refs_{0};
   std::uint16_t listener_;
   codec::ProtocolVersion version_ = codec::ProtocolVersion::v5;

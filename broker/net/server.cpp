@@ -34,6 +34,8 @@ Engine::Engine(ServerOptions net, core::BrokerOptions core)
   loops.reserve(n);
   for (unsigned i = 0; i < n; ++i) loops.push_back(std::make_unique<Loop>(*this, i));
   outbox.resize(n);
+  authenticator = opts.authenticator;
+  if (opts.access_policy) broker.set_access_policy(opts.access_policy);
 }
 
 Engine::~Engine() {
@@ -164,6 +166,22 @@ void Engine::on_accept(Listener& l, Loop& target, const asio::error_code& ec, So
     });
     return;
   }
+  if (!take_connect_token(core::Clock::now())) {
+    // Over connect_rate: refused before any work (no TLS handshake, no broker state).
+    rate_limited.fetch_add(1, std::memory_order_relaxed);
+    asio::error_code ignored;
+    s.close(ignored);
+    ++refusals_unlogged;
+    const core::Time now = core::Clock::now();
+    if (now - last_refusal_log >= kRefusalLogInterval) {
+      spdlog::warn("listener {}: over the connect rate of {}/s, refused {} connection(s)",
+                   l.opts.name, opts.connect_rate, refusals_unlogged);
+      refusals_unlogged = 0;
+      last_refusal_log = now;
+    }
+    start_accept(l);
+    return;
+  }
   const bool over_total = opts.max_connections != 0 && live.load() >= opts.max_connections;
   const bool over_listener = l.opts.max_connections != 0 && l.live.load() >= l.opts.max_connections;
   if (over_total || over_listener) {
@@ -204,6 +222,7 @@ void Engine::on_accept(Listener& l, Loop& target, const asio::error_code& ec, So
 
 void Engine::open_connection(std::size_t listener, Loop& loop, Socket s) {
   const ConnPtr conn(new Connection(loop, static_cast<std::uint16_t>(listener), std::move(s)));
+  conn->set_layers(make_layers(*listeners[listener]));
   {
     auto lk = lock();
     const core::ConnId id = stopping ? 0 : conns.add(conn);
@@ -378,18 +397,34 @@ bool Server::start(std::string& error) {
     spdlog::info("listener {} listening on {}:{}", lo.name, s.bound.back().address,
                  s.bound.back().port);
   }
+  if (!s.create_tls_contexts(error)) return fail(error);
   // Signals are caught from here on, not only once run() starts: a SIGTERM that arrives
   // between start() and run() is queued and stops run() at once instead of killing us.
   if (s.opts.handle_signals) {
     s.signals.emplace(s.loops[0]->ctx.get_executor(), SIGINT, SIGTERM);
-    s.signals->async_wait([this](const asio::error_code& ec, int sig) {
-      if (ec) return;
-      spdlog::info("received signal {}", sig);
-      stop();
-    });
+    s.signals->add(SIGHUP);
+    wait_signal();
   }
   s.started = true;
   return true;
+}
+
+void Server::wait_signal() {
+  impl_->signals->async_wait([this](const asio::error_code& ec, int sig) {
+    if (ec) return;
+    if (sig == SIGHUP) {
+      if (impl_->opts.on_reload) {
+        spdlog::info("SIGHUP: reloading");
+        impl_->opts.on_reload();
+      } else {
+        spdlog::info("SIGHUP ignored: nothing to reload");
+      }
+      wait_signal();
+      return;
+    }
+    spdlog::info("received signal {}", sig);
+    stop();
+  });
 }
 
 const std::vector<BoundListener>& Server::listeners() const { return impl_->bound; }
@@ -446,11 +481,15 @@ ServerStats Server::stats() const {
   out.connections_accepted = s.accepted.load(std::memory_order_relaxed);
   out.connections_refused = s.refused.load(std::memory_order_relaxed);
   out.connections_open = s.live.load(std::memory_order_relaxed);
+  out.connections_rate_limited = s.rate_limited.load(std::memory_order_relaxed);
+  out.auth_failures = s.auth_failures.load(std::memory_order_relaxed);
   std::int64_t queued = 0;
   for (const auto& l : s.loops) {
     out.slow_client_disconnects += l->counters.slow_disconnects.load(std::memory_order_relaxed);
     out.slow_client_dropped += l->counters.slow_dropped.load(std::memory_order_relaxed);
     out.malformed_packets += l->counters.malformed.load(std::memory_order_relaxed);
+    out.tls_handshake_failures += l->counters.tls_failures.load(std::memory_order_relaxed);
+    out.websocket_failures += l->counters.ws_failures.load(std::memory_order_relaxed);
     queued += l->counters.queued_bytes.load(std::memory_order_relaxed);
   }
   out.outbound_bytes_queued = static_cast<std::uint64_t>(std::max<std::int64_t>(queued, 0));

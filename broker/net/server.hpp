@@ -154,6 +154,7 @@ class Server {
   std::optional<core::SessionStatus> session_status(const std::string& client_id) const;
 
  private:
+  void wait_signal();  // (re-)arms the signal wait on loop 0
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -27,6 +27,7 @@
 namespace tern::net {
 
 class Connection;
+class TransportLayers;
 struct Engine;
 
 // Connections are refcounted intrusively (one 4-byte count inside the object) rather than by
@@ -107,6 +108,8 @@ struct LoopCounters {
   std::atomic<std::uint64_t> slow_disconnects{0};
   std::atomic<std::uint64_t> slow_dropped{0};
   std::atomic<std::uint64_t> malformed{0};
+  std::atomic<std::uint64_t> tls_failures{0};
+  std::atomic<std::uint64_t> ws_failures{0};
 };
 
 // One event loop: an io_context run by exactly one thread. Connections are pinned to it.
@@ -132,6 +135,7 @@ struct Loop {
   // Loop thread only:
   std::unique_ptr<char[]> scratch;     // read buffer shared by all the loop's connections
   std::vector<codec::Packet> decoded;  // reused per read
+  std::string app_scratch;             // MQTT bytes out of TLS/WebSocket, per read
   std::vector<Routed> local;           // actions for this loop from its own drains
   bool in_local = false;
   std::vector<ConnPtr> dirty;  // have bytes queued, no write started
@@ -147,6 +151,19 @@ struct Listener {
   Acceptor acceptor;  // on loop 0
   std::optional<Timer> backoff;  // retry after accept errors such as EMFILE
   std::atomic<std::size_t> live{0};
+  // TLS settings for new connections; replaced by Server::set_tls (any thread).
+  std::shared_ptr<const tls::ServerContext> tls_context() const {
+    std::lock_guard<std::mutex> lk(tls_mu);
+    return tls_ctx;
+  }
+  void set_tls_context(std::shared_ptr<const tls::ServerContext> c) {
+    std::lock_guard<std::mutex> lk(tls_mu);
+    tls_ctx = std::move(c);
+  }
+
+ private:
+  mutable std::mutex tls_mu;
+  std::shared_ptr<const tls::ServerContext> tls_ctx;  // null: plain listener
 };
 
 struct Engine {
@@ -180,6 +197,16 @@ struct Engine {
   void connection_closed(Loop& loop, core::ConnId id);
   // A connection slot was given back (socket closed).
   void release_slot(std::size_t listener);
+
+  // Security (security.cpp). The authenticator for the next CONNECT (any thread).
+  std::shared_ptr<const auth::Authenticator> current_authenticator() const;
+  void set_authenticator(std::shared_ptr<const auth::Authenticator> a);
+  // Builds each TLS listener's context from its options. start() only.
+  bool create_tls_contexts(std::string& error);
+  // The transport layers for a connection accepted on `l` (null: plain MQTT over TCP).
+  std::unique_ptr<TransportLayers> make_layers(const Listener& l);
+  // connect_rate: takes one token, false when the bucket is empty. Loop 0.
+  bool take_connect_token(core::Time now);
 
   // Loop 0 only:
   void start_accept(Listener& l);
@@ -251,6 +278,13 @@ struct Engine {
   std::atomic<std::uint64_t> committed_token{0};  // newest token reported ok
   std::atomic<bool> commit_posted{false};         // a report to loop 0 is pending
   std::atomic<std::uint64_t> commit_failures{0};
+
+  mutable std::mutex sec_mu;
+  std::shared_ptr<const auth::Authenticator> authenticator;  // under sec_mu
+  double connect_tokens = 0;          // loop 0; connect_rate bucket
+  core::Time connect_refilled{};      // loop 0
+  std::atomic<std::uint64_t> rate_limited{0};
+  std::atomic<std::uint64_t> auth_failures{0};
 
   std::atomic<bool> stop_requested{false};
   bool started = false;  // start() succeeded

@@ -180,6 +180,15 @@ std::string TernBroker::uri() const { return "tcp://127.0.0.1:" + std::to_string
 
 std::string TernBroker::log() const { return read_file(log_path_); }
 
+std::uint16_t TernBroker::listener_port(const std::string& name) const {
+  const std::string needle = " " + name + "=127.0.0.1:";
+  const std::string line = " " + ready_line_.substr(std::min<std::size_t>(7, ready_line_.size()));
+  const auto at = line.find(needle);
+  INFO("ready line: " << ready_line_);
+  REQUIRE(at != std::string::npos);
+  return static_cast<std::uint16_t>(std::stoul(line.substr(at + needle.size())));
+}
+
 void TernBroker::start(std::uint16_t port) {
   stopped_by_test_ = false;
   const std::size_t log_offset = read_file(log_path_).size();
@@ -199,6 +208,17 @@ void TernBroker::start(std::uint16_t port) {
       if (can_connect(port)) {
         port_ = port;
         return;
+      }
+    } else if (config_.own_listeners) {
+      // Every listener is bound once the "ready:" line is out.
+      const std::string log = read_file(log_path_);
+      const auto at = log.find("ready: ", log_offset);
+      if (at != std::string::npos && log.find('\n', at) != std::string::npos) {
+        ready_line_ = log.substr(at, log.find('\n', at) - at);
+        if (auto p = find_listening_port(log, log_offset)) {
+          port_ = *p;
+          return;
+        }
       }
     } else if (auto p = find_listening_port(read_file(log_path_), log_offset)) {
       port_ = *p;
@@ -223,7 +243,11 @@ std::vector<std::string> TernBroker::command_line(std::uint16_t port) const {
   if (reference_mode()) {
     argv = {kMosquitto, "-c", config_path_};
   } else {
-    argv = {TERN_BINARY, "--bind", host_, "--port", std::to_string(port)};
+    argv = {TERN_BINARY};
+    if (!config_.own_listeners) {
+      for (const char* a : {"--bind", host_.c_str(), "--port"}) argv.emplace_back(a);
+      argv.push_back(std::to_string(port));
+    }
     if (!config_path_.empty()) {
       argv.push_back("--config");
       argv.push_back(config_path_);

@@ -32,6 +32,9 @@ inline constexpr const char* kDirPlaceholder = "@DIR@";
 struct BrokerConfig {
   std::string yaml;                     // empty: no --config
   std::vector<std::string> extra_args;  // appended to the command line
+  // The YAML's own `listeners:` are used (each must bind 127.0.0.1:0) instead of the one
+  // plain listener --bind/--port would make; port() is the first one's. See listener_port.
+  bool own_listeners = false;
 };
 
 class TernBroker {
@@ -47,6 +50,9 @@ class TernBroker {
   static bool reference_mode();  // TERN_IT_REFERENCE=mosquitto
 
   std::uint16_t port() const { return port_; }
+  // The port of listener `name` from the broker's "ready: a=127.0.0.1:1, b=..." line (as of
+  // the last start). REQUIREs that the listener exists.
+  std::uint16_t listener_port(const std::string& name) const;
   const std::string& host() const { return host_; }
   std::string uri() const;  // "tcp://127.0.0.1:<port>" for Paho
   const std::string& dir() const { return dir_; }
@@ -80,6 +86,7 @@ class TernBroker {
   std::string log_path_;
   std::string config_path_;
   std::uint16_t port_ = 0;
+  std::string ready_line_;  // "ready: a=127.0.0.1:1, ..." (own_listeners)
   bool stopped_by_test_ = false;  // stop()/kill9() called: its exit status is the test's business
   std::unique_ptr<Subprocess> proc_;
 };

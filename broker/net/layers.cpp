@@ -1,0 +1,89 @@
+#include "broker/net/layers.hpp"
+
+#include <utility>
+
+namespace tern::net {
+
+TransportLayers::TransportLayers(std::unique_ptr<tls::Session> tls,
+                                 std::unique_ptr<ws::ServerSession> ws)
+    : tls_(std::move(tls)), ws_(std::move(ws)) {}
+
+TransportLayers::Input TransportLayers::unwrap(std::string_view wire, std::string& app) {
+  std::string_view data = wire;
+  if (tls_) {
+    // Without WebSocket the plaintext is MQTT: decrypt straight into `app`.
+    std::string& out = ws_ ? plain_ : app;
+    if (!tls_->feed(wire, out)) {
+      error_ = tls_->error();
+      return Input::TlsFailed;
+    }
+    if (!ws_) return tls_->peer_closed() ? Input::PeerClosed : Input::Ok;
+    data = plain_;
+  }
+  const bool ok = ws_->feed(data, app);
+  plain_.clear();
+  if (!ok) {
+    if (ws_->peer_closed()) return Input::PeerClosed;
+    if (ws_->state() == ws::State::Failed) {
+      error_ = ws_->error();
+      return Input::WsFailed;
+    }
+    return Input::PeerClosed;  // we closed it earlier; nothing more to read
+  }
+  if (tls_ && tls_->peer_closed()) return Input::PeerClosed;
+  return Input::Ok;
+}
+
+void TransportLayers::wrap(std::string& app, std::string& wire) {
+  if (ws_) {
+    if (!app.empty()) ws_->write(app);
+    app.clear();
+    std::string& framed = ws_->output();
+    if (tls_) {
+      if (!framed.empty()) tls_->write(framed);
+      framed.clear();
+    } else {
+      wire.append(framed);
+      framed.clear();
+      return;
+    }
+  } else if (!app.empty()) {
+    tls_->write(app);
+    app.clear();
+  }
+  std::string& cipher = tls_->output();
+  wire.append(cipher);
+  cipher.clear();
+}
+
+std::size_t TransportLayers::pending() const {
+  std::size_t n = 0;
+  if (ws_) n += ws_->output().size();
+  if (tls_) n += tls_->output().size();
+  return n;
+}
+
+void TransportLayers::close() {
+  if (closed_) return;
+  closed_ = true;
+  if (ws_ && ws_->open()) ws_->close(1000);
+  // The close frame must be encrypted before close_notify ends the TLS stream.
+  if (ws_ && tls_) {
+    std::string& framed = ws_->output();
+    if (!framed.empty()) tls_->write(framed);
+    framed.clear();
+  }
+  if (tls_ && tls_->handshake_done()) tls_->close();
+}
+
+std::optional<std::string> TransportLayers::peer_common_name() const {
+  return tls_ ? tls_->peer_common_name() : std::nullopt;
+}
+
+std::string TransportLayers::description() const {
+  std::string d = tls_ ? tls_->description() : std::string();
+  if (ws_) d += d.empty() ? "WebSocket" : ", WebSocket";
+  return d;
+}
+
+}  // namespace tern::net
