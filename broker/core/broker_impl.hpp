@@ -222,7 +222,7 @@ struct Broker::Impl {
   // memory_budget: whether queueing m in RAM stays within it (a message another queue
   // already holds costs nothing more).
   bool within_memory_budget(const Message& m) const {
-    return opts.memory_budget == 0 || m.queue_refs > 0 ||
+    return opts.memory_budget == 0 || m.queue_refs.n > 0 ||
            queue_mem.bytes + m.size_bytes() <= opts.memory_budget;
   }
 

@@ -19,7 +19,7 @@ std::size_t MessageQueue::push(QueuedMessage&& m, const QueueLimits& limits, boo
   }
   bytes_ += size;
   if (m.qos == 0) ++qos0_;
-  if (meter_ && m.msg->queue_refs++ == 0) meter_->bytes += size;
+  if (meter_ && m.msg->queue_refs.n++ == 0) meter_->bytes += size;
   if (m.msg->expires_at && (!earliest_expiry_ || *m.msg->expires_at < *earliest_expiry_))
     earliest_expiry_ = m.msg->expires_at;
   items_.push_back(std::move(m));
@@ -31,7 +31,7 @@ void MessageQueue::note_removed(const QueuedMessage& m) {
   const std::size_t size = m.msg->size_bytes();
   bytes_ -= size;
   if (m.qos == 0) --qos0_;
-  if (meter_ && --m.msg->queue_refs == 0) meter_->bytes -= size;
+  if (meter_ && --m.msg->queue_refs.n == 0) meter_->bytes -= size;
 }
 
 QueuedMessage MessageQueue::pop_front() {
@@ -46,7 +46,7 @@ void MessageQueue::clear() {
   if (meter_) {
     for (std::size_t i = 0; i < items_.size(); ++i) {
       const Message& m = *items_[i].msg;
-      if (--m.queue_refs == 0) meter_->bytes -= m.size_bytes();
+      if (--m.queue_refs.n == 0) meter_->bytes -= m.size_bytes();
     }
   }
   items_.clear();

@@ -23,6 +23,14 @@ using ConnId = std::uint64_t;
 // A session, assigned by core. Never reused within one Broker's life.
 using SessionKey = std::uint64_t;
 
+// A counter that is not copied with its owner: a copy of a Message is held by no queue.
+struct QueueRefCount {
+  std::uint32_t n = 0;
+  QueueRefCount() = default;
+  QueueRefCount(const QueueRefCount&) noexcept {}
+  QueueRefCount& operator=(const QueueRefCount&) noexcept { return *this; }
+};
+
 struct Message {
   std::string topic;
   codec::Bytes payload;
@@ -39,7 +47,7 @@ struct Message {
   // message in RAM, so its bytes are counted once however many queues share it. Only
   // touched under the broker's serialisation; no other thread ever reads it, so the
   // message stays safe to share (other threads read the immutable fields only).
-  mutable std::uint32_t queue_refs = 0;
+  mutable QueueRefCount queue_refs;
   std::size_t size_bytes() const { return topic.size() + payload.size(); }
 };
 using MessagePtr = std::shared_ptr<const Message>;

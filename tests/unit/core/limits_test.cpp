@@ -249,6 +249,10 @@ TEST_CASE("limits: memory_budget without persistence drops what would pass it",
   h.publish(pub, "m/9", payload, 1);
   CHECK(h.stats().queued_bytes == 30);
   CHECK(h.stats().dropped_memory_budget == 2);
+  // A session that ends with messages queued gives their bytes back.
+  h.connect(ConnectArgs{"s1"});  // clean start: the old session and its queue are discarded
+  CHECK(h.stats().queued_bytes == 0);
+  CHECK(h.stats().queued_messages == 0);
 }
 
 TEST_CASE("limits: memory_budget with persistence keeps the rest on disk only",
