@@ -1,5 +1,6 @@
 // The built `tern` binary, run as a user would: --version, --check-config, refusing to
-// start on a bad config or a port in use, and a clean start/stop on 127.0.0.1 port 0.
+// start on a bad config or a port in use, a clean start/stop on 127.0.0.1 port 0, and the
+// security wiring (tern passwd, TLS and password files checked, SIGHUP reload).
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -433,4 +434,185 @@ TEST_CASE("tern --check-config reads the files a bridge names", "[app][binary][b
                                 ":4: bridges[0].password_file: cannot read "
                                 "\"/nonexistent/tern.secret\": No such file or directory"));
   std::remove(missing.c_str());
+}
+
+// ---- security: tern passwd, --check-config on TLS and password files, SIGHUP reload ----
+
+namespace {
+
+// `tern passwd ARGS` with `input` on stdin, through the shell; the exit code.
+int passwd(const std::string& args, const std::string& input) {
+  const std::string cmd = "printf '%s\\n' '" + input + "' | '" + std::string(TERN_BINARY) +
+                          "' passwd " + args + " >/dev/null 2>&1";
+  const int st = std::system(cmd.c_str());
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+std::string temp_dir() {
+  char tmpl[] = "/tmp/tern-cli-sec-XXXXXX";
+  REQUIRE(mkdtemp(tmpl) != nullptr);
+  return tmpl;
+}
+
+// The CONNACK return code for an MQTT 3.1.1 CONNECT with a user name and password, or -1.
+int connect_code(int port, const std::string& user, const std::string& password) {
+  const int s = socket(AF_INET, SOCK_STREAM, 0);
+  if (s < 0) return -1;
+  timeval tv{10, 0};
+  setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<std::uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(s, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(s);
+    return -1;
+  }
+  const auto str = [](std::string& out, const std::string& v) {
+    out += static_cast<char>(v.size() >> 8);
+    out += static_cast<char>(v.size() & 0xff);
+    out += v;
+  };
+  std::string body;
+  str(body, "MQTT");
+  body += '\x04';        // 3.1.1
+  body += '\xC2';        // user name, password, clean session
+  body += '\x00';
+  body += '\x3c';        // keep alive 60 s
+  str(body, "c1");
+  str(body, user);
+  str(body, password);
+  std::string packet = "\x10";
+  packet += static_cast<char>(body.size());  // < 128 here
+  packet += body;
+  int code = -1;
+  if (send(s, packet.data(), packet.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(packet.size())) {
+    unsigned char connack[4] = {};
+    std::size_t got = 0;
+    while (got < sizeof connack) {
+      const ssize_t n = recv(s, connack + got, sizeof connack - got, 0);
+      if (n <= 0) break;
+      got += static_cast<std::size_t>(n);
+    }
+    if (got == 4 && connack[0] == 0x20) code = connack[3];
+  }
+  close(s);
+  return code;
+}
+
+std::size_t occurrences(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+// Waits until `what` occurs `n` times in the output (a log line repeated by later events).
+bool wait_for_count(Tern& t, const std::string& what, std::size_t n) {
+  for (int i = 0; i < 40 && occurrences(t.output(), what) < n; ++i) {
+    t.wait_for_output("\x01never\x01", std::chrono::seconds(1));
+  }
+  return occurrences(t.output(), what) >= n;
+}
+
+}  // namespace
+
+TEST_CASE("tern passwd adds, lists and deletes users", "[app][binary][security]") {
+  const std::string dir = temp_dir();
+  const std::string file = dir + "/passwd";
+  CHECK(passwd("--password-stdin " + file + " add alice", "s3cret") == 0);
+  CHECK(passwd("--password-stdin " + file + " add bob", "hunter2") == 0);
+  std::ifstream in(file);
+  std::string line;
+  REQUIRE(std::getline(in, line));
+  CHECK_THAT(line, StartsWith("alice:$7$"));
+  CHECK(std::filesystem::status(file).permissions() ==
+        (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write));
+  const Result list = run({"passwd", file, "list"});
+  CHECK(list.exit_code == 0);
+  CHECK_THAT(list.output, Contains("alice") && Contains("bob"));
+  CHECK(passwd(file + " delete bob", "") == 0);
+  CHECK_THAT(run({"passwd", file, "list"}).output, !Contains("bob"));
+  // A usage error is exit code 2, as for the broker's own command line.
+  CHECK(run({"passwd"}).exit_code == 2);
+  // The broker's --help points at it.
+  CHECK_THAT(run({"--help"}).output, Contains("tern passwd --help"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("tern --check-config loads TLS files and the password file", "[app][binary][security]") {
+  const std::string dir = temp_dir();
+  REQUIRE(std::system(("'" + std::string(TERN_SOURCE_DIR) + "/tests/certs/generate.sh' '" + dir +
+                       "'")
+                          .c_str()) == 0);
+  REQUIRE(passwd("--password-stdin " + dir + "/passwd add alice", "one") == 0);
+  const std::string tls = "listeners:\n  - name: s\n    bind: \"127.0.0.1:0\"\n    tls:\n"
+                          "      cert: " + dir + "/server.crt\n      key: " + dir + "/";
+  const std::string good = temp_file(tls + "server.key\nauth:\n  password_file: " + dir +
+                                     "/passwd\n");
+  const Result ok = run({"--check-config", good});
+  INFO(ok.output);
+  CHECK(ok.exit_code == 0);
+  CHECK(ok.output == "configuration OK\n");
+
+  // Every problem at once: a key for another certificate, a missing password file.
+  const std::string bad = temp_file(tls + "other-server.key\nauth:\n  password_file: " + dir +
+                                    "/nope\n");
+  const Result r = run({"--check-config", bad});
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.output, Contains(bad + ":5: listeners[0].tls: "));
+  CHECK_THAT(r.output, Contains(bad + ":8: auth.password_file: cannot read \"" + dir +
+                                "/nope\": No such file or directory"));
+  // The broker refuses to start on the same file.
+  const Result start = run({"--config", bad});
+  CHECK(start.exit_code == 1);
+  CHECK_THAT(start.output, Contains("auth.password_file: cannot read"));
+  for (const auto& p : {good, bad}) std::remove(p.c_str());
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("SIGHUP reloads the password file; a broken one keeps the old state",
+          "[app][binary][security]") {
+  const std::string dir = temp_dir();
+  const std::string pw = dir + "/passwd";
+  REQUIRE(passwd("--password-stdin " + pw + " add alice", "one") == 0);
+  const std::string cfg_path = dir + "/tern.yaml";
+  const std::string cfg = "listeners:\n  - name: local\n    bind: \"127.0.0.1:0\"\n"
+                          "auth:\n  password_file: " + pw + "\n";
+  std::ofstream(cfg_path) << cfg;
+  Tern t({"--config", cfg_path});
+  REQUIRE(t.wait_for_line("ready: local=127.0.0.1:", std::chrono::seconds(20)));
+  INFO(t.output());
+  const int port = listening_port(t.output(), "local");
+  REQUIRE(port > 0);
+  CHECK_THAT(t.output(), Contains("auth: " + pw + " (1 users)"));
+  CHECK(connect_code(port, "alice", "one") == 0);
+  CHECK(connect_code(port, "alice", "two") == 4);  // 3.1.1 bad user name or password
+
+  // A new password, applied on SIGHUP without a restart.
+  REQUIRE(passwd("--password-stdin " + pw + " change alice", "two") == 0);
+  t.signal(SIGHUP);
+  REQUIRE(wait_for_count(t, "reload done", 1));
+  CHECK(connect_code(port, "alice", "two") == 0);
+  CHECK(connect_code(port, "alice", "one") == 4);
+
+  // A broken file: logged, the running state stays, the broker keeps running.
+  std::ofstream(pw) << "not a password line\n";
+  t.signal(SIGHUP);
+  REQUIRE(wait_for_count(t, "reload failed: the running", 1));
+  CHECK_THAT(t.output(), Contains("auth.password_file"));
+  CHECK(t.running());
+  CHECK(connect_code(port, "alice", "two") == 0);
+
+  // Other sections are not applied, only named.
+  std::filesystem::remove(pw);
+  REQUIRE(passwd("--password-stdin " + pw + " add alice", "three") == 0);
+  std::ofstream(cfg_path) << cfg << "mqtt:\n  max_inflight: 5\n";
+  t.signal(SIGHUP);
+  REQUIRE(wait_for_count(t, "reload done", 2));
+  CHECK_THAT(t.output(), Contains("changes to mqtt need a restart"));
+  CHECK(connect_code(port, "alice", "three") == 0);
+
+  t.signal(SIGTERM);
+  CHECK(t.wait_exit(std::chrono::seconds(20)) == 0);
+  std::filesystem::remove_all(dir);
 }
