@@ -263,13 +263,14 @@ void Connection::on_bytes(std::string_view data) {
 void Connection::on_wire_bytes(std::string_view data) {
   std::string& app = loop_.app_scratch;
   app.clear();
-  const TransportLayers::Input r = layers_->unwrap(data, app);
+  const TransportLayers::Input r = layers_->unwrap(data, app, loop_.layer_scratch);
   if (!app.empty()) {
     // Nothing else on this loop uses the scratch until on_bytes returns.
     on_bytes(app);
     if (closed_) return;
   }
   if (app.capacity() > Loop::kScratchSize) std::string().swap(app);
+  if (loop_.layer_scratch.capacity() > Loop::kScratchSize) std::string().swap(loop_.layer_scratch);
   using Input = TransportLayers::Input;
   if (r != Input::Ok) {
     input_done_ = true;

@@ -8,20 +8,21 @@ TransportLayers::TransportLayers(std::unique_ptr<tls::Session> tls,
                                  std::unique_ptr<ws::ServerSession> ws)
     : tls_(std::move(tls)), ws_(std::move(ws)) {}
 
-TransportLayers::Input TransportLayers::unwrap(std::string_view wire, std::string& app) {
+TransportLayers::Input TransportLayers::unwrap(std::string_view wire, std::string& app,
+                                               std::string& scratch) {
   std::string_view data = wire;
   if (tls_) {
     // Without WebSocket the plaintext is MQTT: decrypt straight into `app`.
-    std::string& out = ws_ ? plain_ : app;
+    scratch.clear();
+    std::string& out = ws_ ? scratch : app;
     if (!tls_->feed(wire, out)) {
       error_ = tls_->error();
       return Input::TlsFailed;
     }
     if (!ws_) return tls_->peer_closed() ? Input::PeerClosed : Input::Ok;
-    data = plain_;
+    data = scratch;
   }
   const bool ok = ws_->feed(data, app);
-  plain_.clear();
   if (!ok) {
     if (ws_->peer_closed()) return Input::PeerClosed;
     if (ws_->state() == ws::State::Failed) {
@@ -43,17 +44,26 @@ void TransportLayers::wrap(std::string& app, std::string& wire) {
       if (!framed.empty()) tls_->write(framed);
       framed.clear();
     } else {
-      wire.append(framed);
-      framed.clear();
+      move_out(framed, wire);
       return;
     }
   } else if (!app.empty()) {
     tls_->write(app);
     app.clear();
   }
-  std::string& cipher = tls_->output();
-  wire.append(cipher);
-  cipher.clear();
+  move_out(tls_->output(), wire);
+}
+
+void TransportLayers::move_out(std::string& from, std::string& to) {
+  if (to.empty()) {
+    // The common case (no write in flight): hand the buffer over instead of copying, and
+    // leave `from` without capacity, so an idle connection keeps no layer buffer.
+    to.swap(from);
+    std::string().swap(from);
+  } else {
+    to.append(from);
+    std::string().swap(from);
+  }
 }
 
 std::size_t TransportLayers::pending() const {

@@ -31,7 +31,8 @@ class TransportLayers {
   };
   // Wire bytes read from the socket; the MQTT bytes they carry are appended to `app`.
   // After anything but Ok the caller stops reading and closes once output is flushed.
-  Input unwrap(std::string_view wire, std::string& app);
+  // `scratch` holds TLS plaintext on its way to the WebSocket layer (a loop-wide buffer).
+  Input unwrap(std::string_view wire, std::string& app, std::string& scratch);
   // Moves the MQTT bytes of `app` (cleared) through the layers and appends everything the
   // layers have to send to `wire`.
   void wrap(std::string& app, std::string& wire);
@@ -47,9 +48,10 @@ class TransportLayers {
   std::string description() const;
 
  private:
+  static void move_out(std::string& from, std::string& to);
+
   std::unique_ptr<tls::Session> tls_;
   std::unique_ptr<ws::ServerSession> ws_;
-  std::string plain_;  // TLS plaintext on its way to the WebSocket layer
   std::string error_;
   bool closed_ = false;
 };

@@ -136,6 +136,7 @@ struct Loop {
   std::unique_ptr<char[]> scratch;     // read buffer shared by all the loop's connections
   std::vector<codec::Packet> decoded;  // reused per read
   std::string app_scratch;             // MQTT bytes out of TLS/WebSocket, per read
+  std::string layer_scratch;           // TLS plaintext on its way to WebSocket, per read
   std::vector<Routed> local;           // actions for this loop from its own drains
   bool in_local = false;
   std::vector<ConnPtr> dirty;  // have bytes queued, no write started
