@@ -213,8 +213,8 @@ TEST_CASE("build_security: the password file is read, errors name auth.password_
     const std::string good = dir.path + "/passwd";
     write_passwords(good, "alice", "s3cret");
     const config::Config c = load("auth:\n  allow_anonymous: false\n  password_file: " + good +
-                                  "\nacl:\n  default: deny\n  rules:\n"
-                                  "    - {user: \"*\", topic: \"devices/%c/#\", access: readwrite}\n");
+                                  "\nacl:\n  default: deny\n  rules:\n    - {user: \"*\", "
+                                  "topic: \"devices/%c/#\", access: readwrite}\n");
     const auto s = app::build_security(c, errors);
     INFO(report(errors));
     REQUIRE(s);
@@ -426,7 +426,8 @@ TEST_CASE("plan_reload: security is applied, TLS is reloaded, other changes need
   errors.clear();
   write_passwords(pw, "alice", "one");
   config::Config broken = running;
-  broken.listeners[0].tls->key = config::FileRef{d + "/other-server.key", "listeners[0].tls.key", 6};
+  broken.listeners[0].tls->key =
+      config::FileRef{d + "/other-server.key", "listeners[0].tls.key", 6};
   CHECK_FALSE(app::plan_reload(running, broken, errors));
   REQUIRE(errors.size() == 1);
   CHECK(errors[0].path == "listeners[0].tls");
