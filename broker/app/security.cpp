@@ -109,7 +109,7 @@ std::optional<Security> build_security(const config::Config& c,
     if (ec) {
       errors.push_back(file_error(
           f, "cannot read " + config::detail::quoted(f.path) + ": " + ec.message() +
-                 " (create it with: tern passwd " + f.path + " <user>)"));
+                 " (create it with: tern passwd " + f.path + " add <user>)"));
       return std::nullopt;
     }
     if (!std::filesystem::is_regular_file(st)) {
