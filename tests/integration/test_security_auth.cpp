@@ -336,9 +336,9 @@ TEST_CASE("ACL on SUBSCRIBE and delivery: SUBACK 0x87 / 0x80, a '#' subscriber d
   CHECK_FALSE(has(reader_got, "misc"));
 }
 
-TEST_CASE("ACL and retained messages and wills: a denied retained PUBLISH is not stored, "
-          "retained messages are filtered per subscriber, a will must be allowed at CONNECT "
-          "and reaches only readers allowed to see it") {
+// A denied retained PUBLISH is not stored, retained messages are filtered per subscriber,
+// a will must be allowed at CONNECT and reaches only readers allowed to see it.
+TEST_CASE("ACL on retained messages and wills") {
   if (TernBroker::reference_mode()) return;
   AclBroker acl;
   auto admin = login(acl.port, ProtocolVersion::v5, "it-acl-admin", "admin");

@@ -92,13 +92,12 @@ TEST_CASE("mqtts: Paho 3.1.1 and 5.0 clients trusting the test CA publish and re
   const std::string plain_uri =
       "tcp://127.0.0.1:" + std::to_string(broker.listener_port("plain"));
   PahoClient sub(tls_uri, "it-tls-sub", version);
-  sub.connect(sub.options().ssl(paho_ssl(test_certs().ca())).finalize());
   PahoClient pub(tls_uri, "it-tls-pub", version);
-  pub.connect(pub.options().ssl(paho_ssl(test_certs().ca())).finalize());
-  check_qos_round_trip(pub, sub, "it/tls/qos");
-
   PahoClient plain(plain_uri, "it-tls-plain", version);
-  plain.connect();
+  connect_all({{&sub, sub.options().ssl(paho_ssl(test_certs().ca())).finalize()},
+               {&pub, pub.options().ssl(paho_ssl(test_certs().ca())).finalize()},
+               {&plain, plain.options().finalize()}});
+  check_qos_round_trip(pub, sub, "it/tls/qos");
   check_qos_round_trip(plain, sub, "it/tls/from-plain");
   check_qos_round_trip(sub, plain, "it/tls/to-plain");
 
@@ -325,13 +324,13 @@ TEST_CASE("Paho with a client certificate over mqtts (mutual TLS, 3.1.1 and 5.0)
   const std::string uri = "ssl://127.0.0.1:" + std::to_string(broker.listener_port("mtls"));
   const TestCerts& c = test_certs();
   PahoClient sub(uri, "it-mtls-paho-sub", version);
-  sub.connect(sub.options()
-                  .ssl(paho_ssl(c.ca(), c.file("client.crt"), c.file("client.key")))
-                  .finalize());
   PahoClient pub(uri, "it-mtls-paho-pub", version);
-  pub.connect(pub.options()
+  connect_all(
+      {{&sub,
+        sub.options().ssl(paho_ssl(c.ca(), c.file("client.crt"), c.file("client.key"))).finalize()},
+       {&pub, pub.options()
                   .ssl(paho_ssl(c.ca(), c.file("client2.crt"), c.file("client2.key")))
-                  .finalize());
+                  .finalize()}});
   check_qos_round_trip(pub, sub, "it/mtls/paho");
 }
 

@@ -87,25 +87,22 @@ TEST_CASE("Paho over ws:// and wss:// (3.1.1 and 5.0) publishes and receives QoS
                        .finalize();
 
   PahoClient ws_sub(ws, "it-ws-sub", version);
-  ws_sub.connect();
   PahoClient ws_pub(ws, "it-ws-pub", version);
-  ws_pub.connect();
-  check_qos_round_trip(ws_pub, ws_sub, "it/ws/qos");
-
   PahoClient wss_cli(wss, "it-wss", version);
-  wss_cli.connect(wss_cli.options().ssl(ssl).finalize());
-  check_qos_round_trip(wss_cli, ws_sub, "it/wss/to-ws");
-  check_qos_round_trip(ws_pub, wss_cli, "it/ws/to-wss");
-
   PahoClient tcp(plain, "it-ws-plain", version);
-  tcp.connect();
-  check_qos_round_trip(tcp, wss_cli, "it/plain/to-wss");
-
   // A configured path other than /mqtt.
   PahoClient custom("ws://127.0.0.1:" + std::to_string(broker.listener_port("ws2")) +
                         "/custom/mqtt",
                     "it-ws-custom", version);
-  custom.connect();
+  connect_all({{&ws_sub, ws_sub.options().finalize()},
+               {&ws_pub, ws_pub.options().finalize()},
+               {&wss_cli, wss_cli.options().ssl(ssl).finalize()},
+               {&tcp, tcp.options().finalize()},
+               {&custom, custom.options().finalize()}});
+  check_qos_round_trip(ws_pub, ws_sub, "it/ws/qos");
+  check_qos_round_trip(wss_cli, ws_sub, "it/wss/to-ws");
+  check_qos_round_trip(ws_pub, wss_cli, "it/ws/to-wss");
+  check_qos_round_trip(tcp, wss_cli, "it/plain/to-wss");
   check_qos_round_trip(custom, tcp, "it/ws/custom");
 }
 
@@ -240,9 +237,9 @@ TEST_CASE("WebSocket framing: fragmented messages, MQTT packets split across and
   CHECK(pub_frames->close_code() == std::optional<std::uint16_t>(1000));
 }
 
-TEST_CASE("WebSocket protocol violations end in a close frame with the RFC 6455 code, then a "
-          "close: unmasked client frame 1002, text frame 1003, oversized frame 1009, reserved "
-          "opcode 1002; other clients are not disturbed") {
+// RFC 6455 close codes: unmasked client frame 1002, text frame 1003, oversized frame 1009,
+// reserved opcode 1002; other clients are not disturbed.
+TEST_CASE("WebSocket violations get a close frame with the RFC 6455 code, then a close") {
   if (TernBroker::reference_mode()) return;
   TernBroker broker(ws_broker_config());
   const std::uint16_t port = broker.listener_port("ws");

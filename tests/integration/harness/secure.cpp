@@ -226,7 +226,7 @@ class TlsLayer final : public ByteLayer {
 
 // The RFC 6455 section 1.3 example: its accept value is known, so no SHA-1 is needed here.
 constexpr const char* kWsKey = "dGhlIHNhbXBsZSBub25jZQ==";
-constexpr const char* kWsAccept = "s3pPLMBiTxaQ9kYGzzhZRnk2xJQ=";
+constexpr const char* kWsAccept = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
 
 std::string lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

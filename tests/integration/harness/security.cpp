@@ -61,10 +61,12 @@ int tern_passwd(const std::string& file, const std::string& command, const std::
                 const std::string& password, std::string* output) {
   // Few iterations: the tests check the format and the flow, not the cost.
   const std::string out = file + ".passwd.log";
-  const auto r = run_command({"sh", "-c", "printf '%s\\n' \"$1\" | \"$0\" passwd --iterations 1000 "
-                                          "\"$2\" \"$3\" \"$4\"",
-                              TERN_BINARY, password, file, command, user},
-                             Millis(20000), out);
+  // "list" takes no user: "$@" passes exactly the words given.
+  std::vector<std::string> argv = {
+      "sh", "-c", "pw=$1; shift; printf '%s\\n' \"$pw\" | \"$0\" passwd --iterations 1000 \"$@\"",
+      TERN_BINARY, password, file, command};
+  if (!user.empty()) argv.push_back(user);
+  const auto r = run_command(argv, Millis(20000), out);
   if (output) *output = r.output;
   INFO("tern passwd " << command << " " << user << ": " << r.output);
   REQUIRE_FALSE(r.timed_out);
@@ -110,6 +112,12 @@ void rewrite_config(TernBroker& broker, std::string yaml) {
   const std::string path = broker.dir() + "/tern.yaml";
   REQUIRE(std::filesystem::exists(path));
   std::ofstream(path, std::ios::trunc) << yaml;
+}
+
+void connect_all(const std::vector<std::pair<PahoClient*, mqtt::connect_options>>& clients) {
+  std::vector<mqtt::token_ptr> tokens;
+  for (const auto& [c, opts] : clients) tokens.push_back(c->client().connect(opts));
+  for (auto& t : tokens) REQUIRE(t->wait_for(Millis(10000)));
 }
 
 void copy_file(const std::string& from, const std::string& to) {

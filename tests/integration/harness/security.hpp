@@ -5,8 +5,11 @@
 #pragma once
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "tests/integration/harness/broker.hpp"
+#include "tests/integration/harness/paho.hpp"
 
 namespace tern::it {
 
@@ -38,6 +41,11 @@ std::size_t log_count(const TernBroker& broker, const std::string& needle);
 // Overwrites the broker's config file (its temp dir's tern.yaml; "@DIR@" expanded) so a
 // reload reads `yaml`.
 void rewrite_config(TernBroker& broker, std::string yaml);
+
+// Connects several Paho clients at once (REQUIRE, 10 s). Paho C's threads notice a new
+// connection attempt only between their ~1 s polls once another client is connected, so
+// one after the other costs about 2 s per client; together they share that wait.
+void connect_all(const std::vector<std::pair<PahoClient*, mqtt::connect_options>>& clients);
 
 // Copies a file (REQUIRE).
 void copy_file(const std::string& from, const std::string& to);
