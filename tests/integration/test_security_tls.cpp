@@ -310,6 +310,106 @@ TEST_CASE("mTLS with use_cn_as_username and an ACL on devices/%u/#: client1 may 
   CHECK(std::find(topics.begin(), topics.end(), "devices/client2/spoofed") == topics.end());
 }
 
+TEST_CASE("Optional client certificates with use_cn_as_username: no certificate is anonymous "
+          "(refused here), an unverifiable one never lends its CN") {
+  if (TernBroker::reference_mode()) return;
+  INFO("backend " << TERN_IT_TLS_BACKEND);
+  TernBroker broker({"listeners:\n"
+                     "  - {name: opt, bind: \"127.0.0.1:0\", allow_anonymous: false, tls: " +
+                         tls_block("server.crt", "server.key",
+                                   ca_extra("require_client_cert: false, "
+                                            "use_cn_as_username: true")) +
+                         "}\n",
+                     {},
+                     true});
+  const std::uint16_t port = broker.listener_port("opt");
+  const MqttsAttempt none = try_mqtts(port, trusting(test_certs().ca()), "it-opt-none");
+  INFO("no certificate: " << none.error);
+  CHECK(none.connack);
+  CHECK(none.reason_code == 0x87);  // anonymous, and anonymous is refused (CONNACK, close)
+  const MqttsAttempt good = try_mqtts(port, with_cert("client"), "it-opt-good");
+  INFO("client1: " << good.error);
+  REQUIRE(good.connack);
+  CHECK(good.reason_code == 0x00);
+  // CN=client1 signed by another CA, and an expired CN=client1: neither may log in.
+  for (const char* name : {"other-client", "expired-client"}) {
+    const MqttsAttempt bad = try_mqtts(port, with_cert(name), std::string("it-opt-") + name);
+    INFO(name << ": handshake_ok=" << bad.handshake_ok << " " << bad.error);
+    CHECK((!bad.connack || bad.reason_code >= 0x80));
+  }
+}
+
+// The last packets before a close the server initiates (a refusing CONNACK, a DISCONNECT)
+// must reach the client ahead of TLS close_notify and the WebSocket close frame: over
+// plain TCP they do, and a client over TLS or WebSocket deserves the same reason code.
+TEST_CASE("A refusing CONNACK and a server DISCONNECT arrive over TLS, ws and wss before the "
+          "close") {
+  if (TernBroker::reference_mode()) return;
+  INFO("backend " << TERN_IT_TLS_BACKEND);
+  const std::string dir = make_temp_dir("tern-it-tls-refusal");
+  const std::string file = dir + "/passwd";
+  REQUIRE(tern_passwd(file, "add", "alice", "pw") == 0);
+  TernBroker broker({"listeners:\n"
+                     "  - {name: tls, bind: \"127.0.0.1:0\", tls: " +
+                         tls_block("server.crt", "server.key") + "}\n" +
+                         "  - {name: ws, bind: \"127.0.0.1:0\", protocol: websocket}\n"
+                         "  - {name: wss, bind: \"127.0.0.1:0\", protocol: websocket, tls: " +
+                         tls_block("server.crt", "server.key") + "}\n" +
+                         "auth: {allow_anonymous: false, password_file: \"" + file + "\"}\n"
+                         "limits: {publish_rate: 2/s}\n",
+                     {},
+                     true});
+  auto open = [&](const std::string& listener) -> std::unique_ptr<ByteLayer> {
+    std::unique_ptr<ByteLayer> below;
+    if (listener == "ws") {
+      below = tcp_connect(broker.listener_port(listener));
+    } else {
+      TlsConnect t = tls_connect(broker.listener_port(listener), trusting(test_certs().ca()));
+      INFO(t.error);
+      REQUIRE(t.layer);
+      below = std::move(t.layer);
+    }
+    if (listener == "tls") return below;
+    WsConnect w = ws_connect(std::move(below), WsClientOptions{});
+    INFO(w.error << "\n" << w.response);
+    REQUIRE(w.layer);
+    return std::move(w.layer);
+  };
+  for (const std::string listener : {"tls", "ws", "wss"}) {
+    for (const auto v : {ProtocolVersion::v5, ProtocolVersion::v311}) {
+      INFO(listener << " " << version_name(v));
+      RawClient c(open(listener), v);
+      codec::Connect con;
+      con.client_id = "it-refusal";
+      con.username = "alice";
+      con.password = "wrong";
+      c.send(con);
+      const RecvStatus st = c.recv(5s);
+      INFO("got " << to_string(st));
+      REQUIRE(st == RecvStatus::Packet);
+      REQUIRE(std::holds_alternative<codec::Connack>(c.last_packet()));
+      CHECK(std::get<codec::Connack>(c.last_packet()).reason_code ==
+            (v == ProtocolVersion::v5 ? 0x86 : 0x04));
+      CHECK(c.wait_closed(3s));
+    }
+    INFO(listener << ": publish rate exceeded");
+    RawClient c(open(listener), ProtocolVersion::v5);
+    codec::Connect con;
+    con.client_id = "it-refusal-rate";
+    con.username = "alice";
+    con.password = "pw";
+    REQUIRE(c.connect(con).reason_code == 0);
+    codec::Publish p;
+    p.topic = "it/refusal";
+    for (int i = 0; i < 10; ++i) c.send(p);
+    REQUIRE(c.wait_closed(5s));
+    INFO(c.close_summary());
+    const auto d = c.disconnect_seen();
+    REQUIRE(d);
+    CHECK(d->reason_code == 0x96);
+  }
+}
+
 TEST_CASE("Paho with a client certificate over mqtts (mutual TLS, 3.1.1 and 5.0)") {
   if (TernBroker::reference_mode()) return;
   const int version = GENERATE(MQTTVERSION_3_1_1, MQTTVERSION_5);
