@@ -551,7 +551,13 @@ void Connection::begin_close() {
   closing_ = true;
   input_done_ = true;  // [MQTT-4.13.1-1] nothing more from this client is processed
   if (layers_) {
-    layers_->close();  // WebSocket close frame, TLS close_notify
+    // Queued packets, then the WebSocket close frame and TLS close_notify.
+    if (bufs_) {
+      adjust_queued(-static_cast<std::int64_t>(bufs_->out.size()));
+      layers_->close(bufs_->out);
+    } else {
+      layers_->close();
+    }
     if (!write_in_flight_) flush();
     if (closed_) return;
   }

@@ -73,8 +73,18 @@ std::size_t TransportLayers::pending() const {
   return n;
 }
 
-void TransportLayers::close() {
+void TransportLayers::close(std::string& app) {
   if (closed_) return;
+  // What core queued before closing (a refusing CONNACK, a DISCONNECT with its reason)
+  // must go out ahead of the close frame and close_notify.
+  if (!app.empty()) {
+    if (ws_) {
+      ws_->write(app);
+    } else {
+      tls_->write(app);
+    }
+    app.clear();
+  }
   closed_ = true;
   if (ws_ && ws_->open()) ws_->close(1000);
   // The close frame must be encrypted before close_notify ends the TLS stream.

@@ -38,8 +38,13 @@ class TransportLayers {
   void wrap(std::string& app, std::string& wire);
   // Bytes produced inside the layers and not yet taken by wrap().
   std::size_t pending() const;
-  // Begins an orderly close: a WebSocket close frame (1000) and TLS close_notify.
-  void close();
+  // Begins an orderly close: the MQTT bytes of `app` (cleared) first, then a WebSocket
+  // close frame (1000) and TLS close_notify; take the result with wrap().
+  void close(std::string& app);
+  void close() {
+    std::string none;
+    close(none);
+  }
 
   bool tls_handshake_done() const { return !tls_ || tls_->handshake_done(); }
   std::optional<std::string> peer_common_name() const;
