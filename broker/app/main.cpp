@@ -1,6 +1,8 @@
 // tern: the broker executable. Wiring only: command line -> configuration -> logging ->
 // security (password file, ACL, TLS files) -> net::Server (which owns core::Broker) ->
 // bridges -> run until SIGINT/SIGTERM; SIGHUP reloads passwords, ACLs and certificates.
+// Under systemd (Type=notify) it reports READY=1 once listening, WATCHDOG=1 while the
+// broker makes progress, and STOPPING=1 on the way out (sd_notify.hpp).
 // `tern passwd ...` edits a password file instead (auth::run_passwd).
 // Exit codes: 0 clean stop or valid --check-config; 1 invalid configuration, a listener that
 // cannot bind, or a startup failure; 2 command line usage error.
@@ -8,6 +10,8 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdint>
 #include <exception>
 #include <iostream>
 #include <memory>
@@ -19,10 +23,13 @@
 #include <utility>
 #include <vector>
 
+#if TERN_WITH_BRIDGE
 #include "bridge/bridge.hpp"
+#endif
 #include "broker/app/cli.hpp"
 #include "broker/app/logging.hpp"
 #include "broker/app/options_map.hpp"
+#include "broker/app/sd_notify.hpp"
 #include "broker/app/security.hpp"
 #include "broker/auth/passwd_command.hpp"
 #include "broker/config/config.hpp"
@@ -197,22 +204,49 @@ int run_broker(const app::CliOptions& cli) {
     // REQUIRES (Bridge): the server outlives them; they are stopped before it goes.
     // Sessions of bridges or priority classes no longer configured would queue forever.
     std::vector<std::string> keep;
+#if TERN_WITH_BRIDGE  // without: `bridges:` is a config error (app::apply_cli)
     for (const bridge::BridgeOptions& b : *bridge_opts) {
       for (std::string& id : bridge::internal_client_ids(b)) keep.push_back(std::move(id));
     }
+#endif
     for (const std::string& id : server.end_internal_sessions_except(keep)) {
       spdlog::warn("bridge session {} is no longer configured: ended, its queue deleted", id);
     }
+#if TERN_WITH_BRIDGE
     std::vector<std::unique_ptr<bridge::Bridge>> bridges;
     for (const bridge::BridgeOptions& b : *bridge_opts) {
       bridges.push_back(std::make_unique<bridge::Bridge>(b, server));
       bridges.back()->start();
     }
+#endif
+    // systemd: ready once every listener is bound (the kernel queues connections from
+    // here; run() accepts them) and the bridges' sessions exist.
+    const app::Notifier notifier = app::Notifier::from_env();
+    notifier.ready("listening: " + bound);
+    std::optional<app::Watchdog> watchdog;
+    if (const auto timeout = app::watchdog_timeout_from_env(); timeout && notifier.enabled()) {
+      // Liveness = the broker lock can be taken and released: every loop takes it per
+      // packet, so a deadlock or a handler stuck under it stops the pings.
+      // TODO(net): a loop-0 tick counter (Server::loop_heartbeat()) would also prove loop 0
+      // still turns; until then this is the strongest proof the Server's API offers.
+      watchdog.emplace(notifier, *timeout / 2, [&server, n = std::uint64_t{0}]() mutable {
+        (void)server.broker_stats();
+        return ++n;
+      });
+      spdlog::info("systemd watchdog: WATCHDOG=1 every {} ms",
+                   std::chrono::duration_cast<std::chrono::milliseconds>(*timeout / 2).count());
+    }
     server.run();
+    // run() returns after a signal or stop(), once clients are closed and storage is
+    // committed; tell systemd before the bridges' (possibly slow) disconnects.
+    if (watchdog) watchdog->stop();
+    notifier.stopping();
     // The server has closed the internal sessions (they stay, queued, in the store):
     // disconnect upstream and join each bridge's thread.
+#if TERN_WITH_BRIDGE
     for (auto& b : bridges) b->stop();
     bridges.clear();
+#endif
     running_server = nullptr;
   } catch (const std::exception& e) {
     fail(cfg.log, std::string("fatal: ") + e.what());
