@@ -36,6 +36,13 @@ std::string quoted(std::string_view s) {
 Authenticator::Authenticator(std::shared_ptr<const PasswordFile> passwords,
                              std::size_t cache_entries)
     : passwords_(std::move(passwords)), cache_capacity_(cache_entries) {
+  // Without a password file nothing is ever verified, so nothing is cached: drawing no key
+  // leaves the crypto library's random generator uninitialised (with OpenSSL that is about
+  // 2 MiB of resident code and tables in an idle broker).
+  if (!passwords_ || cache_capacity_ == 0) {
+    cache_capacity_ = 0;
+    return;
+  }
   std::array<std::uint8_t, 32> key{};
   if (tls::random_bytes(std::span<std::uint8_t>(key)))
     cache_key_.assign(reinterpret_cast<const char*>(key.data()), key.size());

@@ -23,6 +23,13 @@ void Engine::set_authenticator(std::shared_ptr<const auth::Authenticator> a) {
 
 bool Engine::create_tls_contexts(std::string& error) {
   for (auto& l : listeners) {
+#if !TERN_WITH_WEBSOCKET
+    // app refuses such a config first; this covers options built in code.
+    if (l->opts.transport == ListenerTransport::WebSocket) {
+      error = "listener " + l->opts.name + ": built without WebSocket (TERN_WITH_WEBSOCKET=OFF)";
+      return false;
+    }
+#endif
     if (!l->opts.tls) continue;
     std::string err;
     auto ctx = tls::ServerContext::create(*l->opts.tls, err);
