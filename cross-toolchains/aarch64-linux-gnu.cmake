@@ -1,0 +1,30 @@
+# CMake toolchain file: Tern for 64-bit ARM Linux (Raspberry Pi 3/4/5 running a 64-bit OS),
+# built on Debian 12 amd64 with Debian's cross compiler and the target's libraries installed
+# through multiarch in /usr/lib/aarch64-linux-gnu (bash .ci/deps-cross.sh arm64). Usage:
+#   cmake -S . -B build-arm64 -DCMAKE_TOOLCHAIN_FILE=cross-toolchains/aarch64-linux-gnu.cmake
+# Test executables (and Catch2's test discovery at build time) run under qemu-user.
+set(CMAKE_SYSTEM_NAME Linux)
+set(CMAKE_SYSTEM_PROCESSOR aarch64)
+set(_tern_triplet aarch64-linux-gnu)
+
+set(CMAKE_C_COMPILER ${_tern_triplet}-gcc)
+set(CMAKE_CXX_COMPILER ${_tern_triplet}-g++)
+
+# No sysroot: with Debian multiarch the target's libraries sit beside the host's, in
+# /usr/lib/<triplet>, and the cross compiler already searches /usr/include/<triplet> and
+# /usr/lib/<triplet>. Naming the architecture makes find_library and find_package look in
+# <prefix>/lib/<triplet> (the target's) and never in the host's /usr/lib/x86_64-linux-gnu.
+set(CMAKE_LIBRARY_ARCHITECTURE ${_tern_triplet})
+# libyaml-cpp-dev is not Multi-Arch: same in Debian 12, so .ci/deps-cross.sh unpacks the
+# target's CMake package here instead of replacing the host's -dev package.
+list(APPEND CMAKE_PREFIX_PATH /usr/local/lib/${_tern_triplet}/tern-cross)
+# Tools (compilers, qemu, pkg-config) come from the host; nothing is re-rooted.
+set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
+
+# pkg-config (used by some Find modules) must read the target's .pc files only.
+set(ENV{PKG_CONFIG_LIBDIR} "/usr/lib/${_tern_triplet}/pkgconfig:/usr/share/pkgconfig")
+set(ENV{PKG_CONFIG_PATH} "")
+
+# Run target executables (ctest, catch_discover_tests) with the target's dynamic loader and
+# libc from the cross toolchain; other shared libraries resolve from /usr/lib/<triplet>.
+set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64 -L /usr/${_tern_triplet})
