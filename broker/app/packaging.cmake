@@ -78,9 +78,9 @@ set(CPACK_STRIP_FILES ON)  # the package carries the stripped binary
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # tern_<version>_<arch>.deb
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
+# The long description (CPack puts the summary above it as the first line).
 set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
-"MQTT 3.1.1 / 5.0 broker for IoT edge gateways\n\
-Tern is a small MQTT broker for Raspberry Pi class gateways: QoS 0/1/2, retained\n\
+"Tern is a small MQTT broker for Raspberry Pi class gateways: QoS 0/1/2, retained\n\
 messages, wills, shared subscriptions, durable sessions in LevelDB, TLS, WebSocket,\n\
 password authentication, ACLs and bridges to cloud brokers. Runs as the systemd\n\
 service tern (user tern, state in /var/lib/tern).")
