@@ -182,9 +182,16 @@ TEST_CASE("sd_notify: the watchdog pings while the heartbeat advances and stops 
   });
   // Advancing: a ping about every period.
   for (int i = 0; i < 3; ++i) CHECK(rx.receive() == std::optional<std::string>("WATCHDOG=1"));
-  // Stalled: no more pings (one may already be on its way).
+  // Stalled: no more pings. One may already be on its way (heartbeat taken before the
+  // stall): wait until the count holds still for a few periods, then drain.
   advancing = false;
-  std::this_thread::sleep_for(60ms);
+  std::uint64_t settled = w.pings();
+  for (int i = 0; i < 50; ++i) {
+    std::this_thread::sleep_for(150ms);
+    const std::uint64_t now = w.pings();
+    if (now == settled) break;
+    settled = now;
+  }
   while (rx.receive()) {
   }
   const std::uint64_t before = w.pings();
