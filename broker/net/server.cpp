@@ -166,33 +166,27 @@ void Engine::on_accept(Listener& l, Loop& target, const asio::error_code& ec, So
     });
     return;
   }
-  if (!take_connect_token(core::Clock::now())) {
+  const core::Time now = core::Clock::now();
+  std::string why;
+  if (!take_connect_token(now)) {
     // Over connect_rate: refused before any work (no TLS handshake, no broker state).
     rate_limited.fetch_add(1, std::memory_order_relaxed);
-    asio::error_code ignored;
-    s.close(ignored);
-    ++refusals_unlogged;
-    const core::Time now = core::Clock::now();
-    if (now - last_refusal_log >= kRefusalLogInterval) {
-      spdlog::warn("listener {}: over the connect rate of {}/s, refused {} connection(s)",
-                   l.opts.name, opts.connect_rate, refusals_unlogged);
-      refusals_unlogged = 0;
-      last_refusal_log = now;
-    }
-    start_accept(l);
-    return;
-  }
-  const bool over_total = opts.max_connections != 0 && live.load() >= opts.max_connections;
-  const bool over_listener = l.opts.max_connections != 0 && l.live.load() >= l.opts.max_connections;
-  if (over_total || over_listener) {
+    why = fmt::format("over the connect rate of {}/s", opts.connect_rate);
+  } else if (opts.max_connections != 0 && live.load() >= opts.max_connections) {
     refused.fetch_add(1, std::memory_order_relaxed);
+    why = "server connection limit reached";
+  } else if (l.opts.max_connections != 0 && l.live.load() >= l.opts.max_connections) {
+    refused.fetch_add(1, std::memory_order_relaxed);
+    why = "listener connection limit reached";
+  }
+  if (!why.empty()) {
     asio::error_code ignored;
     s.close(ignored);
     ++refusals_unlogged;
-    const core::Time now = core::Clock::now();
+    // One line per interval, not one per refused connection.
     if (now - last_refusal_log >= kRefusalLogInterval) {
-      spdlog::warn("listener {}: {} connection limit reached, refused {} connection(s)",
-                   l.opts.name, over_total ? "server" : "listener", refusals_unlogged);
+      spdlog::warn("listener {}: {}, refused {} connection(s)", l.opts.name, why,
+                   refusals_unlogged);
       refusals_unlogged = 0;
       last_refusal_log = now;
     }

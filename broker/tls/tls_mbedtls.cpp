@@ -18,6 +18,7 @@
 #include <mutex>
 #include <vector>
 
+#include "broker/tls/session_base.hpp"
 #include "broker/tls/tls.hpp"
 #include "broker/tls/tls_util.hpp"
 
@@ -173,7 +174,7 @@ std::optional<std::string> common_name(const mbedtls_x509_crt& crt) {
   return std::nullopt;
 }
 
-class MbedSession final : public Session {
+class MbedSession final : public SessionBase {
  public:
   explicit MbedSession(std::shared_ptr<const Shared> shared) : shared_(std::move(shared)) {
     mbedtls_ssl_init(&ssl_);
@@ -189,41 +190,6 @@ class MbedSession final : public Session {
     return true;
   }
 
-  bool feed(std::string_view cipher, std::string& plain) override {
-    if (failed_) return false;
-    if (peer_closed_) return true;  // nothing after close_notify counts
-    input_ = cipher;
-    bool ok = true;
-    if (!handshake_done_) ok = handshake();
-    if (ok && handshake_done_) ok = read_records(plain);
-    input_ = {};  // anything unread is a partial record, kept in mbed TLS's input buffer
-    return ok;
-  }
-
-  bool write(std::string_view plain) override {
-    if (failed_ || closed_) return false;
-    if (!handshake_done_) {
-      pending_.append(plain);
-      return true;
-    }
-    return write_now(plain);
-  }
-
-  std::string& output() override { return output_; }
-
-  void close() override {
-    if (closed_) return;
-    closed_ = true;
-    pending_.clear();
-    pending_.shrink_to_fit();
-    if (handshake_done_ && !failed_) mbedtls_ssl_close_notify(&ssl_);
-  }
-
-  bool handshake_done() const override { return handshake_done_; }
-  bool peer_closed() const override { return peer_closed_; }
-  const std::string& error() const override { return error_; }
-  std::optional<std::string> peer_common_name() const override { return peer_cn_; }
-
   std::string description() const override {
     if (!handshake_done_) return {};
     // "TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256" -> the IANA name, as OpenSSL reports it.
@@ -233,6 +199,8 @@ class MbedSession final : public Session {
   }
 
  private:
+  void send_close_notify() override { mbedtls_ssl_close_notify(&ssl_); }
+
   static int send_cb(void* p, const unsigned char* buf, std::size_t len) {
     auto* self = static_cast<MbedSession*>(p);
     // Every call starts a record (we always take all of it): note alerts we sent.
@@ -304,7 +272,7 @@ class MbedSession final : public Session {
     }
   }
 
-  bool handshake() {
+  bool handshake() override {
     const int ret = mbedtls_ssl_handshake(&ssl_);
     if (ret == MBEDTLS_ERR_SSL_WANT_READ) return true;
     if (ret != 0) return fail_from(ret, "handshake failed");
@@ -330,7 +298,7 @@ class MbedSession final : public Session {
 
   // Decrypts every complete record; stops when mbed TLS wants more input. Reads through a
   // stack buffer so that `plain` grows by exactly what was decrypted.
-  bool read_records(std::string& plain) {
+  bool read_records(std::string& plain) override {
     unsigned char buf[16384];  // one TLS record's plaintext
     for (;;) {
       const int ret = mbedtls_ssl_read(&ssl_, buf, sizeof(buf));
@@ -347,7 +315,7 @@ class MbedSession final : public Session {
     }
   }
 
-  bool write_now(std::string_view plain) {
+  bool write_now(std::string_view plain) override {
     while (!plain.empty()) {
       const int ret = mbedtls_ssl_write(
           &ssl_, reinterpret_cast<const unsigned char*>(plain.data()), plain.size());
@@ -359,16 +327,7 @@ class MbedSession final : public Session {
 
   std::shared_ptr<const Shared> shared_;
   mbedtls_ssl_context ssl_;
-  std::string_view input_;  // the unread rest of the ciphertext being fed
-  std::string output_;
-  std::string pending_;  // application data written before the handshake finished
-  std::string error_;
-  std::optional<std::string> peer_cn_;
   std::uint32_t verify_flags_ = 0;
-  bool handshake_done_ = false;
-  bool peer_closed_ = false;
-  bool closed_ = false;
-  bool failed_ = false;
   bool alert_sent_ = false;
 };
 

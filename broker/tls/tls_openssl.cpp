@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "broker/tls/session_base.hpp"
 #include "broker/tls/tls.hpp"
 #include "broker/tls/tls_util.hpp"
 
@@ -62,7 +63,7 @@ int bio_create(BIO* b) {
   return 1;
 }
 
-class OsslSession final : public Session {
+class OsslSession final : public SessionBase {
  public:
   explicit OsslSession(std::shared_ptr<const Shared> shared) : shared_(std::move(shared)) {}
   ~OsslSession() override { SSL_free(ssl_); }  // frees the BIO too
@@ -79,48 +80,6 @@ class OsslSession final : public Session {
     SSL_set_accept_state(ssl_);
     return true;
   }
-
-  bool feed(std::string_view cipher, std::string& plain) override {
-    if (failed_) return false;
-    if (peer_closed_) return true;  // nothing after close_notify counts
-    input_ = cipher;
-    ERR_clear_error();
-    bool ok = true;
-    if (!handshake_done_) ok = handshake();
-    if (ok && handshake_done_) ok = read_records(plain);
-    input_ = {};  // anything unread is a partial record, kept by OpenSSL's record layer
-    return ok;
-  }
-
-  bool write(std::string_view plain) override {
-    if (failed_ || closed_) return false;
-    if (!handshake_done_) {
-      pending_.append(plain);
-      return true;
-    }
-    return write_now(plain);
-  }
-
-  std::string& output() override { return output_; }
-
-  void close() override {
-    if (closed_) return;
-    closed_ = true;
-    pending_.clear();
-    pending_.shrink_to_fit();
-    // SSL_shutdown is only allowed once the handshake finished and before a fatal error;
-    // otherwise there is no session to close and the caller just drops the socket.
-    if (handshake_done_ && !failed_) {
-      ERR_clear_error();
-      SSL_shutdown(ssl_);
-      ERR_clear_error();
-    }
-  }
-
-  bool handshake_done() const override { return handshake_done_; }
-  bool peer_closed() const override { return peer_closed_; }
-  const std::string& error() const override { return error_; }
-  std::optional<std::string> peer_common_name() const override { return peer_cn_; }
 
   std::string description() const override {
     if (!handshake_done_) return {};
@@ -146,6 +105,13 @@ class OsslSession final : public Session {
   bool input_empty() const { return input_.empty(); }
 
  private:
+  void begin_feed() override { ERR_clear_error(); }
+  void send_close_notify() override {
+    ERR_clear_error();
+    SSL_shutdown(ssl_);
+    ERR_clear_error();
+  }
+
   bool fail(std::string why) {
     failed_ = true;
     error_ = std::move(why);
@@ -175,7 +141,7 @@ class OsslSession final : public Session {
     return fail(std::move(why));
   }
 
-  bool handshake() {
+  bool handshake() override {
     const int ret = SSL_do_handshake(ssl_);
     if (ret != 1) {
       if (SSL_get_error(ssl_, ret) == SSL_ERROR_WANT_READ) return true;
@@ -194,7 +160,7 @@ class OsslSession final : public Session {
   // Decrypts every complete record; stops when OpenSSL wants more input. Reads through a
   // stack buffer so that `plain` grows by exactly what was decrypted (it is the
   // connection's read buffer; reading in place would add a record's worth of capacity).
-  bool read_records(std::string& plain) {
+  bool read_records(std::string& plain) override {
     char buf[16384];  // one TLS record's plaintext
     for (;;) {
       std::size_t got = 0;
@@ -213,7 +179,7 @@ class OsslSession final : public Session {
     }
   }
 
-  bool write_now(std::string_view plain) {
+  bool write_now(std::string_view plain) override {
     ERR_clear_error();
     while (!plain.empty()) {
       std::size_t n = 0;
@@ -248,15 +214,6 @@ class OsslSession final : public Session {
 
   std::shared_ptr<const Shared> shared_;
   SSL* ssl_ = nullptr;
-  std::string_view input_;  // the unread rest of the ciphertext being fed
-  std::string output_;
-  std::string pending_;  // application data written before the handshake finished
-  std::string error_;
-  std::optional<std::string> peer_cn_;
-  bool handshake_done_ = false;
-  bool peer_closed_ = false;
-  bool closed_ = false;
-  bool failed_ = false;
 };
 
 int bio_write(BIO* b, const char* data, int len) {

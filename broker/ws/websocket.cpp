@@ -59,7 +59,8 @@ bool valid_close_code(std::uint16_t c) {
   return (c >= 1000 && c <= 1003) || (c >= 1007 && c <= 1014) || (c >= 3000 && c <= 4999);
 }
 
-// Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above U+10FFFF.
+// Strict UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing above U+10FFFF. Not
+// codec::valid_utf8: that one also refuses U+0000 (an MQTT rule), which RFC 6455 allows.
 bool valid_utf8(const std::uint8_t* p, std::size_t n) {
   std::size_t i = 0;
   while (i < n) {
