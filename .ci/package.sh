@@ -6,6 +6,11 @@
 #                                     ends with dpkg -r and dpkg -P), and leave the .deb in
 #                                     build-pkg/.
 #   bash .ci/package.sh --no-install  build the native package only.
+#   bash .ci/package.sh --from DIR    no build of its own: package the native build directory
+#                                     DIR as it is (e.g. CI's build/, already built by
+#                                     .ci/test.sh: RelWithDebInfo, stripped by CPack), then
+#                                     install and test it as above. About 30 s instead of a
+#                                     Release build.
 #   bash .ci/package.sh --cross ARCH  (arm64 | armhf) cpack in build-ARCH, the cross build
 #                                     directory .ci/cross.sh configures and builds; the package
 #                                     is produced, not installed. Repeatable: --cross arm64
@@ -20,13 +25,16 @@ export DEBIAN_FRONTEND=noninteractive
 
 native=1
 install=1
+from=""
 cross=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --no-install) install=0 ;;
+    --from) [ $# -ge 2 ] || { echo "package.sh: --from needs a build directory" >&2; exit 2; }
+            from=$2; shift ;;
     --cross) [ $# -ge 2 ] || { echo "package.sh: --cross needs arm64 or armhf" >&2; exit 2; }
              cross+=("$2"); native=0; install=0; shift ;;
-    *) echo "usage: $0 [--no-install] | --cross arm64|armhf ..." >&2; exit 2 ;;
+    *) echo "usage: $0 [--no-install] [--from DIR] | --cross arm64|armhf ..." >&2; exit 2 ;;
   esac
   shift
 done
@@ -48,11 +56,18 @@ fi
 
 if [ $native -eq 1 ]; then
   start=$SECONDS
-  cmake -S . -B build-pkg -DCMAKE_BUILD_TYPE=Release -DTERN_BUILD_TESTS=OFF -DTERN_WERROR=ON
-  cmake --build build-pkg -j"$(nproc)" --target tern
-  rm -f build-pkg/tern_*.deb
-  (cd build-pkg && cpack -G DEB)
-  deb=$(ls build-pkg/tern_*.deb)
+  dir=build-pkg
+  if [ -n "$from" ]; then
+    dir=$from
+    [ -f "$dir/CPackConfig.cmake" ] || { echo "package.sh: $dir: not configured" >&2; exit 1; }
+  else
+    cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release -DTERN_BUILD_TESTS=OFF -DTERN_WERROR=ON
+    cmake --build "$dir" -j"$(nproc)" --target tern
+  fi
+  rm -f "$dir"/tern_*.deb
+  # cpack first builds the "all" target (a no-op when the directory is up to date).
+  (cd "$dir" && cpack -G DEB)
+  deb=$(ls "$dir"/tern_*.deb)
   echo "package.sh: built $deb in $((SECONDS - start)) s"
   dpkg-deb --info "$deb"
   dpkg-deb --contents "$deb"
