@@ -18,29 +18,6 @@
 
 namespace tern::app {
 
-namespace {
-
-// Features this build left out (CMake TERN_WITH_*) make the keys that need them errors, at
-// startup, on --check-config and on reload alike.
-void check_build_features([[maybe_unused]] const config::Config& c,
-                          [[maybe_unused]] std::vector<config::Error>& errors) {
-#if !TERN_WITH_BRIDGE
-  if (!c.bridges.empty()) {
-    errors.push_back(config::Error{"bridges", 0, 0, "this build has no bridge support"});
-  }
-#endif
-#if !TERN_WITH_WEBSOCKET
-  for (std::size_t i = 0; i < c.listeners.size(); ++i) {
-    if (c.listeners[i].protocol == config::ListenerProtocol::WebSocket) {
-      errors.push_back(config::Error{"listeners[" + std::to_string(i) + "].protocol", 0, 0,
-                                     "built without WebSocket"});
-    }
-  }
-#endif
-}
-
-}  // namespace
-
 unsigned resolve_io_threads(unsigned configured, unsigned hardware) {
   if (configured != 0) return configured;
   return std::clamp(hardware, 1u, 4u);
@@ -71,7 +48,6 @@ config::Config apply_cli(const config::Config& base, const CliOptions& cli,
     }
   }
   for (auto& e : config::validate(c)) errors.push_back(std::move(e));
-  check_build_features(c, errors);
   return c;
 }
 
@@ -256,6 +232,12 @@ bridge::BridgeOptions to_bridge(const config::Bridge& b, std::vector<config::Err
 std::vector<bridge::BridgeOptions> to_bridge_options(const config::Config& c,
                                                      std::vector<config::Error>& errors) {
   std::vector<bridge::BridgeOptions> out;
+#if !TERN_WITH_BRIDGE
+  if (!c.bridges.empty()) {
+    errors.push_back(config::Error{"bridges", 0, 0, "this build has no bridge support"});
+    return out;
+  }
+#endif
   out.reserve(c.bridges.size());
   for (const auto& b : c.bridges) out.push_back(to_bridge(b, errors));
   return out;

@@ -78,6 +78,12 @@ void check_listener_files(const config::Config& c, bool load_contexts,
                           std::vector<config::Error>& errors) {
   for (std::size_t i = 0; i < c.listeners.size(); ++i) {
     const config::Listener& l = c.listeners[i];
+#if !TERN_WITH_WEBSOCKET
+    if (l.protocol == config::ListenerProtocol::WebSocket) {
+      errors.push_back(config::Error{listener_path(i) + ".protocol", 0, 0,
+                                     "built without WebSocket (TERN_WITH_WEBSOCKET=OFF)"});
+    }
+#endif
     if (!l.tls) continue;
     const config::ListenerTls& t = *l.tls;
     const std::size_t before = errors.size();
