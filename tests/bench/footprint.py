@@ -26,6 +26,8 @@ With clients: the peak VmRSS while tern-bench `conns` holds them, and bytes per 
   tests/bench/footprint.py                 # existing build dirs only
   tests/bench/footprint.py --build         # build missing native variants first (~5 min each)
   tests/bench/footprint.py --only full,arm64 --conns 1000 --json /tmp/f.json
+  tests/bench/footprint.py --only arm64,armhf --conns '' --max-stripped-kib 2048   # a CI gate
+  tests/bench/footprint.py --dir full=build --only full   # any existing build directory
 """
 
 import argparse
@@ -262,6 +264,10 @@ def main():
     ap.add_argument("--bench", help="tern-bench binary (default: newest build*/tests/bench)")
     ap.add_argument("--env", action="append", default=[],
                     help="VAR=VALUE for the broker, e.g. MALLOC_ARENA_MAX=1")
+    ap.add_argument("--dir", action="append", default=[],
+                    help="VARIANT=BUILD_DIR: take that variant from another build directory")
+    ap.add_argument("--max-stripped-kib", type=int,
+                    help="exit 1 if a reported stripped binary is larger (e.g. 2048)")
     ap.add_argument("--max-total", type=float, default=1800, help="seconds for the whole run")
     ap.add_argument("--json", help="write the results here too")
     args = ap.parse_args()
@@ -277,11 +283,14 @@ def main():
     env_extra = dict(kv.split("=", 1) for kv in args.env)
     wanted = set(args.only.split(",")) if args.only else None
 
+    dirs = dict(kv.split("=", 1) for kv in args.dir)
     results = []
     try:
         for name, bdir, options, strip_tool in VARIANTS:
             if wanted and name not in wanted:
                 continue
+            if name in dirs:
+                bdir, options = dirs[name], None  # given, never built here
             path = os.path.join(ROOT, bdir)
             tern = os.path.join(path, "broker", "app", "tern")
             if not os.path.exists(tern) and args.build and options is not None:
@@ -306,6 +315,12 @@ def main():
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
+    too_big = [r["variant"] for r in results if args.max_stripped_kib and r["stripped"] and
+               r["stripped"] > args.max_stripped_kib * 1024]
+    if too_big:
+        print("error: stripped binary over %d KiB: %s" % (args.max_stripped_kib,
+                                                          ", ".join(too_big)))
+        return 1
     broken = [r["variant"] for r in results
               if any(not v.startswith(("on", "refused")) for v in r.get("features", {}).values())]
     if broken:
