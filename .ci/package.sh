@@ -60,6 +60,7 @@ if [ $native -eq 1 ]; then
   if [ -n "$from" ]; then
     dir=$from
     [ -f "$dir/CPackConfig.cmake" ] || { echo "package.sh: $dir: not configured" >&2; exit 1; }
+    cmake -S . -B "$dir" >/dev/null  # cpack reads CPackConfig.cmake before it regenerates
   else
     cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=Release -DTERN_BUILD_TESTS=OFF -DTERN_WERROR=ON
     cmake --build "$dir" -j"$(nproc)" --target tern
@@ -93,6 +94,8 @@ for arch in "${cross[@]}"; do
     exit 1
   fi
   rm -f "$dir"/tern_*.deb
+  # Regenerate first: cpack reads CPackConfig.cmake before its preinstall step would.
+  cmake -S . -B "$dir" >/dev/null
   # cpack builds what install needs first (target tern, already built by .ci/cross.sh).
   # dpkg-shlibdeps reads the ARM binary with the cross objdump and the target's multiarch
   # packages' shlibs/symbols files (installed by .ci/deps-cross.sh).

@@ -59,16 +59,19 @@ set(_tern_yaml_header
 file(CONFIGURE OUTPUT ${PROJECT_BINARY_DIR}/packaging/tern.yaml
      CONTENT "${_tern_yaml_header}${_tern_yaml}" @ONLY)
 
-install(FILES ${PROJECT_BINARY_DIR}/packaging/tern.yaml DESTINATION /etc/tern)
+install(FILES ${PROJECT_BINARY_DIR}/packaging/tern.yaml DESTINATION /etc/tern COMPONENT broker)
 install(FILES ${PROJECT_SOURCE_DIR}/configs/systemd/tern.service
-        DESTINATION /lib/systemd/system)
-install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION share/doc/tern)
+        DESTINATION /lib/systemd/system COMPONENT broker)
+install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION share/doc/tern COMPONENT broker)
 install(FILES ${PROJECT_SOURCE_DIR}/configs/secure.yaml ${PROJECT_SOURCE_DIR}/configs/durable.yaml
               ${PROJECT_SOURCE_DIR}/configs/bridge-tls.yaml
-        DESTINATION share/doc/tern/examples)
+        DESTINATION share/doc/tern/examples COMPONENT broker)
 
 # ---- CPack
 set(CPACK_GENERATOR DEB)
+# Only the install() rules of component `broker` go in the package: other install rules
+# (tests/bench's tern-bench) stay out, also in a build directory with tests.
+set(CPACK_INSTALL_CMAKE_PROJECTS "${PROJECT_BINARY_DIR};tern;broker;/")
 set(CPACK_PACKAGE_NAME tern)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
 set(CPACK_PACKAGE_CONTACT "Tern maintainers <tern@localhost>")
