@@ -288,6 +288,7 @@ void Engine::arm_tick(core::Time at) {
 
 void Engine::on_tick(const asio::error_code& ec) {
   if (ec) return;  // cancelled by a re-arm
+  ticks.fetch_add(1, std::memory_order_relaxed);
   Loop& l0 = *loops[0];
   core::Time next;
   {
@@ -462,6 +463,10 @@ void Server::stop() {
   if (impl_->stop_requested.exchange(true)) return;
   Impl* s = impl_.get();
   asio::post(s->loops[0]->ctx, [s] { s->begin_shutdown(); });
+}
+
+std::uint64_t Server::loop_heartbeat() const {
+  return impl_->ticks.load(std::memory_order_relaxed);
 }
 
 core::BrokerStats Server::broker_stats() const {

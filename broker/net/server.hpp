@@ -127,6 +127,9 @@ class Server {
   void stop();
 
   core::BrokerStats broker_stats() const;
+  // Advances at least once a second while loop 0 turns and takes the broker lock (its
+  // timer tick): a liveness proof for a watchdog. Thread-safe.
+  std::uint64_t loop_heartbeat() const;
 
   // Thread-safe; takes effect for CONNECTs and messages processed after the call.
   // Connected clients stay connected (SIGHUP reload). Null authenticator = accept all.

@@ -287,6 +287,7 @@ struct Engine {
   std::atomic<std::uint64_t> rate_limited{0};
   std::atomic<std::uint64_t> auth_failures{0};
 
+  std::atomic<std::uint64_t> ticks{0};  // on_tick runs on loop 0, at least once a second
   std::atomic<bool> stop_requested{false};
   bool started = false;  // start() succeeded
   std::atomic<std::size_t> live{0};  // open sockets, all listeners
