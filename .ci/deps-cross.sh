@@ -36,8 +36,10 @@ triplet_of() {
 # The target libraries Tern links (the same list as .ci/deps.sh, less the architecture-
 # independent ones: libasio-dev, libcli11-dev and catch2 are header-only and already there
 # from the host's install).
+# libc6 and libstdc++6 of the target are named although the others pull them in: qemu-user
+# runs the cross-built programs with them (see the toolchain files).
 TARGET_DEV=(libspdlog-dev libfmt-dev libleveldb-dev libsnappy-dev libssl-dev libmbedtls-dev
-            libpaho-mqtt-dev libpaho-mqttpp-dev libyaml-cpp0.7)
+            libpaho-mqtt-dev libpaho-mqttpp-dev libyaml-cpp0.7 libc6 libstdc++6)
 HOST_PKGS=(cmake pkg-config qemu-user mosquitto-clients libasio-dev libcli11-dev catch2
            libyaml-cpp-dev)
 

@@ -29,6 +29,10 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(ENV{PKG_CONFIG_LIBDIR} "/usr/lib/${_tern_triplet}/pkgconfig:/usr/share/pkgconfig")
 set(ENV{PKG_CONFIG_PATH} "")
 
-# Run target executables (ctest, catch_discover_tests) with the target's dynamic loader and
-# libc from the cross toolchain; other shared libraries resolve from /usr/lib/<triplet>.
-set(CMAKE_CROSSCOMPILING_EMULATOR qemu-arm -L /usr/${_tern_triplet})
+# Run target executables (ctest, catch_discover_tests) under qemu-user with the target's own
+# Debian libc (libc6:<arch>, installed through multiarch with the libraries): its dynamic
+# loader /lib/ld-linux-*.so.* finds every library in /usr/lib/<triplet>. Not
+# `-L /usr/<triplet>`: that prefix holds the cross toolchain's libc, a different build of
+# glibc than the libc6:<arch> the other libraries resolve against, and a program mixing the
+# two loaders hangs in its first pthread_create.
+set(CMAKE_CROSSCOMPILING_EMULATOR qemu-arm -L /)

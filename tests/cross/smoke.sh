@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Smoke test of a real Tern binary, typically a cross-built one run under qemu-user:
 #   tests/cross/smoke.sh BINARY [EMULATOR ARGS...]
-#   tests/cross/smoke.sh build-arm64/broker/app/tern qemu-aarch64 -L /usr/aarch64-linux-gnu
+#   tests/cross/smoke.sh build-arm64/broker/app/tern qemu-aarch64 -L /
 # Starts the broker on 127.0.0.1, port 0, with configs/tern.yaml and persistence on (LevelDB
 # in a temporary directory), reads the bound port from its "ready:" log line, then the
 # native mosquitto clients exchange one QoS 1 message over MQTT 3.1.1 and one over 5.0
