@@ -299,7 +299,19 @@ bool PasswordFile::save(const std::string& path, std::string& error) const {
     error = path + ": " + what + ": " + errno_text(e);
     return false;
   };
-  if (::fchmod(fd, 0600) != 0) return fail("chmod");
+  // Replacing an existing file keeps its group and its group-read bit (at most 0640): a
+  // file an administrator shared with the service's group (`tern`) stays readable to the
+  // broker after `tern passwd` ran as root. Others never get access.
+  mode_t mode = 0600;
+  struct stat old {};
+  if (::stat(path.c_str(), &old) == 0) {
+    mode = static_cast<mode_t>(old.st_mode & 0640);
+    mode |= 0600;
+    if (::fchown(fd, static_cast<uid_t>(-1), old.st_gid) != 0 && errno != EPERM) {
+      return fail("chown");
+    }
+  }
+  if (::fchmod(fd, mode) != 0) return fail("chmod");
   const std::string text = to_string();
   std::size_t off = 0;
   while (off < text.size()) {

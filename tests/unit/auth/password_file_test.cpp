@@ -205,7 +205,7 @@ TEST_CASE("load reports a missing file with its path", "[password]") {
   CHECK(err.find(dir.file("absent")) != std::string::npos);
 }
 
-TEST_CASE("save writes atomically with mode 0600 and load reads it back", "[password]") {
+TEST_CASE("save writes atomically (0600, or the replaced file's group and group-read bit) and load reads it back", "[password]") {
   TempDir dir;
   REQUIRE(!dir.path().empty());
   const std::string path = dir.file("passwd");
@@ -217,14 +217,23 @@ TEST_CASE("save writes atomically with mode 0600 and load reads it back", "[pass
   REQUIRE(::stat(path.c_str(), &st) == 0);
   CHECK((st.st_mode & 07777) == 0600);
 
-  // Overwriting an existing, world-readable file replaces it (new inode) with 0600.
+  // Overwriting an existing, world-readable file replaces it (new inode): others lose
+  // access, the group keeps its read bit and the file its group (a file shared with the
+  // service's group stays readable to the broker).
   REQUIRE(::chmod(path.c_str(), 0644) == 0);
   const ino_t old_inode = st.st_ino;
+  const gid_t old_gid = st.st_gid;
   REQUIRE(pf.set("bob", "pw2", kFast, err));
   REQUIRE(pf.save(path, err));
   REQUIRE(::stat(path.c_str(), &st) == 0);
-  CHECK((st.st_mode & 07777) == 0600);
+  CHECK((st.st_mode & 07777) == 0640);
+  CHECK(st.st_gid == old_gid);
   CHECK(st.st_ino != old_inode);  // renamed into place, not rewritten in place
+  // A private file stays private.
+  REQUIRE(::chmod(path.c_str(), 0600) == 0);
+  REQUIRE(pf.save(path, err));
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0600);
 
   auto back = PasswordFile::load(path, err);
   REQUIRE(back);
