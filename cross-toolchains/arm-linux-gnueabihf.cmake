@@ -13,6 +13,9 @@ set(CMAKE_CXX_COMPILER ${_tern_triplet}-g++)
 # Code generation stays at Debian armhf's baseline (ARMv7-A, Thumb-2, VFPv3-D16): it is what
 # the target's libraries were built for and runs on every ARMv7+ board. -mcpu=cortex-a53/a72
 # could be added per board for a little speed, at the cost of the Pi 2 (Cortex-A7).
+# -Wno-psabi: GCC notes on 32-bit ARM that passing some structs "changed in GCC 7.1"; it only
+# matters when linking code built by GCC < 7.1, and every Debian 12 library is built by 12.
+set(CMAKE_CXX_FLAGS_INIT "-Wno-psabi")
 
 # No sysroot: with Debian multiarch the target's libraries sit beside the host's, in
 # /usr/lib/<triplet>, and the cross compiler already searches /usr/include/<triplet> and
