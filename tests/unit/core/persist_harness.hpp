@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -40,12 +41,15 @@ inline ConnectArgs persistent_args(const std::string& id, std::uint32_t expiry =
   return a;
 }
 
-// A fresh directory under /tmp, removed with everything in it.
+// A fresh directory under $TMPDIR or /tmp, removed with everything in it.
 class PersistTempDir {
  public:
   PersistTempDir() {
-    char tmpl[] = "/tmp/tern-core-persist-XXXXXX";
-    const char* p = mkdtemp(tmpl);
+    // $TMPDIR when set (cross tests under qemu keep stores on tmpfs), else /tmp.
+    const char* base = std::getenv("TMPDIR");
+    std::string tmpl = std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
+                       "/tern-core-persist-XXXXXX";
+    const char* p = mkdtemp(tmpl.data());
     if (p != nullptr) path_ = p;
   }
   ~PersistTempDir() {

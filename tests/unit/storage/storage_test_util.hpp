@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -18,13 +19,16 @@
 
 namespace tern::storage::test {
 
-// A fresh directory under /tmp, removed with everything in it (including moved-aside
+// A fresh directory under $TMPDIR or /tmp, removed with everything in it (including moved-aside
 // copies, which land beside the store: keep stores one level down, at db_path()).
 class TempDir {
  public:
   TempDir() {
-    char tmpl[] = "/tmp/tern-storage-test-XXXXXX";
-    const char* p = mkdtemp(tmpl);
+    // $TMPDIR when set (cross tests under qemu keep stores on tmpfs), else /tmp.
+    const char* base = std::getenv("TMPDIR");
+    std::string tmpl = std::string(base != nullptr && *base != '\0' ? base : "/tmp") +
+                       "/tern-storage-test-XXXXXX";
+    const char* p = mkdtemp(tmpl.data());
     if (p != nullptr) path_ = p;
   }
   ~TempDir() {
