@@ -205,6 +205,11 @@ struct Broker::Impl {
   // may_receive for a delivery to s. True when no policy is set, s is trusted or its
   // identity is not known yet (then drain asks before sending). Sets `epoch` to
   // policy_epoch when the policy was asked and allowed it. A denial is counted.
+  // May s read m now? Like may_deliver, without counting or recording the epoch.
+  bool may_read(const Session& s, const Message& m) const {
+    return !access || trusted(s) || !s.identity ||
+           access->may_receive(*s.identity, s.client_id, m.topic);
+  }
   bool may_deliver(const Session& s, const Message& m, std::uint32_t& epoch) {
     if (!access) return true;
     return may_deliver_slow(s, m, epoch);

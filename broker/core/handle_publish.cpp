@@ -262,55 +262,33 @@ void Broker::Impl::route(const MessagePtr& msg, Time now) {
       },
       [&](SharedGroup& g) {
         // 4.8.2: one member per group: round robin over members with a live
-        // connection; if none is online, the next member's session queues it.
+        // connection; if none is online, the first one in the rotation queues it. With an
+        // AccessPolicy only members that may read the message are candidates, so a member
+        // it filters out does not swallow the group's copy (deliver() asks again).
         const std::size_t n = g.members.size();
         if (n == 0) return;
         const std::size_t start = g.next % n;
-        std::size_t pick = start;
-        Session* chosen = nullptr;
-        if (!access) {
-          for (std::size_t i = 0; i < n; ++i) {
-            const std::size_t idx = (start + i) % n;
-            Session* s = find_session(g.members[idx].session);
-            if (s && online_conn(*s)) {
-              chosen = s;
-              pick = idx;
-              break;
-            }
+        std::size_t pick = n;     // the chosen online member
+        std::size_t offline = n;  // the first candidate without a connection
+        for (std::size_t i = 0; i < n; ++i) {
+          const std::size_t idx = (start + i) % n;
+          Session* s = find_session(g.members[idx].session);
+          if (!s || (online_conn(*s) == nullptr && offline < n)) continue;
+          if (!may_read(*s, *msg)) continue;
+          if (online_conn(*s)) {
+            pick = idx;
+            break;
           }
-          if (!chosen) chosen = find_session(g.members[start].session);
-        } else {
-          // Only members that may read it are candidates (online first), so a member the
-          // policy filters out does not swallow the group's copy. deliver() asks again.
-          std::uint32_t epoch = 0;
-          std::size_t offline = n;
-          for (std::size_t i = 0; i < n && !chosen; ++i) {
-            const std::size_t idx = (start + i) % n;
-            Session* s = find_session(g.members[idx].session);
-            if (!s || (online_conn(*s) == nullptr && offline < n)) continue;
-            const std::uint64_t denied = stats.denied_receive;
-            const bool ok = may_deliver(*s, *msg, epoch);
-            stats.denied_receive = denied;  // counted once per group below
-            if (!ok) continue;
-            if (online_conn(*s)) {
-              chosen = s;
-              pick = idx;
-            } else {
-              offline = idx;
-            }
-          }
-          if (!chosen && offline < n) {
-            chosen = find_session(g.members[offline].session);
-            pick = offline;
-          }
-          if (!chosen) {
-            ++stats.denied_receive;  // no member may read it
-            g.next = start + 1;
-            return;
-          }
+          offline = idx;
+        }
+        if (pick == n) pick = offline;
+        if (pick == n) {
+          if (access) ++stats.denied_receive;  // no member may read it: counted once
+          g.next = start + 1;
+          return;
         }
         g.next = pick + 1;
-        if (!chosen) return;
+        Session* chosen = find_session(g.members[pick].session);
         const SubOptions& o = g.members[pick].opts;
         Target& t = slot(shared_targets, shared_count);
         t.session = chosen;

@@ -26,7 +26,7 @@ bool Broker::Impl::may_deliver_slow(const Session& s, const Message& m, std::uin
   // A session restored from storage has no identity until its client reconnects: the
   // message is queued unchecked and asked about in drain(), with that client's identity.
   if (trusted(s) || !s.identity) return true;
-  if (!access->may_receive(*s.identity, s.client_id, m.topic)) {
+  if (!may_read(s, m)) {
     ++stats.denied_receive;
     return false;
   }
