@@ -64,26 +64,29 @@ std::string describe(const Packet& p) {
   return os.str();
 }
 
-RawClient::RawClient(std::uint16_t port, codec::ProtocolVersion version) : version_(version) {
-  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  REQUIRE(fd_ >= 0);
+int connect_loopback(std::uint16_t port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   a.sin_port = htons(port);
   int rc;
   do {
-    rc = ::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    rc = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
   } while (rc != 0 && errno == EINTR);
   if (rc != 0) {
     const int err = errno;
-    ::close(fd_);
-    fd_ = -1;
+    ::close(fd);
     FAIL("connect to 127.0.0.1:" << port << " failed: " << std::strerror(err));
   }
   const int one = 1;
-  ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
 }
+
+RawClient::RawClient(std::uint16_t port, codec::ProtocolVersion version)
+    : fd_(connect_loopback(port)), version_(version) {}
 
 RawClient::RawClient(std::unique_ptr<ByteLayer> layer, codec::ProtocolVersion version)
     : layer_(std::move(layer)), version_(version) {

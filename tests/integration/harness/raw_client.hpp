@@ -45,6 +45,9 @@ class ByteLayer {
   virtual void shutdown_write() = 0;
 };
 
+// A TCP connection to 127.0.0.1:`port` with TCP_NODELAY; REQUIREs success.
+int connect_loopback(std::uint16_t port);
+
 class RawClient {
  public:
   // Opens a TCP connection to 127.0.0.1:`port`. REQUIREs success.
