@@ -5,6 +5,7 @@
 // Thread safety: all functions are reentrant; a const Config may be shared across threads.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -242,12 +243,46 @@ enum class LogLevel : std::uint8_t { Trace, Debug, Info, Warn, Error, Critical, 
 enum class LogFormat : std::uint8_t { Text, Json };
 enum class LogTarget : std::uint8_t { Stdout, Stderr, File, Syslog };
 
+// The subsystems whose log level can be set apart from `log.level` (`log.levels:` map):
+// app (startup, reload, signals), net (listeners, connections), core, storage, bridge,
+// auth (authentication, ACLs), tls, http (the metrics/health endpoint).
+enum class LogSubsystem : std::uint8_t { App, Net, Core, Storage, Bridge, Auth, Tls, Http };
+inline constexpr std::size_t kLogSubsystems = 8;
+
 struct Log {
   LogLevel level = LogLevel::Info;
   LogFormat format = LogFormat::Text;
   LogTarget to = LogTarget::Stdout;
   std::string file;  // absolute path; set iff to == File
+  // Per-subsystem overrides of `level` (log.levels: {bridge: debug, net: warn}); absent =
+  // `level`. Indexed by LogSubsystem.
+  std::array<std::optional<LogLevel>, kLogSubsystems> levels{};
   bool operator==(const Log&) const = default;
+};
+
+// `http:` the metrics / health / read-only API endpoint (README "Operating Tern"). Off
+// unless the section is present. Bound anywhere but loopback it requires a bearer token
+// (token_file: one line, the token; checked by app like the other secrets).
+struct Http {
+  bool enabled = false;
+  BindAddress bind{"127.0.0.1", 9090, false};
+  FileRef token_file;  // empty = no token (only allowed on a loopback bind)
+  bool operator==(const Http&) const = default;
+};
+
+// `sys_topics:` the $SYS tree (names after Mosquitto's). interval 0 = off.
+struct SysTopics {
+  Seconds interval{10};  // 0 (off) or 1s .. 1h
+  bool operator==(const SysTopics&) const = default;
+};
+
+// `dead_letter:` what Tern drops is republished to $DLQ/<reason>/<original topic>.
+struct DeadLetter {
+  bool enabled = false;
+  // Dead letters per second, 1 .. 100000 (a token bucket, burst = one second's worth);
+  // over it the drop is only counted. Dead letters are never dead-lettered themselves.
+  std::uint32_t max_rate = 100;
+  bool operator==(const DeadLetter&) const = default;
 };
 
 struct Config {
@@ -260,6 +295,9 @@ struct Config {
   Storage storage;
   std::vector<Bridge> bridges;
   Log log;
+  Http http;
+  SysTopics sys_topics;
+  DeadLetter dead_letter;
   unsigned io_threads = 0;  // 0 = number of cores, at most 4 (resolved by app)
   bool operator==(const Config&) const = default;
 };
