@@ -151,6 +151,13 @@ void Committer::run() {
     batches.clear();
     for (const Pending& p : group) batches.push_back(&p.batch);
     const Status s = store_.write_group(batches, opts_.sync != SyncMode::none);
+    // Measured before the callbacks run: their cost is the caller's, not the store's.
+    const auto written = std::chrono::steady_clock::now();
+    group_latency_.clear();
+    for (const Pending& p : group) {
+      group_latency_.push_back(
+          std::chrono::duration_cast<std::chrono::microseconds>(written - p.arrived));
+    }
     for (Pending& p : group) {
       if (p.done) p.done(s);
     }
@@ -160,6 +167,9 @@ void Committer::run() {
     lock.lock();
     busy_ = false;
     ++stats_.groups;
+    stats_.bytes_written += group_bytes;
+    stats_.last_write_ok = s.ok();
+    for (const auto d : group_latency_) stats_.latency.record(d);
     if (s.ok()) {
       stats_.batches += n;
     } else {

@@ -24,6 +24,7 @@
 
 #include "storage/batch.hpp"
 #include "storage/key_table.hpp"
+#include "storage/latency.hpp"
 #include "storage/status.hpp"
 #include "storage/store.hpp"
 
@@ -70,6 +71,11 @@ struct CommitterStats {
   std::uint64_t failed = 0;    // batches whose write failed
   std::uint64_t rejected = 0;  // submit() answered busy
   std::size_t max_depth = 0;   // high-water mark of pending batches
+  std::uint64_t bytes_written = 0;  // batch bytes handed to the store (flash wear)
+  bool last_write_ok = true;        // the newest write succeeded
+  // Per committed or failed batch: submit() to the end of its write (group wait + write
+  // + fsync). Cancelled groups, which are never written, are not recorded.
+  LatencyHistogram latency;
 };
 
 class Committer {
@@ -141,6 +147,7 @@ class Committer {
   // nothing else completes meanwhile, so callbacks keep their order.
   bool busy_ = false;
   CommitterStats stats_;
+  std::vector<std::chrono::microseconds> group_latency_;  // storage thread: reused per write
   // tracks() only: the net effect of the batches in queue_ (keys point into them).
   detail::KeyTable queued_keys_;
   std::thread thread_;  // last: starts after every other member is built

@@ -8,6 +8,7 @@
 #include <exception>
 #include <utility>
 
+#include "broker/log/log.hpp"
 #include "broker/net/connection.hpp"
 #include "broker/net/endpoint.hpp"
 #include "broker/net/server_impl.hpp"
@@ -48,6 +49,7 @@ Engine::~Engine() {
   signals.reset();
   tick_timer.reset();
   shutdown_timer.reset();
+  periodic.clear();
   for (auto& l : listeners) {
     asio::error_code ec;
     l->acceptor.close(ec);
@@ -79,7 +81,7 @@ void Engine::drain(Loop& current) {
     const ConnPtr* conn = conns.find(id);
     if (conn == nullptr) {
       // The connection is already gone (its last packets raced its close): nothing to send.
-      spdlog::debug("conn {}: action {} for a closed connection dropped", id, a.index());
+      log::net().debug("conn {}: action {} for a closed connection dropped", id, a.index());
       continue;
     }
     Routed r{*conn, {}};
@@ -158,7 +160,7 @@ void Engine::on_accept(Listener& l, Loop& target, const asio::error_code& ec, So
   if (ec == asio::error::operation_aborted || stop_requested.load()) return;
   if (ec) {
     // EMFILE and friends: back off instead of spinning on a listener that cannot accept.
-    spdlog::warn("listener {}: accept failed: {}", l.opts.name, ec.message());
+    log::net().warn("listener {}: accept failed: {}", l.opts.name, ec.message());
     if (!l.backoff) l.backoff.emplace(loops[0]->ctx.get_executor());
     l.backoff->expires_after(kAcceptBackoff);
     l.backoff->async_wait([this, &l](const asio::error_code& e) {
@@ -185,8 +187,8 @@ void Engine::on_accept(Listener& l, Loop& target, const asio::error_code& ec, So
     ++refusals_unlogged;
     // One line per interval, not one per refused connection.
     if (now - last_refusal_log >= kRefusalLogInterval) {
-      spdlog::warn("listener {}: {}, refused {} connection(s)", l.opts.name, why,
-                   refusals_unlogged);
+      log::net().warn("listener {}: {}, refused {} connection(s)", l.opts.name, why,
+                      refusals_unlogged);
       refusals_unlogged = 0;
       last_refusal_log = now;
     }
@@ -198,7 +200,7 @@ void Engine::on_accept(Listener& l, Loop& target, const asio::error_code& ec, So
   s.set_option(asio::ip::tcp::no_delay(true), oc);
   if (!oc) s.non_blocking(true, oc);  // reads go until EAGAIN on the loop
   if (oc) {
-    spdlog::warn("listener {}: cannot set up accepted socket: {}", l.opts.name, oc.message());
+    log::net().warn("listener {}: cannot set up accepted socket: {}", l.opts.name, oc.message());
     asio::error_code ignored;
     s.close(ignored);
     start_accept(l);
@@ -206,6 +208,7 @@ void Engine::on_accept(Listener& l, Loop& target, const asio::error_code& ec, So
   }
   live.fetch_add(1, std::memory_order_relaxed);
   l.live.fetch_add(1, std::memory_order_relaxed);
+  l.accepted.fetch_add(1, std::memory_order_relaxed);
   accepted.fetch_add(1, std::memory_order_relaxed);
   ++next_loop;
   asio::post(target.ctx, [this, &l, &target, sock = std::move(s)]() mutable {
@@ -215,6 +218,11 @@ void Engine::on_accept(Listener& l, Loop& target, const asio::error_code& ec, So
 }
 
 void Engine::open_connection(std::size_t listener, Loop& loop, Socket s) {
+  asio::ip::tcp::endpoint peer;
+  if (opts.record_peer_addresses) {
+    asio::error_code ignored;
+    peer = s.remote_endpoint(ignored);
+  }
   const ConnPtr conn(new Connection(loop, static_cast<std::uint16_t>(listener), std::move(s)));
   conn->set_layers(make_layers(*listeners[listener]));
   {
@@ -224,6 +232,11 @@ void Engine::open_connection(std::size_t listener, Loop& loop, Socket s) {
       lk.unlock();
       conn->close_socket();
       return;
+    }
+    if (opts.record_peer_addresses) {
+      const std::size_t slot = id & (ConnRegistry::kMaxSlots - 1);
+      if (peers.size() <= slot) peers.resize(slot + 1);
+      peers[slot] = peer;
     }
     broker.on_open(id, core::Clock::now());
     drain(loop);
@@ -308,7 +321,7 @@ void Engine::on_tick(const asio::error_code& ec) {
 // Shutdown
 
 void Engine::begin_shutdown() {
-  spdlog::info("shutting down");
+  log::net().info("shutting down");
   asio::error_code ignored;
   for (auto& l : listeners) {
     l->acceptor.close(ignored);
@@ -316,6 +329,9 @@ void Engine::begin_shutdown() {
   }
   if (signals) signals->cancel(ignored);
   if (checkpoint_timer) checkpoint_timer->cancel();
+  for (auto& p : periodic) {
+    if (p->timer) p->timer->cancel();
+  }
   Loop& l0 = *loops[0];
   {
     auto lk = lock();
@@ -329,8 +345,8 @@ void Engine::begin_shutdown() {
   shutdown_timer->expires_after(kShutdownGrace);
   shutdown_timer->async_wait([this](const asio::error_code& ec) {
     if (ec) return;
-    spdlog::warn("shutdown: connections still open after {} ms, closing them",
-                 std::chrono::duration_cast<std::chrono::milliseconds>(kShutdownGrace).count());
+    log::net().warn("shutdown: connections still open after {} ms, closing them",
+                    std::chrono::duration_cast<std::chrono::milliseconds>(kShutdownGrace).count());
     stop_loops();
   });
   l0.run_local();
@@ -389,8 +405,8 @@ bool Server::start(std::string& error) {
     s.bound.push_back(BoundListener{lo.name, local.address().to_string(), local.port()});
     s.listeners.push_back(std::make_unique<Listener>(s.listeners.size(), lo, std::move(a)));
     // The integration tests read the port from this exact line.
-    spdlog::info("listener {} listening on {}:{}", lo.name, s.bound.back().address,
-                 s.bound.back().port);
+    log::net().info("listener {} listening on {}:{}", lo.name, s.bound.back().address,
+                    s.bound.back().port);
   }
   if (!s.create_tls_contexts(error)) return fail(error);
   // Signals are caught from here on, not only once run() starts: a SIGTERM that arrives
@@ -409,15 +425,16 @@ void Server::wait_signal() {
     if (ec) return;
     if (sig == SIGHUP) {
       if (impl_->opts.on_reload) {
-        spdlog::info("SIGHUP: reloading");
+        // debug: app reopens the log file first, and its reload lines belong in the new one.
+        log::app().debug("SIGHUP: reloading");
         impl_->opts.on_reload();
       } else {
-        spdlog::info("SIGHUP ignored: nothing to reload");
+        log::app().info("SIGHUP ignored: nothing to reload");
       }
       wait_signal();
       return;
     }
-    spdlog::info("received signal {}", sig);
+    log::app().info("received signal {}", sig);
     stop();
   });
 }
@@ -427,12 +444,13 @@ const std::vector<BoundListener>& Server::listeners() const { return impl_->boun
 void Server::run() {
   Impl& s = *impl_;
   if (!s.started) {
-    spdlog::error("Server::run() called without a successful start()");
+    log::net().error("Server::run() called without a successful start()");
     return;
   }
   Loop& l0 = *s.loops[0];
   for (auto& l : s.listeners) s.start_accept(*l);
   s.arm_checkpoint();
+  for (auto& p : s.periodic) s.arm_periodic(*p);
   s.tick_timer.emplace(l0.ctx.get_executor());
   {
     auto lk = s.lock();
@@ -467,6 +485,32 @@ void Server::stop() {
 
 std::uint64_t Server::loop_heartbeat() const {
   return impl_->ticks.load(std::memory_order_relaxed);
+}
+
+ClientListing Server::clients(std::size_t offset, std::size_t limit) const {
+  Impl& s = *impl_;
+  ClientListing out;
+  auto lk = s.lock();
+  core::ClientPage page = s.broker.client_infos(offset, limit);
+  out.now = core::Clock::now();
+  out.total = page.total;
+  out.clients.reserve(page.clients.size());
+  for (core::ClientInfo& c : page.clients) {
+    ClientEntry e;
+    if (!c.internal && c.listener < s.listeners.size()) {
+      e.listener = s.listeners[c.listener]->opts.name;
+    }
+    // Only a connection still in the registry: its slot's address is its own.
+    if (c.connected && !c.internal && s.conns.find(c.conn) != nullptr) {
+      const std::size_t slot = c.conn & (ConnRegistry::kMaxSlots - 1);
+      if (slot < s.peers.size() && s.peers[slot].port() != 0) {
+        e.peer = format_endpoint(s.peers[slot]);
+      }
+    }
+    e.info = std::move(c);
+    out.clients.push_back(std::move(e));
+  }
+  return out;
 }
 
 core::BrokerStats Server::broker_stats() const {

@@ -74,6 +74,9 @@ struct ServerOptions {
   std::shared_ptr<const auth::Authenticator> authenticator;
   std::shared_ptr<const core::AccessPolicy> access_policy;
   StorageOptions storage;
+  // Keep each connection's peer address for Server::clients() (the HTTP API's client
+  // listing): 28 bytes per connection slot, so only when that API is on.
+  bool record_peer_addresses = false;
 };
 
 struct BoundListener {
@@ -94,6 +97,36 @@ struct ServerStats {
   std::uint64_t tls_handshake_failures = 0;
   std::uint64_t websocket_failures = 0;      // bad upgrade requests and frame violations
   std::uint64_t auth_failures = 0;           // CONNECTs refused by the authenticator
+};
+
+// One listener's figures (metrics per listener).
+struct ListenerStats {
+  std::string name;
+  std::uint64_t connections_open = 0;      // gauge
+  std::uint64_t connections_accepted = 0;  // since start
+};
+
+// Persistence figures (metrics, $SYS). All zero / default without a storage path.
+struct StorageStats {
+  bool enabled = false;
+  std::uint64_t size_bytes = 0;       // files in the storage directory (bounded scan)
+  storage::CommitterStats committer;  // commits, failures, bytes, latency histogram
+  storage::CommitterDepth depth;      // pending batches
+};
+
+// One session for the HTTP API's client listing (Server::clients): core's view, plus the
+// listener's name and, for a live network connection, the peer address.
+struct ClientEntry {
+  core::ClientInfo info;
+  std::string listener;  // name of info.listener; empty for internal sessions
+  std::string peer;      // "127.0.0.1:50312", "[::1]:50312"; empty offline, internal, or
+                         // without ServerOptions::record_peer_addresses
+};
+
+struct ClientListing {
+  std::vector<ClientEntry> clients;  // ordered by client id
+  std::uint64_t total = 0;           // sessions in all
+  core::Time now{};                  // when listed: connected_since / expires_at against it
 };
 
 // A client the broker runs in-process (a bridge's local side; see
@@ -140,6 +173,26 @@ class Server {
   // has no TLS; the old context then stays.
   bool set_tls(const std::string& name, const tls::ServerOptions& opts, std::string& error);
   ServerStats stats() const;
+  // Per listener, in configuration order. Thread-safe (atomics, no broker lock).
+  std::vector<ListenerStats> listener_stats() const;
+  // Thread-safe; lists the storage directory (a few dozen LevelDB files), so call it
+  // every few seconds at most, not per message.
+  StorageStats storage_stats() const;
+  // Runs `task` on loop 0 every `period` from run() on, until shutdown begins (the $SYS
+  // publisher, rate sampling). The task runs without the broker lock held and must not
+  // block. REQUIRES: before run(); period > 0.
+  void run_every(std::chrono::milliseconds period, std::function<void()> task);
+
+  // Sessions ordered by client id from `offset`, at most `limit` (core caps it at
+  // core::Broker::kMaxClientPage). Thread-safe; takes the broker lock for
+  // O(sessions log limit): for an admin API, not a hot path.
+  ClientListing clients(std::size_t offset, std::size_t limit) const;
+  // /health's storage check: writes a small record (the broker clock checkpoint) through
+  // the storage thread and calls `done` once with its status when durable per
+  // storage.sync, on the storage thread (must not block), or at once on the caller's
+  // thread when there is no store (ok) or the committer refuses it (busy, stopped).
+  // Thread-safe. REQUIRES: start() succeeded.
+  void probe_storage(std::function<void(const storage::Status&)> done);
 
   // ---- internal clients (bridges). Thread-safe; each call returns at once and its work
   // runs on loop 0 in call order. REQUIRES: start() succeeded; the client outlives the
@@ -155,6 +208,13 @@ class Server {
   std::vector<std::string> end_internal_sessions_except(const std::vector<std::string>& keep);
   // Delivery state of a session (e.g. a bridge's queue), nullopt when it does not exist.
   std::optional<core::SessionStatus> session_status(const std::string& client_id) const;
+
+  // Publishes messages from the broker itself (core::Broker::publish_system: the $SYS
+  // tree), in order, under one broker lock on loop 0, routed like any event's actions.
+  // Thread-safe: runs at once when called on loop 0 (e.g. from a run_every task), else is
+  // posted there. Returns how many were published (invalid ones are skipped); 0 once
+  // shutdown has begun, or when posted.
+  std::size_t publish_system(std::vector<core::SystemMessage> msgs);
 
  private:
   void wait_signal();  // (re-)arms the signal wait on loop 0

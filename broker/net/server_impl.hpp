@@ -152,6 +152,7 @@ struct Listener {
   Acceptor acceptor;  // on loop 0
   std::optional<Timer> backoff;  // retry after accept errors such as EMFILE
   std::atomic<std::size_t> live{0};
+  std::atomic<std::uint64_t> accepted{0};  // metrics
   // TLS settings for new connections; replaced by Server::set_tls (any thread).
   std::shared_ptr<const tls::ServerContext> tls_context() const {
     std::lock_guard<std::mutex> lk(tls_mu);
@@ -276,9 +277,22 @@ struct Engine {
   std::unique_ptr<storage::Committer> committer;
   std::optional<storage::StorageClock> storage_clock;
   std::optional<Timer> checkpoint_timer;       // loop 0
+
+  // Server::run_every tasks: registered before run(), armed when loop 0 starts, cancelled
+  // when shutdown begins. Timers loop 0 only.
+  struct Periodic {
+    std::chrono::milliseconds period;
+    std::function<void()> task;
+    std::optional<Timer> timer;
+  };
+  std::vector<std::unique_ptr<Periodic>> periodic;
+  void arm_periodic(Periodic& p);  // loop 0
   std::atomic<std::uint64_t> committed_token{0};  // newest token reported ok
   std::atomic<bool> commit_posted{false};         // a report to loop 0 is pending
   std::atomic<std::uint64_t> commit_failures{0};
+  // Peer addresses by registry slot (ServerOptions::record_peer_addresses), under mu;
+  // valid while conns holds that slot's connection.
+  std::vector<asio::ip::tcp::endpoint> peers;
 
   mutable std::mutex sec_mu;
   std::shared_ptr<const auth::Authenticator> authenticator;  // under sec_mu

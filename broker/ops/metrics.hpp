@@ -47,6 +47,7 @@ struct StorageFigures {
   std::uint64_t writes = 0;          // LevelDB writes (group commits)
   std::uint64_t failed = 0;          // batches whose write failed
   std::uint64_t rejected = 0;        // batches refused: queue full (backpressure)
+  std::uint64_t bytes_written = 0;   // counter: batch bytes written (flash wear)
   std::uint64_t pending_batches = 0; // gauge
   storage::LatencyHistogram commit_latency;  // submit -> durable, per batch
 };
@@ -69,6 +70,13 @@ struct Snapshot {
   StorageFigures storage;
   Rates rates_1min;
 };
+
+// Messages the broker dropped, by reason: one list for $SYS and Prometheus so the names
+// agree ("queue_full", "expired", "too_large", ...). Fixed order, zeros included.
+std::vector<std::pair<std::string, std::uint64_t>> dropped_by_reason(const Snapshot& s);
+
+// Offline persistent sessions (Mosquitto's clients/disconnected).
+std::uint64_t clients_disconnected(const Snapshot& s);
 
 // Prometheus text exposition format 0.0.4: every family with # HELP and # TYPE, names
 // prefixed tern_, counters ending in _total, label values escaped.

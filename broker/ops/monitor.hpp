@@ -39,4 +39,7 @@ class Monitor {
   RateTracker rates_;
 };
 
+// net's storage figures as a Snapshot's.
+StorageFigures storage_figures(const net::StorageStats& st);
+
 }  // namespace tern::ops
