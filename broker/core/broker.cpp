@@ -9,20 +9,6 @@
 
 namespace tern::core {
 
-namespace {
-
-// Around an entry point: marks where this event's writes start in the open batch (see
-// send_ack) and, whichever path it returns by, drops stale timer entries. The batch stays
-// open across events until the caller takes persist_requests(), so the packets of one
-// socket read share one batch and one commit.
-template <class D>
-struct PruneOnExit {
-  D& d;
-  explicit PruneOnExit(D& dd) : d(dd) { d.event_mark = d.batch.op_count(); }
-  ~PruneOnExit() { d.prune_timers(); }
-};
-}  // namespace
-
 Broker::Impl::Impl(BrokerOptions o)
     : opts(std::move(o)), anonymous(std::make_shared<const ClientIdentity>()) {
   actions.reserve(64);
@@ -257,8 +243,10 @@ void Broker::Impl::fire_session(Session& s, Time now) {
   }
   if (auto e = s.queue.earliest_expiry(); e && *e <= now) {
     // [MQTT-3.3.2-5]
-    const std::size_t n =
-        s.queue.erase_expired(now, [&](const QueuedMessage& m) { queue_removed(s, m); });
+    const std::size_t n = s.queue.erase_expired(now, [&](const QueuedMessage& m) {
+      queue_removed(s, m);
+      dead_letter(DropReason::Expired, s, m.msg);
+    });
     stats.dropped_expired += n;
     stats.queued_messages -= n;
   }
@@ -319,7 +307,7 @@ Broker::Broker(BrokerOptions opts) : impl_(std::make_unique<Impl>(std::move(opts
 Broker::~Broker() = default;
 
 void Broker::on_open(ConnId conn, Time now) {
-  const PruneOnExit<Impl> prune(*impl_);
+  const PruneOnExit<Impl> prune(*impl_, now);
   Impl& d = *impl_;
   if (d.conns.count(conn)) return;  // ids are never reused; ignore a duplicate open
   auto c = std::make_unique<ConnectionState>();
@@ -338,9 +326,8 @@ void Broker::on_open_internal(ConnId conn, Time now, InternalSessionOptions opts
 }
 
 void Broker::on_packet(ConnId conn, codec::Packet&& packet, Time now) {
-  const PruneOnExit<Impl> prune(*impl_);
+  const PruneOnExit<Impl> prune(*impl_, now);
   Impl& d = *impl_;
-  d.last_now = now;
   ConnectionState* cp = d.find_conn(conn);
   if (!cp || cp->phase == ConnPhase::Closing) return;  // already being closed: ignore
   ConnectionState& c = *cp;
@@ -403,7 +390,7 @@ void Broker::on_packet(ConnId conn, codec::Packet&& packet, Time now) {
 }
 
 void Broker::on_decode_error(ConnId conn, const codec::DecodeResult& error, Time now) {
-  const PruneOnExit<Impl> prune(*impl_);
+  const PruneOnExit<Impl> prune(*impl_, now);
   Impl& d = *impl_;
   ConnectionState* c = d.find_conn(conn);
   if (!c || c->phase == ConnPhase::Closing) return;
@@ -411,7 +398,7 @@ void Broker::on_decode_error(ConnId conn, const codec::DecodeResult& error, Time
 }
 
 void Broker::on_closed(ConnId conn, Time now) {
-  const PruneOnExit<Impl> prune(*impl_);
+  const PruneOnExit<Impl> prune(*impl_, now);
   Impl& d = *impl_;
   auto it = d.conns.find(conn);
   if (it == d.conns.end()) return;
@@ -428,9 +415,8 @@ void Broker::on_closed(ConnId conn, Time now) {
 }
 
 void Broker::on_tick(Time now) {
-  const PruneOnExit<Impl> prune(*impl_);
+  const PruneOnExit<Impl> prune(*impl_, now);
   Impl& d = *impl_;
-  d.last_now = now;
   while (auto e = d.timers.pop_due(now)) {
     switch (e->owner) {
       case TimerOwner::Connection:
@@ -451,7 +437,7 @@ void Broker::on_tick(Time now) {
 std::optional<Time> Broker::next_deadline() const { return impl_->timers.next(); }
 
 void Broker::shutdown(Time now) {
-  const PruneOnExit<Impl> prune(*impl_);
+  const PruneOnExit<Impl> prune(*impl_, now);
   Impl& d = *impl_;
   std::vector<ConnId> ids;
   ids.reserve(d.conns.size());
@@ -488,7 +474,7 @@ const BrokerOptions& Broker::options() const { return impl_->opts; }
 
 std::vector<std::string> Broker::end_internal_sessions_except(
     const std::vector<std::string>& keep, Time now) {
-  const PruneOnExit<Impl> prune(*impl_);
+  const PruneOnExit<Impl> prune(*impl_, now);
   Impl& d = *impl_;
   std::vector<SessionKey> stale;
   std::vector<std::string> ids;

@@ -28,6 +28,30 @@ enum class OverflowPolicy : std::uint8_t { DropOldest, DropNewest, Reject };
 // a network client using one is refused with Client Identifier not valid.
 inline constexpr std::string_view kInternalClientPrefix = "$bridge/";
 
+// Topic trees only the broker publishes to: its own state ($SYS/...) and dead letters
+// ($DLQ/...). A PUBLISH or will from any client (bridges included) to one of them is
+// refused like an ACL denial (counted in denied_system_topic); subscribing is allowed,
+// governed by the AccessPolicy. Leading wildcards never match them [MQTT-4.7.2-1].
+inline constexpr std::string_view kSysTopicRoot = "$SYS";
+inline constexpr std::string_view kDeadLetterRoot = "$DLQ";
+// True for "$SYS", "$DLQ" and every topic below them.
+bool is_broker_topic(std::string_view topic);
+// True for "$DLQ" and every topic below it (a dead letter is never dead-lettered again).
+bool is_dead_letter_topic(std::string_view topic);
+
+// Why core dropped a message meant for a receiver: the <reason> level of the dead-letter
+// topic $DLQ/<reason>/<original topic> and its dlq_reason user property.
+enum class DropReason : std::uint8_t {
+  QueueFull,       // a session queue overflowed (either policy, online or offline)
+  MemoryBudget,    // not queued: BrokerOptions::memory_budget reached
+  Expired,         // Message Expiry Interval passed before delivery [MQTT-3.3.2-5]
+  TooLarge,        // over the receiver's Maximum Packet Size [MQTT-3.1.2-25]
+  Rejected,        // an MQTT 5 receiver answered PUBACK/PUBREC with a reason >= 0x80
+  BridgeOverflow,  // a bridge's durable queue (an internal session) overflowed
+};
+// "queue_full", "memory_budget", "expired", "too_large", "rejected", "bridge_overflow".
+std::string_view to_string(DropReason r);
+
 // An internal session (Broker::on_open_internal): a client the broker runs itself, such as
 // the local side of a bridge. It speaks MQTT 5 through on_packet like any client, but its
 // queue has its own bounds and policy, and drops are counted per reason.
@@ -43,6 +67,9 @@ struct InternalSessionOptions {
   // lower-priority class skips what a higher class already carries, so an overlap such as
   // "alarms/#" high plus "#" normal sends each message upstream once).
   std::vector<std::string> exclude_filters;
+  // Names this session in dead letters of its drops (dlq_client): a bridge sets its name.
+  // Empty = the session's client id.
+  std::string dead_letter_name;
 };
 
 // Broker::session_status: the state of one session's delivery, for bridge status/metrics.
@@ -94,6 +121,19 @@ class AccessPolicy {
                            std::string_view topic) const = 0;
 };
 
+// The dead-letter topic: when enabled, each message core drops for a receiver (see
+// DropReason) is republished, not retained, to $DLQ/<reason>/<original topic> with the
+// original payload, QoS, content type, payload format indicator and user properties, plus
+// the user properties dlq_reason, dlq_client (the intended receiver's client id, or a
+// bridge's name) and dlq_topic (the original topic). At most max_rate per second (a token
+// bucket, burst max_rate); past it a drop is only counted (dead_letter_rate_limited).
+// Dead letters are published after the event that dropped them, never from inside a
+// delivery, and a dropped dead letter is not dead-lettered again.
+struct DeadLetterOptions {
+  bool enabled = false;
+  std::uint32_t max_rate = 100;  // dead letters per second; 0 = none (only counted)
+};
+
 struct BrokerOptions {
   std::uint32_t max_packet_size = 1024 * 1024;  // ours, advertised to v5 clients
   std::uint16_t receive_maximum = 32;           // inbound QoS>0 in flight per client
@@ -133,6 +173,7 @@ struct BrokerOptions {
   // past it a message is not queued for an offline session (counted in
   // dropped_memory_budget) or, with persistence, kept on disk only. 0 = unlimited.
   std::uint64_t memory_budget = 0;
+  DeadLetterOptions dead_letter;
 };
 
 // Counters for logs, $SYS and metrics. Monotonic unless named as a gauge.
@@ -164,6 +205,53 @@ struct BrokerStats {
   std::uint64_t topic_refused = 0;          // over max_topic_length / max_topic_levels
   std::uint64_t dropped_memory_budget = 0;  // not queued: memory_budget reached
   std::uint64_t queued_bytes = 0;           // gauge: bytes counted against memory_budget
+  std::uint64_t dropped_rejected_by_client = 0;  // v5 PUBACK/PUBREC >= 0x80 from a receiver
+  std::uint64_t denied_system_topic = 0;    // PUBLISH (or will) to $SYS/... or $DLQ/...
+  std::uint64_t dead_lettered = 0;          // dead letters published to $DLQ/...
+  std::uint64_t dead_letter_rate_limited = 0;  // drops not dead-lettered: over max_rate
+  std::uint64_t system_published = 0;       // messages from Broker::publish_system
+};
+
+// A message the broker publishes itself (Broker::publish_system), e.g. $SYS/broker/uptime.
+struct SystemMessage {
+  std::string topic;  // a valid topic name (no wildcards), e.g. "$SYS/broker/uptime"
+  codec::Bytes payload;
+  std::uint8_t qos = 0;
+  bool retain = false;
+  // Payload format indicator, content type, user properties, message expiry interval,
+  // response topic, correlation data. Topic alias and subscription identifiers are
+  // ignored.
+  codec::Properties props;
+  // With persistence on, also write a retained message to the store. Off by default: a
+  // $SYS tree republished every few seconds would wear the flash for state that is
+  // rebuilt at every start anyway; the retained copy then lives in RAM only.
+  bool store_retained = false;
+};
+
+// One session, for an admin listing (Broker::client_infos).
+struct ClientInfo {
+  std::string client_id;
+  std::optional<std::string> username;  // of its (last) connection; none when anonymous
+  std::uint16_t listener = 0;           // index of the listener it (last) came in on
+  bool connected = false;
+  bool internal = false;                // a broker-run session (a bridge's queue)
+  codec::ProtocolVersion version = codec::ProtocolVersion::v5;  // of its last connection
+  // Of the live connection (when connected): net adds its peer address and listener name.
+  ConnId conn = 0;
+  std::uint16_t keep_alive = 0;         // effective seconds; 0 = off (or offline)
+  bool clean_start = false;             // as the live connection asked
+  Time connected_since{};               // when the live connection opened
+  std::uint32_t session_expiry_interval = 0;  // seconds; 0xFFFFFFFF = never
+  std::optional<Time> expires_at;       // offline with a finite expiry
+  std::uint64_t subscriptions = 0;
+  std::uint64_t queued = 0;             // RAM window + disk
+  std::uint64_t inflight = 0;
+};
+
+// A page of Broker::client_infos: sessions ordered by client id.
+struct ClientPage {
+  std::vector<ClientInfo> clients;
+  std::uint64_t total = 0;  // sessions in all
 };
 
 class Broker {
@@ -225,6 +313,24 @@ class Broker {
   // acknowledgements waiting for it are sent; on failure the connections waiting for it
   // are closed without them (v5: DISCONNECT 0x80), so their clients resend.
   void on_persisted(std::uint64_t token, const storage::Status& status, Time now);
+
+  // Publishes a message from the broker itself, routed exactly like a client's PUBLISH:
+  // stored or cleared as retained (when retain_available), delivered to every matching
+  // subscription and shared group, queued for offline sessions, each delivery asked of the
+  // AccessPolicy (may_receive). Not counted as received (system_published instead); the
+  // $SYS/$DLQ protection does not apply. Like on_packet, the deliveries are appended to
+  // actions() for the caller to execute. False (nothing published) when the topic is not
+  // a valid topic name, the QoS is above 2, or a payload announced as UTF-8 is not.
+  // Net: on loop 0 under the broker lock, then route actions() as after any event
+  // (net::Server::publish_system does this).
+  bool publish_system(SystemMessage msg, Time now);
+
+  // Sessions (online and offline, internal ones included) ordered by client id, from
+  // `offset`, at most `limit` of them (capped at kMaxClientPage), plus the total count.
+  // O(sessions log limit) under the broker lock: meant for an admin endpoint, not for a
+  // hot path.
+  static constexpr std::size_t kMaxClientPage = 1000;
+  ClientPage client_infos(std::size_t offset, std::size_t limit) const;
 
   const BrokerStats& stats() const;
   // nullopt when no session has this client id.

@@ -102,6 +102,20 @@ struct Broker::Impl {
   bool route_rejected = false;  // a Reject queue refused the message being routed
   Time last_now{};              // time of the latest event (stamps reloaded messages)
 
+  // ---- dead letters (dead_letter.cpp)
+  // Drops collected during the event being handled; published once it is done
+  // (flush_dead_letters), never from inside a delivery loop. At most one token bucket's
+  // worth per event: bounded by opts.dead_letter.max_rate.
+  struct PendingDeadLetter {
+    DropReason reason = DropReason::QueueFull;
+    MessagePtr msg;
+    std::string client;  // the intended receiver (or a bridge's name)
+  };
+  std::vector<PendingDeadLetter> dead_letters;
+  double dlq_tokens = 0;
+  Time dlq_refilled{};
+  bool dlq_started = false;
+
   // ---- lookups (broker.cpp)
   ConnectionState* find_conn(ConnId id);
   Session* find_session(SessionKey key);
@@ -250,8 +264,25 @@ struct Broker::Impl {
   // Delivers msg to every matching subscription (merged per session) and shared group.
   void route(const MessagePtr& msg, Time now);
   // Stores or clears the retained message for msg->topic. False when storing would pass
-  // max_retained_bytes (nothing stored; counted).
-  bool store_retained(const MessagePtr& msg);
+  // max_retained_bytes (nothing stored; counted). `write`: also in the store (persistence).
+  bool store_retained(const MessagePtr& msg, bool write = true);
+
+  // ---- dead letters (dead_letter.cpp)
+  // `msg`, meant for `client`, was dropped for `reason` (already counted under it):
+  // collected for the dead-letter topic when enabled, within the rate, and not itself a
+  // dead letter. Published by flush_dead_letters.
+  void dead_letter(DropReason reason, std::string_view client, const MessagePtr& msg);
+  void dead_letter(DropReason reason, const Session& s, const MessagePtr& msg) {
+    if (!opts.dead_letter.enabled) return;  // the common case costs one test
+    dead_letter(reason, s.policy && !s.policy->opts.dead_letter_name.empty()
+                            ? std::string_view{s.policy->opts.dead_letter_name}
+                            : std::string_view{s.client_id},
+                msg);
+  }
+  // Publishes what dead_letter collected (run at the end of every event). Drops of the
+  // dead letters themselves are not collected, so this ends.
+  void flush_dead_letters();
+  bool take_dead_letter_token(Time now);
 
   // ---- wills (will.cpp)
   // The connection ended without DISCONNECT 0x00: publish now or after the delay.
@@ -279,8 +310,28 @@ struct Broker::Impl {
                     Time now, std::uint64_t held_until = 0);
   std::size_t window(const ConnectionState& c) const;
   QueueLimits queue_limits(const Session& s) const;
-  // Counts one dropped message against s (per reason for internal sessions).
-  void count_drop(Session& s, bool oldest);
+  // Counts one dropped message against s (per reason for internal sessions) and hands it
+  // to the dead-letter topic: `oldest` when it left the queue's head to make room, else the
+  // new message was refused.
+  void count_drop(Session& s, bool oldest, const MessagePtr& msg);
+};
+
+// Around an entry point: records the event's time, marks where this event's writes start
+// in the open batch (see send_ack) and, whichever path it returns by, publishes the dead
+// letters the event collected (after the event, never inside its delivery loops) and
+// drops stale timer entries. The batch stays open across events until the caller takes
+// persist_requests(), so the packets of one socket read share one batch and one commit.
+template <class D>
+struct PruneOnExit {
+  D& d;
+  PruneOnExit(D& dd, Time now) : d(dd) {
+    d.event_mark = d.batch.op_count();
+    d.last_now = now;
+  }
+  ~PruneOnExit() {
+    if (!d.dead_letters.empty()) d.flush_dead_letters();
+    d.prune_timers();
+  }
 };
 
 }  // namespace tern::core

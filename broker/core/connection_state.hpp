@@ -101,6 +101,7 @@ struct ConnectionState {
   // Acknowledgements waiting for a commit, oldest first; null when none ever waited.
   std::unique_ptr<Ring<DeferredAck>> acks;
   bool ack_listed = false;  // in Broker::Impl::ack_conns
+  bool clean_start = false;  // as CONNECT asked (for Broker::client_infos); fills padding
 
   // Until the connection ends or DISCONNECT 0x00. Boxed: a codec::Will is ~700 bytes.
   std::unique_ptr<codec::Will> will;

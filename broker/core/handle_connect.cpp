@@ -149,6 +149,16 @@ void Broker::Impl::handle_connect(ConnectionState& c, codec::Connect&& p, Time n
   // is not malformed, but is not accepted by this Server"; 0x87 Not authorized). 3.1.1 has
   // neither, and 0x05 Not authorized is the closest refusal (3.1.1 3.1.4: "an appropriate
   // CONNACK response with a non-zero return code", then close).
+  if (p.will && is_broker_topic(p.will->topic)) {
+    // A will may not spoof the broker's $SYS or $DLQ trees either (see handle_publish):
+    // refused as an unauthorized will topic, for every client.
+    ++stats.denied_system_topic;
+    refuse_connect(c, p.version,
+                   v5 ? rc(ReasonCode::NotAuthorized)
+                      : static_cast<std::uint8_t>(codec::ConnackCode311::NotAuthorized),
+                   "will topic reserved for the broker", now);
+    return;
+  }
   if (p.will && !c.internal) {
     if (!topic_within_limits(p.will->topic)) {
       ++stats.topic_refused;
@@ -228,6 +238,7 @@ void Broker::Impl::handle_connect(ConnectionState& c, codec::Connect&& p, Time n
   c.phase = ConnPhase::Connected;
   c.session = s->key;
   c.keep_alive = keep_alive;
+  c.clean_start = p.clean_start;
   c.connect_session_expiry = requested;
   if (v5) {
     c.problem_info = p.props.request_problem_information.value_or(1) != 0;

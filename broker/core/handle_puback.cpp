@@ -12,6 +12,12 @@ void Broker::Impl::handle_puback(ConnectionState& c, const codec::PubAck& p, Tim
   const OutboundFlight* f = s->inflight.find(p.packet_id);
   // An unknown or out-of-flow id is ignored: nothing to complete.
   if (!f || f->stage != Stage::AwaitPuback) return;
+  if (p.reason_code >= 0x80 && c.version == ProtocolVersion::v5) {
+    // 3.4.2.1: the receiver did not accept the message; it is not resent (the flow
+    // ends below), so it is a drop.
+    ++stats.dropped_rejected_by_client;
+    dead_letter(DropReason::Rejected, *s, f->msg);
+  }
   // 4.3.2: the QoS 1 flow is complete (whatever the reason code); the slot is
   // free for the next queued message [MQTT-3.3.4-9].
   s->inflight.erase(p.packet_id);
@@ -36,7 +42,12 @@ void Broker::Impl::handle_pubrec(ConnectionState& c, const codec::PubAck& p, Tim
   if (f->stage == Stage::AwaitPuback) return;  // a PUBREC for a QoS 1 flow: ignore
   if (p.reason_code >= 0x80) {
     // [MQTT-4.3.3-4] only a PUBREC below 0x80 gets a PUBREL: a failure PUBREC ends the
-    // flow and the message is never resent.
+    // flow and the message is never resent. Dropped, when it was the answer to the
+    // PUBLISH (not a stray one after our PUBREL).
+    if (f->stage == Stage::AwaitPubrec && f->msg) {
+      ++stats.dropped_rejected_by_client;
+      dead_letter(DropReason::Rejected, *s, f->msg);
+    }
     s->inflight.erase(p.packet_id);
     if (s->dur) batch.delete_inflight(s->client_id, p.packet_id);
     drain(c, *s, now);

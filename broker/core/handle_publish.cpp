@@ -14,13 +14,13 @@ const char* route_code_text(std::uint8_t code) {
 }
 }  // namespace
 
-bool Broker::Impl::store_retained(const MessagePtr& msg) {
+bool Broker::Impl::store_retained(const MessagePtr& msg, bool write) {
   const MessagePtr old = retained.find(msg->topic);
   if (msg->payload.empty()) {
     // [MQTT-3.3.1-6] / [MQTT-3.3.1-7] a zero-length retained payload clears the topic.
     if (old) {
       retained.erase(msg->topic);
-      if (persist) batch.delete_retained(msg->topic);
+      if (persist && write) batch.delete_retained(msg->topic);
     }
     return true;
   }
@@ -30,7 +30,7 @@ bool Broker::Impl::store_retained(const MessagePtr& msg) {
     return false;
   }
   retained.put(msg);  // [MQTT-3.3.1-5] replaces any previous message for the topic
-  if (persist) batch.put_retained(view(*msg));
+  if (persist && write) batch.put_retained(view(*msg));
   if (msg->expires_at) arm_retained();
   return true;
 }
@@ -80,9 +80,9 @@ void Broker::Impl::handle_publish(ConnectionState& c, codec::Publish&& p, Time n
     return;
   }
 
-  // Topics starting with '$' are accepted from clients: 4.7.2 only says a Server SHOULD
-  // keep Clients from using them to exchange messages, and Tern publishes no '$SYS' tree a
-  // client could spoof. Leading wildcards never match them [MQTT-4.7.2-1], so only
+  // Topics starting with '$' are accepted from clients (4.7.2 only says a Server SHOULD
+  // keep Clients from using them to exchange messages), except the broker's own $SYS and
+  // $DLQ trees, refused below. Leading wildcards never match them [MQTT-4.7.2-1], so only
   // explicit '$...' subscribers receive such messages (the behaviour Paho's interop
   // test_dollar_topics expects of brokers that allow the publish).
 
@@ -126,6 +126,24 @@ void Broker::Impl::handle_publish(ConnectionState& c, codec::Publish&& p, Time n
     return;
   }
 
+  // A message that is not accepted: neither routed nor retained. v5: PUBACK/PUBREC 0x87
+  // Not authorized (a PUBREC >= 0x80 ends the QoS 2 exchange, 4.3.3, so no packet id is
+  // kept); QoS 0 is dropped. 3.1.1 has no way to say it [MQTT-3.3.5-2]: a positive
+  // acknowledgement by the normal QoS rules (QoS 2 keeps its id until PUBREL, so a resend
+  // is acknowledged and still not routed).
+  auto not_authorized = [&](const char* why) {
+    if (v5) {
+      if (p.qos > 0) ack(rc(ReasonCode::NotAuthorized), why);
+      return;
+    }
+    if (p.qos == 2) {
+      s.add_inbound_qos2(p.packet_id);  // [MQTT-4.3.3-9]
+      ++c.inbound_unacked;
+      if (durable(s)) persist_session(s);
+    }
+    if (p.qos > 0) ack(0, "");
+  };
+
   if (!c.internal) {
     // Per-connection publish rates (internal clients are exempt): over either, v5 gets
     // DISCONNECT 0x96 Message rate too high; 3.1.1 has no way to say it and is closed.
@@ -151,25 +169,20 @@ void Broker::Impl::handle_publish(ConnectionState& c, codec::Publish&& p, Time n
       }
       return;
     }
-    // Authorization, on the resolved topic. A denied message is neither routed nor
-    // retained. v5: PUBACK/PUBREC 0x87 Not authorized (a PUBREC >= 0x80 ends the QoS 2
-    // exchange, 4.3.3, so no packet id is kept); QoS 0 is dropped. 3.1.1 has no way to
-    // say it [MQTT-3.3.5-2]: a positive acknowledgement by the normal QoS rules (QoS 2
-    // keeps its id until PUBREL, so a resend is acknowledged and still not routed).
-    if (access && !access->may_publish(identity_of(s), c.client_id, p.topic)) {
-      ++stats.denied_publish;
-      if (v5) {
-        if (p.qos > 0) ack(rc(ReasonCode::NotAuthorized), "not authorized");
-        return;
-      }
-      if (p.qos == 2) {
-        s.add_inbound_qos2(p.packet_id);  // [MQTT-4.3.3-9]
-        ++c.inbound_unacked;
-        if (durable(s)) persist_session(s);
-      }
-      if (p.qos > 0) ack(0, "");
-      return;
-    }
+  }
+
+  if (is_broker_topic(p.topic)) {
+    // Only the broker publishes its $SYS state and its dead letters: no client, bridges
+    // included, may spoof them (4.7.2 lets a Server keep Clients off '$' topics).
+    ++stats.denied_system_topic;
+    not_authorized("topic reserved for the broker");
+    return;
+  }
+  // Authorization, on the resolved topic (internal clients are trusted).
+  if (access && !c.internal && !access->may_publish(identity_of(s), c.client_id, p.topic)) {
+    ++stats.denied_publish;
+    not_authorized("not authorized");
+    return;
   }
 
   ++stats.messages_received;

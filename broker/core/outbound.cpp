@@ -27,11 +27,14 @@ QueueLimits Broker::Impl::queue_limits(const Session& s) const {
                      opts.overflow == OverflowPolicy::DropOldest};
 }
 
-void Broker::Impl::count_drop(Session& s, bool oldest) {
+void Broker::Impl::count_drop(Session& s, bool oldest, const MessagePtr& msg) {
   if (!s.policy) {
     ++stats.dropped_queue_full;
+    dead_letter(DropReason::QueueFull, s, msg);
     return;
   }
+  // An internal session's queue is a bridge's durable queue.
+  dead_letter(DropReason::BridgeOverflow, s, msg);
   if (oldest) {
     ++s.policy->dropped_oldest;
     ++stats.dropped_queue_full;
@@ -84,6 +87,7 @@ void Broker::Impl::enqueue(Session& s, QueuedMessage&& m) {
     // is refused: direct sends to online sessions with room in their window go on, and
     // draining gives bytes back, so nothing waits on the budget.
     ++stats.dropped_memory_budget;
+    dead_letter(DropReason::MemoryBudget, s, m.msg);
     // A bridge queue with the Reject policy reports it to a v5 publisher as a full queue.
     if (s.policy && s.policy->opts.overflow == OverflowPolicy::Reject) route_rejected = true;
     return;
@@ -91,9 +95,8 @@ void Broker::Impl::enqueue(Session& s, QueuedMessage&& m) {
   const std::size_t before = s.queue.size();
   bool accepted = false;
   const bool expires = m.msg->expires_at.has_value();
-  const std::size_t dropped = s.queue.push(std::move(m), queue_limits(s), accepted);
-  // All drops are the oldest when the new one got in; otherwise the new one was refused.
-  for (std::size_t i = 0; i < dropped; ++i) count_drop(s, accepted || i + 1 < dropped);
+  s.queue.push(std::move(m), queue_limits(s), accepted,
+               [&](const MessagePtr& dropped, bool oldest) { count_drop(s, oldest, dropped); });
   const std::size_t after = s.queue.size();
   stats.queued_messages = stats.queued_messages + after - before;
   if (accepted && expires) arm_session(s);
@@ -153,6 +156,13 @@ bool Broker::Impl::send_publish(ConnectionState& c, const MessagePtr& msg, std::
     if (codec::publish_size(view, c.version) > c.client_max_packet_size) {
       // [MQTT-3.1.2-25] too large for the client: discard as if it had been sent.
       ++stats.dropped_too_large;
+      if (opts.dead_letter.enabled) {
+        const Session* s = find_session(c.session);
+        if (s)
+          dead_letter(DropReason::TooLarge, *s, msg);
+        else
+          dead_letter(DropReason::TooLarge, c.client_id, msg);
+      }
       return false;
     }
   }
@@ -237,9 +247,11 @@ void Broker::Impl::drain(ConnectionState& c, Session& s, Time now) {
     QueuedMessage& front = s.queue.front();
     if (front.msg->expires_at && *front.msg->expires_at <= now) {
       // [MQTT-3.3.2-5] expired before onward delivery started: dropped.
-      queue_removed(s, s.queue.pop_front());
+      const QueuedMessage gone = s.queue.pop_front();
+      queue_removed(s, gone);
       --stats.queued_messages;
       ++stats.dropped_expired;
+      dead_letter(DropReason::Expired, s, gone.msg);
       continue;
     }
     if (access && front.acl_epoch != policy_epoch && !trusted(s)) {

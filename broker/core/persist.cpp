@@ -202,7 +202,7 @@ void Broker::Impl::durable_enqueue(Session& s, QueuedMessage&& m) {
   const QueueLimits lim = queue_limits(s);
   const std::size_t size = m.msg->size_bytes();
   if (lim.max_messages == 0 || size > lim.max_bytes) {  // can never fit
-    count_drop(s, false);
+    count_drop(s, false, m.msg);
     return;
   }
   // The limits count the whole queue, RAM window and disk together.
@@ -211,13 +211,13 @@ void Broker::Impl::durable_enqueue(Session& s, QueuedMessage&& m) {
     // Drop-oldest takes the head, which is in RAM unless the window drained; when the head
     // is still being committed it cannot be read back, and the newest is dropped instead.
     if (!lim.drop_oldest || (s.queue.empty() && !refill(s)) || s.queue.empty()) {
-      count_drop(s, false);
+      count_drop(s, false, m.msg);
       return;
     }
     const QueuedMessage old = s.queue.pop_front();
     queue_removed(s, old);
     --stats.queued_messages;
-    count_drop(s, true);
+    count_drop(s, true, old.msg);
   }
   m.seq = d.next_seq++;
   batch.append_queue(s.client_id, m.seq, storage::Delivery{m.qos, m.retain, m.subscription_ids},
@@ -396,6 +396,7 @@ void Broker::on_persisted(std::uint64_t token, const storage::Status& status, Ti
       if (ConnectionState* c = d.online_conn(*s)) d.drain(*c, *s, now);
     }
   }
+  if (!d.dead_letters.empty()) d.flush_dead_letters();  // e.g. expired while draining
   d.prune_timers();
 }
 

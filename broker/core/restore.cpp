@@ -215,6 +215,7 @@ storage::Status Broker::restore(Time now, RestoreStats& stats) {
     return st;
   }
   r.finish();
+  if (!d.dead_letters.empty()) d.flush_dead_letters();
   d.prune_timers();
   d.flush_batch();
   return st;

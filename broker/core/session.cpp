@@ -6,27 +6,6 @@
 
 namespace tern::core {
 
-std::size_t MessageQueue::push(QueuedMessage&& m, const QueueLimits& limits, bool& accepted) {
-  const std::size_t size = m.msg->size_bytes();
-  accepted = false;
-  // A message that can never fit is refused whatever the policy.
-  if (limits.max_messages == 0 || size > limits.max_bytes) return 1;
-  std::size_t dropped = 0;
-  while (items_.size() + 1 > limits.max_messages || bytes_ + size > limits.max_bytes) {
-    if (!limits.drop_oldest) return 1;
-    pop_front();
-    ++dropped;
-  }
-  bytes_ += size;
-  if (m.qos == 0) ++qos0_;
-  if (meter_ && m.msg->queue_refs.n++ == 0) meter_->bytes += size;
-  if (m.msg->expires_at && (!earliest_expiry_ || *m.msg->expires_at < *earliest_expiry_))
-    earliest_expiry_ = m.msg->expires_at;
-  items_.push_back(std::move(m));
-  accepted = true;
-  return dropped;
-}
-
 void MessageQueue::note_removed(const QueuedMessage& m) {
   const std::size_t size = m.msg->size_bytes();
   bytes_ -= size;

@@ -66,7 +66,14 @@ class MessageQueue {
 
   // Adds m at the back, dropping per the limits' policy when full. Returns how many
   // messages were dropped (the new one included when it was refused); sets `accepted`.
-  std::size_t push(QueuedMessage&& m, const QueueLimits& limits, bool& accepted);
+  // on_dropped(const MessagePtr&, bool oldest) is called for each dropped message: an
+  // old one taken off the head to make room, or (oldest false) the refused new one.
+  template <class F>
+  std::size_t push(QueuedMessage&& m, const QueueLimits& limits, bool& accepted,
+                   F&& on_dropped);
+  std::size_t push(QueuedMessage&& m, const QueueLimits& limits, bool& accepted) {
+    return push(std::move(m), limits, accepted, [](const MessagePtr&, bool) {});
+  }
 
   bool empty() const { return items_.empty(); }
   std::size_t size() const { return items_.size(); }
@@ -101,6 +108,36 @@ class MessageQueue {
   std::size_t qos0_ = 0;
   std::optional<Time> earliest_expiry_;
 };
+
+template <class F>
+std::size_t MessageQueue::push(QueuedMessage&& m, const QueueLimits& limits, bool& accepted,
+                               F&& on_dropped) {
+  const std::size_t size = m.msg->size_bytes();
+  accepted = false;
+  // A message that can never fit is refused whatever the policy.
+  if (limits.max_messages == 0 || size > limits.max_bytes) {
+    on_dropped(m.msg, false);
+    return 1;
+  }
+  std::size_t dropped = 0;
+  while (items_.size() + 1 > limits.max_messages || bytes_ + size > limits.max_bytes) {
+    if (!limits.drop_oldest) {
+      on_dropped(m.msg, false);
+      return 1;
+    }
+    const QueuedMessage old = pop_front();
+    on_dropped(old.msg, true);
+    ++dropped;
+  }
+  bytes_ += size;
+  if (m.qos == 0) ++qos0_;
+  if (meter_ && m.msg->queue_refs.n++ == 0) meter_->bytes += size;
+  if (m.msg->expires_at && (!earliest_expiry_ || *m.msg->expires_at < *earliest_expiry_))
+    earliest_expiry_ = m.msg->expires_at;
+  items_.push_back(std::move(m));
+  accepted = true;
+  return dropped;
+}
 
 template <class F>
 std::size_t MessageQueue::erase_expired(Time now, F&& on_removed) {

@@ -29,6 +29,11 @@ void Broker::Impl::publish_will(const std::string& client_id, codec::Will&& w,
     ++stats.denied_publish;
     return;
   }
+  // Refused at CONNECT; a will read back from a store written before the rule is too.
+  if (is_broker_topic(w.topic)) {
+    ++stats.denied_system_topic;
+    return;
+  }
   auto m = std::make_shared<Message>();
   m->topic = std::move(w.topic);
   m->payload = std::move(w.payload);

@@ -112,6 +112,12 @@ class Harness {
     broker_.on_decode_error(c, r, now_);
     collect();
   }
+  // Broker::publish_system now, collecting the deliveries it produced.
+  bool publish_system(SystemMessage m) {
+    const bool ok = broker_.publish_system(std::move(m), now_);
+    collect();
+    return ok;
+  }
   // The transport reports the socket gone (after CloseConnection or a peer drop).
   void closed(ConnId c) {
     broker_.on_closed(c, now_);
