@@ -14,6 +14,7 @@
 
 #include "bridge/bridge_impl.hpp"
 #include "broker/codec/codec.hpp"
+#include "broker/log/log.hpp"
 
 namespace tern::bridge {
 
@@ -92,8 +93,8 @@ void Bridge::Impl::start() {
       ib->post([self, e = std::move(ev)]() mutable { self->on_uplink(std::move(e)); });
     });
   } catch (const std::exception& e) {
-    spdlog::error("bridge {}: {}; the bridge stays down (messages still queue locally)", opts.name,
-                  e.what());
+    log::bridge().error("bridge {}: {}; the bridge stays down (messages still queue locally)",
+                        opts.name, e.what());
   }
   work.emplace(io.get_executor());
   asio::post(io, [this] {
@@ -105,9 +106,9 @@ void Bridge::Impl::start() {
     tick();
   });
   thread = std::thread([this] { io.run(); });
-  spdlog::info("bridge {}: started ({} out class(es){}, remote {})", opts.name,
-               rules.out_classes().size(), rules.has_in() ? ", in rules" : "",
-               opts.remotes.empty() ? "-" : opts.remotes.front());
+  log::bridge().info("bridge {}: started ({} out class(es){}, remote {})", opts.name,
+                     rules.out_classes().size(), rules.has_in() ? ", in rules" : "",
+                     opts.remotes.empty() ? "-" : opts.remotes.front());
 }
 
 void Bridge::Impl::stop() {
@@ -149,7 +150,7 @@ void Bridge::Impl::stop() {
   io.stop();
   if (thread.joinable()) thread.join();
   uplink.reset();
-  spdlog::info("bridge {}: stopped", opts.name);
+  log::bridge().info("bridge {}: stopped", opts.name);
 }
 
 BridgeStatus Bridge::Impl::status() const {
@@ -215,10 +216,10 @@ void Bridge::Impl::on_uplink(UplinkEvent&& ev) {
 void Bridge::Impl::on_tls_error(const UplinkSslError& ev) {
   // Each distinct TLS error once at warn (a bad CA fails every attempt the same way).
   if (ev.message != last_tls_error) {
-    spdlog::warn("bridge {}: TLS: {}", opts.name, ev.message);
+    log::bridge().warn("bridge {}: TLS: {}", opts.name, ev.message);
     last_tls_error = ev.message;
   } else {
-    spdlog::debug("bridge {}: TLS: {}", opts.name, ev.message);
+    log::bridge().debug("bridge {}: TLS: {}", opts.name, ev.message);
   }
 }
 
@@ -241,7 +242,7 @@ void Bridge::Impl::schedule_reconnect() {
   if (stopping || !uplink) return;
   std::uniform_real_distribution<double> u(0.0, 1.0);
   const auto delay = backoff.next(u(rng));
-  spdlog::debug("bridge {}: reconnecting in {} ms", opts.name, delay.count());
+  log::bridge().debug("bridge {}: reconnecting in {} ms", opts.name, delay.count());
   reconnect_timer.expires_after(delay);
   reconnect_timer.async_wait([this](const asio::error_code& ec) {
     if (!ec) connect_uplink();
@@ -268,8 +269,8 @@ void Bridge::Impl::on_connected(UplinkConnected& ev) {
     status_connected = true;
     status_remote = remote;
   }
-  spdlog::info("bridge {}: connected to {} (session {})", opts.name, remote,
-               ev.session_present ? "resumed" : "new");
+  log::bridge().info("bridge {}: connected to {} (session {})", opts.name, remote,
+                     ev.session_present ? "resumed" : "new");
 
   if (!ev.session_present) {
     // The remote (and so Paho) has no session: what Paho had in flight is gone from it.
@@ -309,11 +310,11 @@ void Bridge::Impl::on_connect_failed(const UplinkConnectFailed& ev) {
     what += " (reason " + std::to_string(ev.reason) + ")";
   // Each distinct error once at warn; repeats of it only at debug.
   if (what != last_error) {
-    spdlog::warn("bridge {}: cannot connect to {}: {}", opts.name,
-                 opts.remotes.empty() ? "-" : opts.remotes.front(), what);
+    log::bridge().warn("bridge {}: cannot connect to {}: {}", opts.name,
+                       opts.remotes.empty() ? "-" : opts.remotes.front(), what);
     last_error = what;
   } else {
-    spdlog::debug("bridge {}: cannot connect: {}", opts.name, what);
+    log::bridge().debug("bridge {}: cannot connect: {}", opts.name, what);
   }
   schedule_reconnect();
 }
@@ -330,11 +331,11 @@ void Bridge::Impl::on_lost(const UplinkLost& ev) {
     status_connected = false;
   }
   if (ev.reason >= 0)
-    spdlog::warn("bridge {}: disconnected by {} (reason 0x{:02x}); queueing locally", opts.name,
-                 remote, ev.reason);
+    log::bridge().warn("bridge {}: disconnected by {} (reason 0x{:02x}); queueing locally",
+                       opts.name, remote, ev.reason);
   else
-    spdlog::warn("bridge {}: connection to {} lost ({}); queueing locally", opts.name, remote,
-                 ev.cause);
+    log::bridge().warn("bridge {}: connection to {} lost ({}); queueing locally", opts.name, remote,
+                       ev.cause);
   check_poison();
   // QoS 0 writes Paho had not finished are gone; QoS 1/2 stay with Paho (in flight).
   for (auto it = sends.begin(); it != sends.end();) {
@@ -382,7 +383,7 @@ void Bridge::Impl::check_poison() {
   }
   if (suspect.strikes < kPoisonStrikes) return;
   OutFlow& f = oldest_s->flows[oldest_id];
-  spdlog::error(
+  log::bridge().error(
       "bridge {}: the remote dropped the connection {} times while a message for '{}' was "
       "the oldest unacknowledged one; dropping it (counted as refused) and starting a fresh "
       "remote session so that it is not sent again",
@@ -400,14 +401,14 @@ void Bridge::Impl::on_subscribed(const UplinkSubscribed& ev) {
   const bool v5 = uplink && uplink->is_v5();
   if (remote_refused(v5, ev.reason) ||
       (ev.ok && v5 && ev.reason >= 0x80 && ev.reason != kNoReason)) {
-    spdlog::warn("bridge {}: remote refused subscription '{}' (reason 0x{:02x})", opts.name,
-                 ev.filter, ev.reason);
+    log::bridge().warn("bridge {}: remote refused subscription '{}' (reason 0x{:02x})", opts.name,
+                       ev.filter, ev.reason);
   } else if (!ev.ok) {
     // The link broke before the SUBACK: subscribed again at the next connect.
-    spdlog::debug("bridge {}: subscription '{}' not confirmed: {}", opts.name, ev.filter,
-                  ev.message);
+    log::bridge().debug("bridge {}: subscription '{}' not confirmed: {}", opts.name, ev.filter,
+                        ev.message);
   } else {
-    spdlog::debug("bridge {}: subscribed upstream to '{}'", opts.name, ev.filter);
+    log::bridge().debug("bridge {}: subscribed upstream to '{}'", opts.name, ev.filter);
   }
 }
 
@@ -449,8 +450,8 @@ void Bridge::Impl::on_delivered(const UplinkDelivered& ev) {
     // block the queue forever. Count it and let it go.
     const auto n = counters.remote_rejected.fetch_add(1, std::memory_order_relaxed) + 1;
     if (n == 1 || n % 1000 == 0)
-      spdlog::warn("bridge {}: remote refused a message (reason 0x{:02x}); {} refused so far",
-                   opts.name, ev.reason, n);
+      log::bridge().warn("bridge {}: remote refused a message (reason 0x{:02x}); {} refused so far",
+                         opts.name, ev.reason, n);
   } else {
     counters.forwarded_out.fetch_add(1, std::memory_order_relaxed);
   }
@@ -576,8 +577,8 @@ bool Bridge::Impl::send_upstream(std::size_t cls, OutItem& item) {
     case Uplink::PublishResult::Refused: {
       // Paho will never send this one: retrying would stall its class for good.
       sends.erase(id);
-      spdlog::warn("bridge {}: the MQTT client refused a message for '{}' (error {})", opts.name,
-                   out.topic, rc);
+      log::bridge().warn("bridge {}: the MQTT client refused a message for '{}' (error {})",
+                         opts.name, out.topic, rc);
       finish_locally(counters.remote_rejected);
       return true;
     }
@@ -617,7 +618,7 @@ void Bridge::Impl::log_changes() {
                               st.dropped_expired + st.dropped_in + st.dropped_unmapped;
   // Drops at most every kDropLogInterval, with the totals so far.
   if (drops != logged_drops && now - last_drop_log >= kDropLogInterval) {
-    spdlog::warn(
+    log::bridge().warn(
         "bridge {}: drops: {} oldest, {} newest, {} rejected, {} qos0, {} remote refused, {} "
         "too large, {} expired, {} inbound, {} unmapped; queued {}",
         opts.name, st.dropped_oldest, st.dropped_newest, st.rejected, st.dropped_qos0,
@@ -627,9 +628,9 @@ void Bridge::Impl::log_changes() {
     last_drop_log = now;
   }
   if (connected && logged_queued > 0 && st.queued == 0 && st.inflight == 0) {
-    spdlog::info("bridge {}: backlog drained", opts.name);
+    log::bridge().info("bridge {}: backlog drained", opts.name);
   } else if (!connected && st.queued > 0 && logged_queued == 0) {
-    spdlog::info("bridge {}: queueing while the uplink is down", opts.name);
+    log::bridge().info("bridge {}: queueing while the uplink is down", opts.name);
   }
   logged_queued = st.queued + st.inflight;
 }

@@ -9,6 +9,7 @@
 
 #include "bridge/bridge_impl.hpp"
 #include "broker/codec/codec.hpp"
+#include "broker/log/log.hpp"
 
 namespace tern::bridge {
 
@@ -157,8 +158,9 @@ void Bridge::Impl::on_core_actions(core::ConnId conn, std::vector<core::Action>&
         const auto& filters = s->out ? rules.out_classes()[s->cls].filters : std::vector<Filter>{};
         for (std::size_t i = 0; i < sa->reason_codes.size(); ++i) {
           if (sa->reason_codes[i] >= 0x80)
-            spdlog::error("bridge {}: local subscription '{}' refused (reason 0x{:02x})", opts.name,
-                          i < filters.size() ? filters[i].filter : "?", sa->reason_codes[i]);
+            log::bridge().error("bridge {}: local subscription '{}' refused (reason 0x{:02x})",
+                                opts.name, i < filters.size() ? filters[i].filter : "?",
+                                sa->reason_codes[i]);
         }
       } else if (auto* pa = std::get_if<codec::Puback>(&p)) {
         s->in_flight.erase(pa->packet_id);
@@ -188,9 +190,9 @@ void Bridge::Impl::on_core_actions(core::ConnId conn, std::vector<core::Action>&
         // anything else is not.
         if (d->reason_code == 0x8B) broker_shutting_down = true;
         const auto level = d->reason_code == 0x8B ? spdlog::level::info : spdlog::level::warn;
-        spdlog::log(level,
-                    "bridge {}: local session {} disconnected by the broker (reason 0x{:02x})",
-                    opts.name, s->client_id, d->reason_code);
+        log::bridge().log(
+            level, "bridge {}: local session {} disconnected by the broker (reason 0x{:02x})",
+            opts.name, s->client_id, d->reason_code);
       }
     } else if (std::holds_alternative<core::CloseConnection>(a)) {
       on_core_closed(*s);
@@ -200,8 +202,8 @@ void Bridge::Impl::on_core_actions(core::ConnId conn, std::vector<core::Action>&
 
 void Bridge::Impl::on_connack(LocalSession& s, const codec::Connack& ack) {
   if (ack.reason_code >= 0x80) {
-    spdlog::error("bridge {}: local session {} refused by the broker (reason 0x{:02x})", opts.name,
-                  s.client_id, ack.reason_code);
+    log::bridge().error("bridge {}: local session {} refused by the broker (reason 0x{:02x})",
+                        opts.name, s.client_id, ack.reason_code);
     s.phase = Phase::Refused;  // core closes it; retried on the next uplink connect
     maybe_open_gate();
     return;

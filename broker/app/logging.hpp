@@ -1,34 +1,59 @@
-// Logging setup: installs spdlog's default logger ("tern") as config `log` says, with text
-// lines or one JSON object per line, to stdout, stderr, a file or syslog. Other modules
-// just call spdlog::info(...). Thread safety: call setup_logging() once, before any thread
-// logs; the installed logger itself is thread-safe.
+// Logging setup: points the subsystem loggers (broker/log/log.hpp) at the target config
+// `log` names (stdout, stderr, a file or syslog) in text or JSON lines, with `log.level` and
+// the `log.levels` overrides. Owns nothing itself: the target lives in tern::log.
+// Thread safety: setup_logging() and reopen_log_file() may run while other threads log.
 #pragma once
 
-#include <spdlog/formatter.h>
-#include <spdlog/spdlog.h>
+#include <spdlog/sinks/base_sink.h>
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
 #include "broker/config/config.hpp"
+#include "broker/log/log.hpp"
+
+namespace spdlog::details {
+class file_helper;
+}
 
 namespace tern::app {
 
 spdlog::level::level_enum to_spdlog(config::LogLevel level);
 
-// {"ts":"2024-05-01T12:00:00.123Z","level":"info","logger":"tern","msg":"..."} per line.
-class JsonFormatter final : public spdlog::formatter {
+// The formats live in tern_log; these names stay for app's callers and tests.
+using JsonFormatter = log::JsonFormatter;
+inline void json_escape(std::string_view s, std::string& out) { log::json_escape(s, out); }
+
+// A file target that can be reopened at its path: logrotate moves the file away, then
+// sends SIGHUP, and the broker carries on in a new file of the same name.
+class ReopenableFileSink final : public spdlog::sinks::base_sink<std::mutex> {
  public:
-  void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override;
-  std::unique_ptr<spdlog::formatter> clone() const override;
+  // Appends to `path` (created when missing). Throws spdlog::spdlog_ex when it cannot.
+  explicit ReopenableFileSink(std::string path);
+  ~ReopenableFileSink() override;
+
+  // Opens the path anew and switches to it; on failure keeps writing to the file it has
+  // (better a renamed file than no log) and returns false with `error`.
+  bool reopen(std::string& error);
+  const std::string& path() const { return path_; }
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override;
+  void flush_() override;
+
+ private:
+  const std::string path_;
+  std::unique_ptr<spdlog::details::file_helper> file_;
 };
 
-// Appends `s` as the body of a JSON string (no quotes): escapes quotes, backslashes and
-// control characters; bytes that are not UTF-8 become U+FFFD so every line stays valid JSON.
-void json_escape(std::string_view s, std::string& out);
-
-// Returns false with `error` when the sink cannot be opened (e.g. an unwritable file).
+// Returns false with `error` when the target cannot be opened (e.g. an unwritable file);
+// the previous target then stays.
 bool setup_logging(const config::Log& log, std::string& error);
+
+// SIGHUP (logrotate): reopens the log file when the target is one; true when there is
+// nothing to reopen. On failure logging continues into the old file.
+bool reopen_log_file(std::string& error);
 
 }  // namespace tern::app

@@ -1,6 +1,7 @@
 // tern: the broker executable. Wiring only: command line -> configuration -> logging ->
 // security (password file, ACL, TLS files) -> net::Server (which owns core::Broker) ->
-// bridges -> run until SIGINT/SIGTERM; SIGHUP reloads passwords, ACLs and certificates.
+// bridges -> run until SIGINT/SIGTERM; SIGHUP reopens a log file and reloads passwords,
+// ACLs and certificates.
 // Under systemd (Type=notify) it reports READY=1 once listening, WATCHDOG=1 while the
 // broker makes progress, and STOPPING=1 on the way out (sd_notify.hpp).
 // `tern passwd ...` edits a password file instead (auth::run_passwd).
@@ -33,6 +34,7 @@
 #include "broker/app/security.hpp"
 #include "broker/auth/passwd_command.hpp"
 #include "broker/config/config.hpp"
+#include "broker/log/log.hpp"
 #include "broker/net/server.hpp"
 
 #ifndef TERN_VERSION
@@ -95,20 +97,23 @@ std::optional<app::Security> load_security(const config::Config& c, const std::s
 }
 
 void log_security(const config::Config& c, const app::Security& s) {
-  spdlog::info("auth: {} ({} users), acl: {}",
-               c.auth.password_file.empty() ? "no password file" : c.auth.password_file.path,
-               s.users,
-               c.acl ? std::to_string(c.acl->rules.size()) + " rules, default " +
-                           (c.acl->default_allow ? "allow" : "deny")
-                     : std::string("none (everything allowed)"));
-  for (const std::string& w : app::security_warnings(c)) spdlog::warn("{}", w);
+  log::auth().info("auth: {} ({} users), acl: {}",
+                   c.auth.password_file.empty() ? "no password file" : c.auth.password_file.path,
+                   s.users,
+                   c.acl ? std::to_string(c.acl->rules.size()) + " rules, default " +
+                               (c.acl->default_allow ? "allow" : "deny")
+                         : std::string("none (everything allowed)"));
+  for (const std::string& w : app::security_warnings(c)) log::auth().warn("{}", w);
 }
 
 // SIGHUP, on loop 0: re-read the file, then swap in the new password file, ACL and TLS
 // settings. Any error keeps the running state; other changes wait for a restart.
 void reload(const app::CliOptions& cli, const config::Config& running, net::Server& server) {
+  // First the log file (logrotate moved it away, then sent SIGHUP), so that this reload's
+  // own lines land in the new file.
+  if (std::string log_error; !app::reopen_log_file(log_error)) log::app().error("{}", log_error);
   const std::string source = cli.config_path.empty() ? "<built-in defaults>" : cli.config_path;
-  spdlog::info("SIGHUP: reloading passwords, ACLs and certificates from {}", source);
+  log::app().info("SIGHUP: reloading passwords, ACLs and certificates from {}", source);
   std::ostringstream err;
   const std::optional<config::Config> next = load_config(cli, cli.config_path, err);
   std::vector<config::Error> errors;
@@ -117,8 +122,8 @@ void reload(const app::CliOptions& cli, const config::Config& running, net::Serv
   for (const auto& e : errors) err << config::format_error(e, source) << '\n';
   if (!plan) {
     std::istringstream lines(err.str());
-    for (std::string line; std::getline(lines, line);) spdlog::error("reload: {}", line);
-    spdlog::error("reload failed: the running passwords, ACLs and certificates stay in force");
+    for (std::string line; std::getline(lines, line);) log::app().error("reload: {}", line);
+    log::app().error("reload failed: the running passwords, ACLs and certificates stay in force");
     return;
   }
   // Every TLS context was built once by plan_reload, so a failure here is a file changed
@@ -126,15 +131,15 @@ void reload(const app::CliOptions& cli, const config::Config& running, net::Serv
   for (const auto& [name, opts] : plan->tls) {
     std::string error;
     if (!server.set_tls(name, opts, error)) {
-      spdlog::error("reload: listener {}: {}; it keeps its previous certificates", name, error);
+      log::app().error("reload: listener {}: {}; it keeps its previous certificates", name, error);
     }
   }
   server.set_security(plan->security.authenticator, plan->security.acl);
   for (const std::string& key : plan->needs_restart) {
-    spdlog::warn("reload: changes to {} need a restart; not applied", key);
+    log::app().warn("reload: changes to {} need a restart; not applied", key);
   }
   log_security(*next, plan->security);
-  spdlog::info("reload done: {} TLS listener(s) reloaded", plan->tls.size());
+  log::app().info("reload done: {} TLS listener(s) reloaded", plan->tls.size());
 }
 
 std::string endpoint(const net::BoundListener& l) {
@@ -144,7 +149,7 @@ std::string endpoint(const net::BoundListener& l) {
 
 // A startup failure goes to the log and, when the log is not on the terminal, to stderr too.
 void fail(const config::Log& log, const std::string& message) {
-  spdlog::critical("{}", message);
+  log::app().critical("{}", message);
   if (log.to == config::LogTarget::File || log.to == config::LogTarget::Syslog) {
     std::cerr << "tern: " << message << '\n';
   }
@@ -167,11 +172,11 @@ int run_broker(const app::CliOptions& cli) {
     std::cerr << "tern: " << error << '\n';
     return 1;
   }
-  spdlog::info("tern {} starting", TERN_VERSION);
-  spdlog::info("config: {}", cli.config_path.empty() ? "built-in defaults" : cli.config_path);
+  log::app().info("tern {} starting", TERN_VERSION);
+  log::app().info("config: {}", cli.config_path.empty() ? "built-in defaults" : cli.config_path);
 
   net::ServerOptions net_opts = app::to_server_options(cfg, std::thread::hardware_concurrency());
-  spdlog::info("io threads: {}", net_opts.io_threads);
+  log::app().info("io threads: {}", net_opts.io_threads);
   log_security(cfg, *security);
   net_opts.authenticator = security->authenticator;
   net_opts.access_policy = security->acl;
@@ -183,7 +188,7 @@ int run_broker(const app::CliOptions& cli) {
       reload(cli, cfg, *running_server);
     } catch (const std::exception& e) {
       // A reload must never take the broker down.
-      spdlog::error("reload failed: {}; the running state stays in force", e.what());
+      log::app().error("reload failed: {}; the running state stays in force", e.what());
     }
   };
   try {
@@ -198,7 +203,7 @@ int run_broker(const app::CliOptions& cli) {
     for (const auto& l : server.listeners()) {
       bound += (bound.empty() ? "" : ", ") + l.name + "=" + endpoint(l);
     }
-    spdlog::info("ready: {}", bound);
+    log::app().info("ready: {}", bound);
     // Bridges after the listeners are up: each opens its internal sessions at once, so
     // matching messages queue (durably, with storage on) even while its uplink is down.
     // REQUIRES (Bridge): the server outlives them; they are stopped before it goes.
@@ -210,7 +215,7 @@ int run_broker(const app::CliOptions& cli) {
     }
 #endif
     for (const std::string& id : server.end_internal_sessions_except(keep)) {
-      spdlog::warn("bridge session {} is no longer configured: ended, its queue deleted", id);
+      log::app().warn("bridge session {} is no longer configured: ended, its queue deleted", id);
     }
 #if TERN_WITH_BRIDGE
     std::vector<std::unique_ptr<bridge::Bridge>> bridges;
@@ -228,8 +233,8 @@ int run_broker(const app::CliOptions& cli) {
       // Liveness = loop 0's timer tick still runs (at least once a second) and takes the
       // broker lock: a stuck loop 0 or a deadlock under the lock stops the pings.
       watchdog.emplace(notifier, *timeout / 2, [&server] { return server.loop_heartbeat(); });
-      spdlog::info("systemd watchdog: WATCHDOG=1 every {} ms",
-                   std::chrono::duration_cast<std::chrono::milliseconds>(*timeout / 2).count());
+      log::app().info("systemd watchdog: WATCHDOG=1 every {} ms",
+                      std::chrono::duration_cast<std::chrono::milliseconds>(*timeout / 2).count());
     }
     server.run();
     // run() returns after a signal or stop(), once clients are closed and storage is
@@ -247,7 +252,7 @@ int run_broker(const app::CliOptions& cli) {
     fail(cfg.log, std::string("fatal: ") + e.what());
     return 1;
   }
-  spdlog::info("tern stopped");
+  log::app().info("tern stopped");
   return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "broker/log/log.hpp"
 #include "broker/net/endpoint.hpp"
 
 namespace tern::net {
@@ -114,7 +115,7 @@ void Connection::on_readable(const asio::error_code& ec) {
     }
     if (rec) {
       if (rec != asio::error::eof) {
-        spdlog::debug("conn {}: read error: {}", id_, rec.message());
+        log::net().debug("conn {}: read error: {}", id_, rec.message());
         abort();
         return;
       }
@@ -217,8 +218,8 @@ void Connection::deliver(std::optional<codec::DecodeResult>& error) {
     input_done_ = true;
     loop_.counters.malformed.fetch_add(1, std::memory_order_relaxed);
     // Core's ConnectionEvent for the close carries the same detail at info/warn.
-    spdlog::debug("malformed packet from {} (conn {}): {} (reason 0x{:02x})", remote(), id_,
-                  error->detail, static_cast<unsigned>(error->reason));
+    log::core().debug("malformed packet from {} (conn {}): {} (reason 0x{:02x})", remote(), id_,
+                      error->detail, static_cast<unsigned>(error->reason));
   }
   loop_.run_local();
 }
@@ -278,11 +279,11 @@ void Connection::on_wire_bytes(std::string_view data) {
       if (!layers_->tls_handshake_done()) {
         loop_.counters.tls_failures.fetch_add(1, std::memory_order_relaxed);
       }
-      spdlog::info("conn {} ({}): TLS {} failed: {}", id_, remote(),
-                   layers_->tls_handshake_done() ? "connection" : "handshake", layers_->error());
+      log::tls().info("conn {} ({}): TLS {} failed: {}", id_, remote(),
+                      layers_->tls_handshake_done() ? "connection" : "handshake", layers_->error());
     } else if (r == Input::WsFailed) {
       loop_.counters.ws_failures.fetch_add(1, std::memory_order_relaxed);
-      spdlog::info("conn {} ({}): WebSocket error: {}", id_, remote(), layers_->error());
+      log::net().info("conn {} ({}): WebSocket error: {}", id_, remote(), layers_->error());
     }
     // The alert, HTTP error or close frame the layer produced goes out first.
     begin_close();
@@ -306,8 +307,8 @@ void Connection::authenticate(const codec::Connect& c) {
   const bool v5 = c.version == codec::ProtocolVersion::v5;
   if (v5 ? !lo.accept_v5 : !lo.accept_v311) {
     pa->verdict = core::AuthVerdict::VersionRefused;
-    spdlog::info("conn {} ({}): MQTT {} is not accepted on listener {}", id_, remote(),
-                 version_name(c.version), lo.name);
+    log::net().info("conn {} ({}): MQTT {} is not accepted on listener {}", id_, remote(),
+                    version_name(c.version), lo.name);
     pending_auth_ = std::move(pa);
     return;
   }
@@ -339,8 +340,8 @@ void Connection::authenticate(const codec::Connect& c) {
   }
   if (pa->verdict != core::AuthVerdict::Accepted) {
     srv.auth_failures.fetch_add(1, std::memory_order_relaxed);
-    spdlog::info("conn {} ({}): authentication failed on listener {}: {}", id_, remote(),
-                 lo.name, printable(d.reason));
+    log::auth().info("conn {} ({}): authentication failed on listener {}: {}", id_, remote(),
+                     lo.name, printable(d.reason));
   }
   pa->identity.username = std::move(d.username);
   pending_auth_ = std::move(pa);
@@ -378,8 +379,8 @@ void Connection::appended(std::size_t n) {
     // The client stopped reading: drop it rather than grow without bound. An abnormal
     // close, so core publishes its will.
     loop_.counters.slow_disconnects.fetch_add(1, std::memory_order_relaxed);
-    spdlog::warn("conn {} ({}): {} bytes queued, over the outbound limit of {}: disconnecting",
-                 id_, remote(), queued(), o.outbound_buffer_limit);
+    log::net().warn("conn {} ({}): {} bytes queued, over the outbound limit of {}: disconnecting",
+                    id_, remote(), queued(), o.outbound_buffer_limit);
     // Abortive close (RST): what the kernel still holds for this client (up to tcp_wmem,
     // megabytes) is discarded at once instead of trickling out to a reader that stalled.
     asio::error_code ignored;
@@ -469,7 +470,7 @@ void Connection::on_written(const asio::error_code& ec) {
     return;
   }
   if (ec) {
-    spdlog::debug("conn {}: write error: {}", id_, ec.message());
+    log::net().debug("conn {}: write error: {}", id_, ec.message());
     abort();
     return;
   }
@@ -521,24 +522,24 @@ void Connection::log_event(const core::ConnectionEvent& e) {
   const std::string detail = printable(e.detail);
   switch (e.kind) {
     case Kind::Connected:
-      spdlog::info("client '{}' connected from {} (conn {}, MQTT {}{}{})", client, remote(), id_,
-                   version_name(version_), layers_ ? ", " : "",
-                   layers_ ? layers_->description() : std::string());
+      log::net().info("client '{}' connected from {} (conn {}, MQTT {}{}{})", client, remote(), id_,
+                      version_name(version_), layers_ ? ", " : "",
+                      layers_ ? layers_->description() : std::string());
       break;
     case Kind::Disconnected:
-      spdlog::info("client '{}' disconnected (conn {}): reason 0x{:02x} {}", client, id_, reason,
-                   detail);
+      log::net().info("client '{}' disconnected (conn {}): reason 0x{:02x} {}", client, id_, reason,
+                      detail);
       break;
     case Kind::Refused:
-      spdlog::info("client '{}' refused (conn {}, from {}): reason 0x{:02x} {}", client, id_,
-                   remote(), reason, detail);
+      log::net().info("client '{}' refused (conn {}, from {}): reason 0x{:02x} {}", client, id_,
+                      remote(), reason, detail);
       break;
     case Kind::ProtocolError:
-      spdlog::warn("client '{}' protocol error (conn {}, from {}): reason 0x{:02x} {}", client,
-                   id_, remote(), reason, detail);
+      log::core().warn("client '{}' protocol error (conn {}, from {}): reason 0x{:02x} {}", client,
+                       id_, remote(), reason, detail);
       break;
     case Kind::TakenOver:
-      spdlog::info("client '{}' taken over (conn {}): {}", client, id_, detail);
+      log::net().info("client '{}' taken over (conn {}): {}", client, id_, detail);
       break;
   }
 }
@@ -619,7 +620,7 @@ void Connection::arm_close_timer(core::Duration d) {
   close_timer_->expires_after(d);
   close_timer_->async_wait([self = ref()](const asio::error_code& ec) {
     if (ec || self->closed_) return;
-    spdlog::debug("conn {}: close timeout", self->id_);
+    log::net().debug("conn {}: close timeout", self->id_);
     self->abort();
   });
 }

@@ -8,6 +8,7 @@
 #include <string>
 #include <utility>
 
+#include "broker/log/log.hpp"
 #include "broker/net/server_impl.hpp"
 #include "storage/leveldb_store.hpp"
 
@@ -55,9 +56,10 @@ bool Engine::open_storage(std::string& error) {
     return false;
   }
   if (recovered) {
-    spdlog::error("storage {} was corrupt or unreadable ({}); moved aside to {}; starting "
-                  "with an EMPTY store",
-                  so.path, recovered->reason, recovered->moved_to);
+    log::storage().error(
+        "storage {} was corrupt or unreadable ({}); moved aside to {}; starting "
+        "with an EMPTY store",
+        so.path, recovered->reason, recovered->moved_to);
   }
 
   storage::ClockRecord saved;
@@ -65,8 +67,8 @@ bool Engine::open_storage(std::string& error) {
   if (storage::Status cs = db->read_clock(saved); cs.ok()) {
     checkpoint = saved;
   } else if (cs.code() != storage::StatusCode::not_found) {
-    spdlog::warn("storage: clock checkpoint unreadable ({}); broker time starts at 0",
-                 cs.to_string());
+    log::storage().warn("storage: clock checkpoint unreadable ({}); broker time starts at 0",
+                        cs.to_string());
   }
   const storage::ClockResume resume = storage::resume_broker_clock(checkpoint, wall_now());
   const core::Time now = core::Clock::now();
@@ -75,9 +77,9 @@ bool Engine::open_storage(std::string& error) {
       std::chrono::duration_cast<std::chrono::seconds>(resume.credited).count();
   if (resume.kind == storage::ClockResumeKind::wall_clock_behind ||
       resume.kind == storage::ClockResumeKind::wall_clock_too_far) {
-    spdlog::warn("storage clock: {}", resume_text(resume.kind));
+    log::storage().warn("storage clock: {}", resume_text(resume.kind));
   } else {
-    spdlog::info("storage clock: {} ({} s)", resume_text(resume.kind), credited_s);
+    log::storage().info("storage clock: {} ({} s)", resume_text(resume.kind), credited_s);
   }
 
   store = std::move(db);
@@ -103,21 +105,23 @@ bool Engine::open_storage(std::string& error) {
     return false;
   }
   if (rs.load.recovered) {
-    spdlog::error("storage {} turned out corrupt while loading ({}); moved aside to {}; "
-                  "starting with an EMPTY store",
-                  so.path, rs.load.recovered->reason, rs.load.recovered->moved_to);
+    log::storage().error(
+        "storage {} turned out corrupt while loading ({}); moved aside to {}; "
+        "starting with an EMPTY store",
+        so.path, rs.load.recovered->reason, rs.load.recovered->moved_to);
   }
   const core::BrokerStats& bs = broker.stats();
-  spdlog::info("storage {}: sync {}, restored {} sessions ({} queued messages, {} on disk, "
-               "{} in flight), {} retained; {} sessions and {} retained expired while down; "
-               "{} wills owed; {} records skipped",
-               so.path,
-               so.sync == storage::SyncMode::always  ? "always"
-               : so.sync == storage::SyncMode::batch ? "batch"
-                                                      : "none (not durable)",
-               rs.sessions_restored, bs.queued_messages, bs.queued_on_disk, rs.load.inflight,
-               bs.retained_messages, rs.sessions_expired, rs.retained_expired,
-               rs.wills_published, rs.load.bad_records + rs.load.orphans);
+  log::storage().info(
+      "storage {}: sync {}, restored {} sessions ({} queued messages, {} on disk, "
+      "{} in flight), {} retained; {} sessions and {} retained expired while down; "
+      "{} wills owed; {} records skipped",
+      so.path,
+      so.sync == storage::SyncMode::always  ? "always"
+      : so.sync == storage::SyncMode::batch ? "batch"
+                                            : "none (not durable)",
+      rs.sessions_restored, bs.queued_messages, bs.queued_on_disk, rs.load.inflight,
+      bs.retained_messages, rs.sessions_expired, rs.retained_expired, rs.wills_published,
+      rs.load.bad_records + rs.load.orphans);
   submit_persist();  // deletions of what expired, new deadlines
   lk.unlock();
   write_checkpoint();  // so the next start has one even after a crash
@@ -140,9 +144,10 @@ void Engine::on_commit(std::uint64_t token, const storage::Status& st) {
   if (!st.ok()) {
     const std::uint64_t n = commit_failures.fetch_add(1, std::memory_order_relaxed);
     if (n < 10 || n % 1000 == 0) {
-      spdlog::error("storage: write failed ({}); the clients waiting for it are disconnected "
-                    "without acknowledgement ({} failures so far)",
-                    st.to_string(), n + 1);
+      log::storage().error(
+          "storage: write failed ({}); the clients waiting for it are disconnected "
+          "without acknowledgement ({} failures so far)",
+          st.to_string(), n + 1);
     }
     asio::post(l0.ctx, [this, token, st] {
       on_loop0([&] {
@@ -171,7 +176,7 @@ void Engine::write_checkpoint() {
   storage::Batch b;
   b.put_clock(storage_clock->checkpoint(core::Clock::now(), wall_now()));
   if (storage::Status st = committer->submit(std::move(b), {}); !st.ok())
-    spdlog::warn("storage: clock checkpoint not written ({})", st.to_string());
+    log::storage().warn("storage: clock checkpoint not written ({})", st.to_string());
 }
 
 void Engine::arm_checkpoint() {
@@ -190,9 +195,10 @@ void Engine::close_storage() {
   write_checkpoint();
   committer->stop();  // commits everything pending, including the shutdown's writes
   const storage::CommitterStats cs = committer->stats();
-  spdlog::info("storage: closed after {} commits in {} writes ({} failed; {} groups cancelled "
-               "out without a write)",
-               cs.batches, cs.groups, cs.failed, cs.cancelled_groups);
+  log::storage().info(
+      "storage: closed after {} commits in {} writes ({} failed; {} groups cancelled "
+      "out without a write)",
+      cs.batches, cs.groups, cs.failed, cs.cancelled_groups);
 }
 
 }  // namespace tern::net
