@@ -103,6 +103,24 @@ std::vector<std::string> Server::end_internal_sessions_except(
   return ended;
 }
 
+std::size_t Server::publish_system(std::vector<core::SystemMessage> msgs) {
+  Engine& e = *impl_;
+  if (msgs.empty()) return 0;
+  auto run = [&e](std::vector<core::SystemMessage>& batch) {
+    std::size_t n = 0;
+    e.on_loop0([&] {
+      if (e.stopping) return false;  // clients are being disconnected: nothing new
+      const core::Time now = core::Clock::now();
+      for (core::SystemMessage& m : batch) n += e.broker.publish_system(std::move(m), now);
+      return true;
+    });
+    return n;
+  };
+  if (e.loops[0]->ctx.get_executor().running_in_this_thread()) return run(msgs);
+  asio::post(e.loops[0]->ctx, [run, batch = std::move(msgs)]() mutable { run(batch); });
+  return 0;
+}
+
 std::optional<core::SessionStatus> Server::session_status(const std::string& client_id) const {
   Engine& e = *impl_;
   auto lk = e.lock();
