@@ -16,7 +16,9 @@ std::vector<std::pair<std::string, std::uint64_t>> dropped_by_reason(const Snaps
       {"too_large", b.dropped_too_large},
       {"qos0_offline", b.dropped_qos0_offline},
       {"retained_quota", b.dropped_retained_quota},
-      {"rejected", b.dropped_rejected},
+      // The names of core's DropReason ($DLQ/<reason>/...) where they are the same drop.
+      {"rejected", b.dropped_rejected_by_client},  // MQTT 5 PUBACK/PUBREC >= 0x80
+      {"queue_rejected", b.dropped_rejected},      // a full internal queue, policy reject
       {"memory_budget", b.dropped_memory_budget},
       {"slow_client", s.server.slow_client_dropped},
   };
@@ -40,8 +42,10 @@ void append_number(std::string& out, double v) {
   } else if (std::isinf(v)) {
     out += v > 0 ? "+Inf" : "-Inf";
   } else {
-    char buf[32];
-    const auto r = std::to_chars(buf, buf + sizeof buf, v);  // shortest round-trip form
+    // Shortest round-trip digits in fixed notation: "0.0005", not "5e-04", so `le` labels
+    // read as people expect (both forms are valid for Prometheus). 330 chars fit any double.
+    char buf[330];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed);
     out.append(buf, r.ptr);
   }
 }
@@ -154,10 +158,19 @@ void render_broker(Writer& w, const Snapshot& s) {
   for (const auto& [reason, n] : dropped_by_reason(s)) {
     w.sample("tern_messages_dropped_total", {{"reason", reason}}, n);
   }
-  w.family("tern_denied_total", kCounter, "Operations refused by the ACL, by action.");
+  w.family("tern_denied_total", kCounter,
+           "Operations refused by the ACL (or publishes to $SYS/$DLQ), by action.");
   w.sample("tern_denied_total", {{"action", "publish"}}, b.denied_publish);
   w.sample("tern_denied_total", {{"action", "subscribe"}}, b.denied_subscribe);
   w.sample("tern_denied_total", {{"action", "receive"}}, b.denied_receive);
+  w.sample("tern_denied_total", {{"action", "publish_system_topic"}}, b.denied_system_topic);
+  w.single("tern_dead_letters_total", kCounter, "Dropped messages republished to $DLQ/.",
+           b.dead_lettered);
+  w.single("tern_dead_letters_rate_limited_total", kCounter,
+           "Drops not republished to $DLQ/: over dead_letter.max_rate.",
+           b.dead_letter_rate_limited);
+  w.single("tern_system_messages_total", kCounter, "Messages the broker published itself ($SYS).",
+           b.system_published);
   w.single("tern_publish_rate_disconnects_total", kCounter,
            "Clients disconnected for exceeding publish_rate.", b.rate_limited);
   w.single("tern_topics_refused_total", kCounter,

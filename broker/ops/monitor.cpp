@@ -7,8 +7,15 @@ namespace tern::ops {
 Monitor::Monitor(const net::Server& server, std::string version, BridgeSource bridges)
     : server_(server),
       version_(std::move(version)),
-      bridges_(std::move(bridges)),
-      started_(Clock::now()) {}
+      started_(Clock::now()),
+      bridges_(std::move(bridges)) {
+  sample();  // the rates' baseline: counters as the broker starts
+}
+
+void Monitor::set_bridge_source(BridgeSource bridges) {
+  std::lock_guard<std::mutex> lk(bridges_mu_);
+  bridges_ = std::move(bridges);
+}
 
 Snapshot Monitor::snapshot() const {
   Snapshot s;
@@ -21,7 +28,10 @@ Snapshot Monitor::snapshot() const {
         ListenerFigures{std::move(l.name), l.connections_open, l.connections_accepted});
   }
   s.storage = storage_figures(server_.storage_stats());
-  if (bridges_) s.bridges = bridges_();
+  {
+    std::lock_guard<std::mutex> lk(bridges_mu_);
+    if (bridges_) s.bridges = bridges_();
+  }
   std::lock_guard<std::mutex> lk(mu_);
   s.rates_1min = rates_.rates();
   return s;

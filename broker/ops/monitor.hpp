@@ -24,6 +24,10 @@ class Monitor {
 
   Monitor(const net::Server& server, std::string version, BridgeSource bridges = {});
 
+  // Replaces the bridge source; an empty one before the bridges it reads go away (the
+  // HTTP thread may be taking a snapshot meanwhile: this waits for it). Thread-safe.
+  void set_bridge_source(BridgeSource bridges);
+
   // A fresh snapshot (rates from the samples so far). Thread-safe.
   Snapshot snapshot() const;
   // Feeds the rate ring with the current counters; call every few seconds (the $SYS
@@ -33,10 +37,11 @@ class Monitor {
  private:
   const net::Server& server_;
   const std::string version_;
-  const BridgeSource bridges_;
   const Clock::time_point started_;
   mutable std::mutex mu_;
-  RateTracker rates_;
+  RateTracker rates_;         // under mu_
+  mutable std::mutex bridges_mu_;
+  BridgeSource bridges_;      // under bridges_mu_ (held while it runs)
 };
 
 // net's storage figures as a Snapshot's.

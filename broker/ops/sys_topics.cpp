@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <memory>
 #include <utility>
 
 namespace tern::ops {
@@ -62,6 +63,7 @@ std::vector<SysMessage> sys_messages(const Snapshot& s) {
   m.add("subscriptions/count", b.subscriptions);
   m.add("messages/queued", b.queued_messages);
   for (const auto& [reason, n] : dropped_by_reason(s)) m.add("messages/dropped/" + reason, n);
+  m.add("messages/dead_lettered", b.dead_lettered);
   m.add("store/size", s.storage.size_bytes);
   for (const BridgeFigures& br : s.bridges) {
     const std::string base = "bridges/" + topic_level(br.name) + "/";
@@ -92,6 +94,33 @@ std::vector<SysMessage> SysPublisher::round(const Snapshot& s) {
   last_ = std::move(now);
   first_ = false;
   return out;
+}
+
+std::vector<core::SystemMessage> to_system_messages(std::vector<SysMessage>&& msgs) {
+  std::vector<core::SystemMessage> out;
+  out.reserve(msgs.size());
+  for (SysMessage& m : msgs) {
+    core::SystemMessage sm;
+    sm.topic = std::move(m.topic);
+    sm.payload = std::move(m.payload);
+    sm.qos = 0;
+    sm.retain = true;  // a subscriber gets the current values at once
+    sm.props.payload_format_indicator = 1;  // UTF-8 text
+    sm.store_retained = false;
+    out.push_back(std::move(sm));
+  }
+  return out;
+}
+
+void schedule_sys_topics(net::Server& server, Monitor& monitor, std::chrono::seconds interval) {
+  server.run_every(kRateSampleInterval, [&monitor] { monitor.sample(); });
+  if (interval.count() <= 0) return;
+  auto publisher = std::make_shared<SysPublisher>();
+  server.run_every(interval, [&server, &monitor, publisher] {
+    // Loop 0, broker lock not held: snapshot() takes it briefly; publish_system runs at
+    // once on loop 0 under one lock.
+    (void)server.publish_system(to_system_messages(publisher->round(monitor.snapshot())));
+  });
 }
 
 }  // namespace tern::ops

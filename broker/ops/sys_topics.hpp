@@ -5,11 +5,13 @@
 // Not thread-safe: one caller (loop 0's $SYS timer).
 #pragma once
 
+#include <chrono>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "broker/ops/metrics.hpp"
+#include "broker/ops/monitor.hpp"
 
 namespace tern::ops {
 
@@ -33,5 +35,18 @@ class SysPublisher {
   bool first_ = true;
   std::unordered_map<std::string, std::string> last_;  // topic -> payload last published
 };
+
+// The messages as core publishes them: retained, QoS 0, payload format UTF-8, kept in RAM
+// only (rebuilt at every start; sparing the flash).
+std::vector<core::SystemMessage> to_system_messages(std::vector<SysMessage>&& msgs);
+
+// How often the rate ring is fed, whatever the $SYS interval (also when $SYS is off: the
+// HTTP endpoint's figures use the rates too).
+inline constexpr std::chrono::seconds kRateSampleInterval{5};
+
+// Registers on `server` (before run()) the rate sampler and, unless `interval` is 0, the
+// $SYS publisher: every `interval` on loop 0, a snapshot from `monitor` goes through a
+// SysPublisher into Server::publish_system. REQUIRES: monitor outlives server.run().
+void schedule_sys_topics(net::Server& server, Monitor& monitor, std::chrono::seconds interval);
 
 }  // namespace tern::ops
