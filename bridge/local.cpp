@@ -38,6 +38,8 @@ core::InternalSessionOptions Bridge::Impl::session_options(const LocalSession& s
   o.max_queued_bytes = opts.queue_max_bytes;
   o.overflow = opts.overflow;
   o.queue_qos0_offline = opts.queue_qos0;
+  // A dead letter of this queue's overflow ($DLQ/bridge_overflow/...) names the bridge.
+  o.dead_letter_name = opts.name;
   // What this bridge's in session publishes never comes back to its out sessions.
   o.loop_prefix = rules.loop_prefix();
   // A message that a higher class carries is not queued again in a lower one, so that

@@ -147,6 +147,8 @@ core::BrokerOptions to_broker_options(const config::Config& c) {
   b.max_topic_length = c.limits.max_topic_length;
   b.max_topic_levels = c.limits.max_topic_levels;
   b.memory_budget = c.limits.memory_budget;
+  b.dead_letter.enabled = c.dead_letter.enabled;
+  b.dead_letter.max_rate = c.dead_letter.max_rate;
   return b;
 }
 
