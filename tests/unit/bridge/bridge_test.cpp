@@ -42,11 +42,11 @@ struct RunningServer {
   std::unique_ptr<net::Server> server;
   std::thread thread;
   int port = 0;
-  RunningServer() {
+  explicit RunningServer(core::BrokerOptions bo = {}) {
     net::ServerOptions so;
     so.listeners[0].bind = "127.0.0.1:0";
     so.handle_signals = false;
-    server = std::make_unique<net::Server>(so, core::BrokerOptions{});
+    server = std::make_unique<net::Server>(so, std::move(bo));
     std::string err;
     REQUIRE(server->start(err));
     port = server->listeners()[0].port;
@@ -250,4 +250,49 @@ TEST_CASE("overlapping classes queue a message once, in the highest class that m
   REQUIRE(wait_until([&] { return b.status().queued == 2; }));
   CHECK(rs.server->session_status("$bridge/cloud/p1")->queued == 1);
   CHECK(rs.server->session_status("$bridge/cloud/p0")->queued == 1);
+}
+
+TEST_CASE("a bridge queue's overflow goes to $DLQ/bridge_overflow/<topic> naming the bridge",
+          "[bridge][local][dlq]") {
+  core::BrokerOptions bo;
+  bo.dead_letter.enabled = true;
+  RunningServer rs(bo);
+  bridge::BridgeOptions o = down_bridge();
+  o.queue_max_messages = 1;
+  o.overflow = core::OverflowPolicy::DropOldest;
+  bridge::Bridge b(o, *rs.server);
+  b.start();
+  REQUIRE(wait_until([&] {
+    auto s = rs.server->session_status("$bridge/cloud/p0");
+    return s && !s->online;
+  }));
+
+  mqtt::async_client ops("tcp://127.0.0.1:" + std::to_string(rs.port), "ops",
+                         mqtt::create_options(MQTTVERSION_5));
+  ops.start_consuming();
+  ops.connect(mqtt::connect_options_builder().mqtt_version(MQTTVERSION_5).finalize())
+      ->wait_for(5s);
+  REQUIRE(ops.is_connected());
+  ops.subscribe("$DLQ/#", 1)->wait_for(5s);
+
+  Publisher pub(rs.port);
+  CHECK(pub.publish("sensors/1", 1) == 0);
+  CHECK(pub.publish("sensors/2", 1) == 0);  // the queue holds one: sensors/1 is dropped
+  mqtt::const_message_ptr m;
+  REQUIRE(ops.try_consume_message_for(&m, 5s));
+  REQUIRE(m);
+  CHECK(m->get_topic() == "$DLQ/bridge_overflow/sensors/1");
+  CHECK(m->to_string() == "payload");
+  CHECK(m->get_qos() == 1);
+  const mqtt::properties& props = m->get_properties();
+  REQUIRE(props.count(mqtt::property::USER_PROPERTY) == 3);
+  CHECK(std::get<1>(mqtt::get<mqtt::string_pair>(props, mqtt::property::USER_PROPERTY, 0)) ==
+        "bridge_overflow");
+  CHECK(std::get<1>(mqtt::get<mqtt::string_pair>(props, mqtt::property::USER_PROPERTY, 1)) ==
+        "cloud");
+  CHECK(std::get<1>(mqtt::get<mqtt::string_pair>(props, mqtt::property::USER_PROPERTY, 2)) ==
+        "sensors/1");
+  CHECK(b.status().dropped_oldest == 1);
+  CHECK(rs.server->broker_stats().dead_lettered == 1);
+  ops.disconnect()->wait_for(2s);
 }
