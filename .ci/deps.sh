@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Tern needs. Idempotent.
 #   bash .ci/deps.sh          build and run the broker
-#   bash .ci/deps.sh --test   also the test peers (Paho, mosquitto, mosquitto-clients, python3)
+#   bash .ci/deps.sh --test   also the test peers (Paho, mosquitto, mosquitto-clients, python3,
+#                             python3-yaml and python3-jsonschema for the config schema test)
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -11,7 +12,7 @@ PKGS=(
   libleveldb-dev libsnappy-dev libssl-dev libmbedtls-dev
   libpaho-mqtt-dev libpaho-mqttpp-dev catch2
 )
-TEST_PKGS=(mosquitto mosquitto-clients python3 procps util-linux openssl)
+TEST_PKGS=(mosquitto mosquitto-clients python3 python3-yaml python3-jsonschema procps util-linux openssl)
 with_tests=0
 if [ "${1:-}" = "--test" ]; then with_tests=1; PKGS+=("${TEST_PKGS[@]}"); fi
 

@@ -36,6 +36,7 @@ struct BindAddress {
   // "0.0.0.0:1883" or "[::]:1883": the form net::ListenerOptions::bind takes.
   std::string to_string() const;
   bool is_wildcard() const;  // 0.0.0.0 or ::
+  bool is_loopback() const;  // 127.0.0.0/8, ::1 or ::ffff:127.0.0.0/104
   bool operator==(const BindAddress&) const = default;
 };
 
@@ -336,6 +337,12 @@ LoadResult load_string(std::string_view text, std::string_view name = "<string>"
 // overrides). load_* already apply them.
 std::vector<Error> validate(const Config& c);
 
+// Every key the loader accepts, as a path with list items written "[]" and sorted:
+// "http.bind", "listeners[].tls.cert", "log.levels.net", ... Learnt by running the
+// section readers themselves (not a list kept by hand), so a test can hold
+// configs/tern.schema.json to exactly these keys.
+std::vector<std::string> config_keys();
+
 // Value syntax shared by the loader and the command line. Each returns nullopt and sets
 // `error` (a sentence without the YAML path) when `text` is not valid.
 std::optional<Millis> parse_duration(std::string_view text, std::string& error);
@@ -366,6 +373,7 @@ std::string format_duration(Millis d);
 std::string format_size(std::uint64_t bytes);
 std::string_view to_string(LogLevel v);
 std::string_view to_string(LogFormat v);
+std::string_view to_string(LogSubsystem v);  // "app", "net", ... as log.levels spells it
 std::string_view to_string(Overflow v);
 std::string_view to_string(SlowClient v);
 std::string_view to_string(SyncMode v);

@@ -3,6 +3,7 @@
 // Thread safety: constant data and pure functions.
 #pragma once
 
+#include <iterator>
 #include <optional>
 #include <span>
 #include <string>
@@ -23,6 +24,13 @@ inline constexpr EnumName<LogLevel> kLogLevels[] = {
     {"warn", LogLevel::Warn},   {"error", LogLevel::Error}, {"critical", LogLevel::Critical},
     {"off", LogLevel::Off},
 };
+// The keys of `log.levels:` (see LogSubsystem).
+inline constexpr EnumName<LogSubsystem> kLogSubsystemNames[] = {
+    {"app", LogSubsystem::App},   {"net", LogSubsystem::Net},       {"core", LogSubsystem::Core},
+    {"storage", LogSubsystem::Storage}, {"bridge", LogSubsystem::Bridge},
+    {"auth", LogSubsystem::Auth}, {"tls", LogSubsystem::Tls},       {"http", LogSubsystem::Http},
+};
+static_assert(std::size(kLogSubsystemNames) == kLogSubsystems);
 inline constexpr EnumName<LogFormat> kLogFormats[] = {
     {"text", LogFormat::Text},
     {"json", LogFormat::Json},

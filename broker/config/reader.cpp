@@ -29,6 +29,19 @@ int Diagnostics::line_of(const std::string& path) const {
   return it == lines_.end() ? 0 : it->second;
 }
 
+void Diagnostics::note_key(const std::string& path) {
+  if (!keys_) return;
+  std::string pattern;
+  pattern.reserve(path.size());
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    pattern += path[i];
+    if (path[i] == '[') {
+      while (i + 1 < path.size() && path[i + 1] != ']') ++i;  // "[12]" -> "[]"
+    }
+  }
+  keys_->insert(std::move(pattern));
+}
+
 int Diagnostics::line_for(const std::string& path, const YAML::Node& n) const {
   const int l = line_of(path);
   return l ? l : detail::line_of(n);
@@ -129,6 +142,7 @@ std::string MapReader::child_path(std::string_view key) const {
 
 const YAML::Node* MapReader::get(std::string_view key) {
   known_.push_back(Known{std::string(key), true});
+  diag_.note_key(child_path(key));
   for (auto& e : entries_) {
     if (e.key == key) {
       e.used = true;
@@ -269,7 +283,7 @@ std::optional<std::uint64_t> MapReader::read_size(std::string_view key, std::uin
   return v;
 }
 
-void MapReader::finish() {
+void MapReader::finish(std::string_view noun) {
   for (const auto& e : entries_) {
     if (e.used) continue;
     std::string best;
@@ -282,17 +296,22 @@ void MapReader::finish() {
         best = k.key;
       }
     }
-    std::string msg = "unknown key";
-    if (!best.empty()) {
-      msg += "; did you mean \"" + best + "\"?";
-    } else {
+    std::string msg = "unknown " + std::string(noun.empty() ? "key" : noun);
+    if (!best.empty()) msg += "; did you mean \"" + best + "\"?";
+    if (best.empty() || !noun.empty()) {
       std::string list;
+      std::vector<std::string_view> listed;  // a reader may ask for a key twice
       for (const auto& k : known_) {
-        if (!k.supported) continue;
+        if (!k.supported || std::find(listed.begin(), listed.end(), k.key) != listed.end())
+          continue;
+        listed.push_back(k.key);
         if (!list.empty()) list += ", ";
         list += k.key;
       }
-      if (!list.empty()) msg += " (known keys: " + list + ")";
+      if (!list.empty()) {
+        msg += noun.empty() ? " (known keys: " : " (" + std::string(noun) + "s: ";
+        msg += list + ")";
+      }
     }
     diag_.error(child_path(e.key), e.line, msg);
   }

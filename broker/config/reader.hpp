@@ -10,6 +10,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -32,10 +33,15 @@ class Diagnostics {
   // The line recorded for `path`, else the node's own. A null value has no mark of its own
   // (yaml-cpp gives it the next token's), so its key's line is recorded instead.
   int line_for(const std::string& path, const YAML::Node& n) const;
+  // When set, every key a MapReader asks for is added to `keys` as its path with list
+  // indices dropped ("listeners[].tls.cert"): config_keys() learns the accepted keys so.
+  void record_keys(std::set<std::string>* keys) { keys_ = keys; }
+  void note_key(const std::string& path);
 
  private:
   std::vector<Error> errors_;
   std::map<std::string, int> lines_;
+  std::set<std::string>* keys_ = nullptr;
 };
 
 // 1-based line of `n`, 0 when yaml-cpp has none.
@@ -110,7 +116,9 @@ class MapReader {
   void unsupported(std::string_view key, std::string_view message);
 
   // Reports the keys nobody asked for, with a suggestion when one known key is close.
-  void finish();
+  // `noun` (e.g. "subsystem"): the keys are names from a fixed set, so the message says
+  // "unknown subsystem" and always lists the valid ones.
+  void finish(std::string_view noun = {});
 
  private:
   std::optional<std::uint64_t> read_size(std::string_view key, std::uint64_t min,

@@ -218,6 +218,7 @@ void read_log(MapReader& m, Config& c) {
           "expected stdout | stderr | syslog | file:/absolute/path, got " + describe(*n));
     }
   }
+  read_log_levels(m, l);
 }
 
 using SectionReader = void (*)(MapReader&, Config&);
@@ -233,22 +234,9 @@ constexpr Section kSections[] = {
     {"auth", read_auth},
     {"storage", read_storage},
     {"log", read_log},
-};
-
-// Sections of the planned shape (CONFIG.md) that this build lacks. Present, they are
-// errors rather than silently ignored, so no one believes e.g. an ACL is in force.
-struct NotYet {
-  std::string_view key;
-  std::string_view message;
-};
-constexpr NotYet kNotYet[] = {
-    {"http",
-     "the HTTP endpoint (metrics, health) is not supported yet in this build; remove "
-     "this section"},
-    {"sys_topics", "$SYS topics are not supported yet in this build; remove this section"},
-    {"dead_letter",
-     "the dead letter topic is not supported yet in this build; remove this "
-     "section"},
+    {"http", read_http},
+    {"sys_topics", read_sys_topics},
+    {"dead_letter", read_dead_letter},
 };
 
 }  // namespace
@@ -269,7 +257,6 @@ void read_config(const YAML::Node& root, Diagnostics& d, Config& c) {
   read_bridges(top, c);
   // 0 = one loop per core (capped at 4 by app); more than 64 loops is never useful here.
   top.integer("io_threads", c.io_threads, 0, 64);
-  for (const auto& s : kNotYet) top.unsupported(s.key, s.message);
   top.finish();
 }
 

@@ -26,5 +26,13 @@ void read_auth(MapReader& m, Config& c);
 void read_acl(MapReader& top, Config& c);
 void check_security(const Config& c, Diagnostics& d);
 void check_bridges(const Config& c, Diagnostics& d);
+// operations.cpp: the `http:`, `sys_topics:` and `dead_letter:` sections (kSections
+// readers), `log.levels:` (called by the `log:` reader), and their cross-field rules (the
+// token off loopback, the HTTP port against the listeners), called by check_config.
+void read_http(MapReader& m, Config& c);
+void read_sys_topics(MapReader& m, Config& c);
+void read_dead_letter(MapReader& m, Config& c);
+void read_log_levels(MapReader& m, Log& l);
+void check_operations(const Config& c, Diagnostics& d);
 
 }  // namespace tern::config::detail

@@ -256,6 +256,12 @@ std::string BindAddress::to_string() const {
 
 bool BindAddress::is_wildcard() const { return host == "0.0.0.0" || host == "::"; }
 
+bool BindAddress::is_loopback() const {
+  // `host` is canonical (inet_ntop), so prefixes compare reliably.
+  if (ipv6) return host == "::1" || host.starts_with("::ffff:127.");
+  return host.starts_with("127.");
+}
+
 std::optional<LogLevel> parse_log_level(std::string_view text) {
   return detail::enum_value<LogLevel>(detail::kLogLevels, text);
 }
@@ -321,6 +327,9 @@ std::string_view to_string(LogLevel v) {
 }
 std::string_view to_string(LogFormat v) {
   return detail::enum_name<LogFormat>(detail::kLogFormats, v);
+}
+std::string_view to_string(LogSubsystem v) {
+  return detail::enum_name<LogSubsystem>(detail::kLogSubsystemNames, v);
 }
 std::string_view to_string(Overflow v) {
   return detail::enum_name<Overflow>(detail::kOverflows, v);

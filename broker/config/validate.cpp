@@ -67,6 +67,7 @@ void check_config(const Config& c, Diagnostics& d) {
   check_listeners(c, d);
   check_security(c, d);
   check_bridges(c, d);
+  check_operations(c, d);
   if (c.sessions.expiry_default > c.sessions.max_session_expiry) {
     d.error("sessions.expiry_default",
             either_line(d, "sessions.expiry_default", "sessions.max_session_expiry"),
