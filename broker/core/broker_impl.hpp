@@ -282,6 +282,7 @@ struct Broker::Impl {
   // Publishes what dead_letter collected (run at the end of every event). Drops of the
   // dead letters themselves are not collected, so this ends.
   void flush_dead_letters();
+  MessagePtr make_dead_letter(PendingDeadLetter& d);  // counts it in dead_lettered
   bool take_dead_letter_token(Time now);
 
   // ---- wills (will.cpp)

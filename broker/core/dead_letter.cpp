@@ -85,39 +85,46 @@ void Broker::Impl::dead_letter(DropReason reason, std::string_view client,
 }
 
 void Broker::Impl::flush_dead_letters() {
-  // Routing a dead letter may drop it again (a full $DLQ subscriber); such drops are not
-  // collected (is_dead_letter_topic), so this runs once over what the event collected.
+  // Routing a dead letter may drop it again (a full $DLQ subscriber): such drops are not
+  // collected (is_dead_letter_topic). It may also push an older ordinary message out of a
+  // full queue, which is a drop like any other and is collected: hence the loop, which
+  // ends because each round spends tokens of the bucket and every such drop takes a
+  // message out of a bounded queue.
   std::vector<PendingDeadLetter> batch;
-  batch.swap(dead_letters);
-  for (PendingDeadLetter& d : batch) {
-    const Message& orig = *d.msg;
-    const std::string_view why = to_string(d.reason);
-    auto m = std::make_shared<Message>();
-    m->topic.reserve(kDeadLetterRoot.size() + why.size() + 2 + orig.topic.size());
-    m->topic.append(kDeadLetterRoot).append("/").append(why).append("/").append(orig.topic);
-    m->payload = orig.payload;
-    m->qos = orig.qos;  // as the original publish
-    m->retain = false;
-    // The payload's description and the publisher's user properties; not its response
-    // topic, correlation data or expiry (a dead letter is for an operator, kept until read).
-    m->props.payload_format_indicator = orig.props.payload_format_indicator;
-    m->props.content_type = orig.props.content_type;
-    m->props.user_properties.reserve(orig.props.user_properties.size() + 3);
-    m->props.user_properties = orig.props.user_properties;
-    m->props.user_properties.emplace_back("dlq_reason", std::string(why));
-    m->props.user_properties.emplace_back("dlq_client", std::move(d.client));
-    m->props.user_properties.emplace_back("dlq_topic", orig.topic);
-    m->created = last_now;  // origin_client_id stays empty: the broker published it
-    const MessagePtr msg = std::move(m);
-    ++stats.dead_lettered;
-    route(msg, last_now);
+  while (!dead_letters.empty()) {
+    batch.clear();
+    batch.swap(dead_letters);
+    for (PendingDeadLetter& d : batch) route(make_dead_letter(d), last_now);
   }
   // A small buffer is kept for the next event; a burst's is given back.
   constexpr std::size_t kKeep = 64;
-  if (batch.capacity() <= kKeep && dead_letters.empty()) {
+  if (batch.capacity() <= kKeep) {
     batch.clear();
     dead_letters.swap(batch);
   }
+}
+
+MessagePtr Broker::Impl::make_dead_letter(PendingDeadLetter& d) {
+  const Message& orig = *d.msg;
+  const std::string_view why = to_string(d.reason);
+  auto m = std::make_shared<Message>();
+  m->topic.reserve(kDeadLetterRoot.size() + why.size() + 2 + orig.topic.size());
+  m->topic.append(kDeadLetterRoot).append("/").append(why).append("/").append(orig.topic);
+  m->payload = orig.payload;
+  m->qos = orig.qos;  // as the original publish
+  m->retain = false;
+  // The payload's description and the publisher's user properties; not its response
+  // topic, correlation data or expiry (a dead letter is for an operator, kept until read).
+  m->props.payload_format_indicator = orig.props.payload_format_indicator;
+  m->props.content_type = orig.props.content_type;
+  m->props.user_properties.reserve(orig.props.user_properties.size() + 3);
+  m->props.user_properties = orig.props.user_properties;
+  m->props.user_properties.emplace_back("dlq_reason", std::string(why));
+  m->props.user_properties.emplace_back("dlq_client", std::move(d.client));
+  m->props.user_properties.emplace_back("dlq_topic", orig.topic);
+  m->created = last_now;  // origin_client_id stays empty: the broker published it
+  ++stats.dead_lettered;
+  return m;
 }
 
 }  // namespace tern::core

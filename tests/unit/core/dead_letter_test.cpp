@@ -346,6 +346,38 @@ TEST_CASE("dlq: a dropped dead letter is not dead-lettered again", "[core][dlq]"
   for (const auto& p : h.inbox(w).publishes()) CHECK(p.msg->topic == "$DLQ/queue_full/t");
 }
 
+TEST_CASE("dlq: a dead letter that pushes an ordinary message out of a queue dead-letters "
+          "that one within the same event", "[core][dlq]") {
+  BrokerOptions o = dlq_options();
+  o.max_queued_messages = 1;
+  Harness h(o);
+  offline_subscriber(h, "slow", "t");
+  {
+    ConnectArgs a{"mixed"};
+    a.clean_start = false;
+    a.props.session_expiry_interval = 3600;
+    const ConnId c = h.connect(a);
+    h.subscribe(c, "x", 1);
+    h.subscribe(c, "$DLQ/#", 1);
+    h.disconnect(c);
+    h.closed(c);
+  }
+  const ConnId pub = h.connect("pub");
+  h.publish(pub, "x", "old-x", 1);  // fills mixed's queue
+  h.publish(pub, "t", "1", 1);      // fills slow's queue
+  const ConnId w = watcher(h);
+  h.publish(pub, "t", "2", 1);  // "1" dropped -> its dead letter pushes "old-x" out
+  const auto got = h.inbox(w).publishes();
+  REQUIRE(got.size() == 2);
+  CHECK(got[0].msg->topic == "$DLQ/queue_full/t");
+  CHECK(got[1].msg->topic == "$DLQ/queue_full/x");
+  CHECK(got[1].msg->payload == "old-x");
+  CHECK(user_prop(*got[1].msg, "dlq_client") == "mixed");
+  // The last dead letter pushed the first out of mixed's queue: counted, not re-lettered.
+  CHECK(h.stats().dropped_queue_full == 3);
+  CHECK(h.stats().dead_lettered == 2);
+}
+
 namespace {
 struct ReadPolicy final : AccessPolicy {
   bool may_publish(const ClientIdentity&, std::string_view, std::string_view) const override {
