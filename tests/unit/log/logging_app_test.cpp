@@ -2,6 +2,7 @@
 // loggers, the file target reopened for logrotate, syslog.
 
 #include <spdlog/sinks/syslog_sink.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
