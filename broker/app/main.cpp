@@ -28,6 +28,7 @@
 #include "bridge/bridge.hpp"
 #endif
 #include "broker/app/cli.hpp"
+#include "broker/app/files.hpp"
 #include "broker/app/logging.hpp"
 #include "broker/app/options_map.hpp"
 #include "broker/app/sd_notify.hpp"
@@ -36,6 +37,12 @@
 #include "broker/config/config.hpp"
 #include "broker/log/log.hpp"
 #include "broker/net/server.hpp"
+#include "broker/ops/monitor.hpp"
+#include "broker/ops/http_sources.hpp"
+#include "broker/ops/sys_topics.hpp"
+#if TERN_WITH_BRIDGE
+#include "broker/ops/bridge_figures.hpp"
+#endif
 
 #ifndef TERN_VERSION
 #error "TERN_VERSION must be defined by the build"
@@ -94,6 +101,28 @@ std::optional<app::Security> load_security(const config::Config& c, const std::s
     return std::nullopt;
   }
   return s;
+}
+
+// http.token_file's bearer token ("" without one), or nullopt with every problem on `err`.
+// Off loopback a token is required (the config loader says so too; this holds for configs
+// changed on the command line as well).
+std::optional<std::string> load_http_token(const config::Config& c, const std::string& source,
+                                           std::ostream& err) {
+  const config::Http& h = c.http;
+  const bool loopback = h.bind.ipv6 ? h.bind.host == "::1" : h.bind.host.rfind("127.", 0) == 0;
+  if (h.token_file.empty()) {
+    if (loopback) return std::string();
+    err << config::format_error(
+               {h.token_file.yaml_path.empty() ? "http.token_file" : h.token_file.yaml_path, 0,
+                0, "required when http.bind (" + h.bind.to_string() + ") is not loopback"},
+               source)
+        << '\n';
+    return std::nullopt;
+  }
+  std::vector<config::Error> errors;
+  std::optional<std::string> token = app::read_secret(h.token_file, errors);
+  for (const auto& e : errors) err << config::format_error(e, source) << '\n';
+  return token;
 }
 
 void log_security(const config::Config& c, const app::Security& s) {
@@ -166,6 +195,11 @@ int run_broker(const app::CliOptions& cli) {
   const std::optional<app::Security> security =
       load_security(cfg, source, /*load_contexts=*/false, std::cerr);
   if (!security) return 1;
+  std::optional<std::string> http_token;
+  if (cfg.http.enabled) {
+    http_token = load_http_token(cfg, source, std::cerr);
+    if (!http_token) return 1;
+  }
 
   std::string error;
   if (!app::setup_logging(cfg.log, error)) {
@@ -180,12 +214,25 @@ int run_broker(const app::CliOptions& cli) {
   log_security(cfg, *security);
   net_opts.authenticator = security->authenticator;
   net_opts.access_policy = security->acl;
+  net_opts.record_peer_addresses = cfg.http.enabled;  // GET /api/v1/clients shows them
+  ops::HttpServer* running_http = nullptr;  // set while the HTTP endpoint runs
   // Set once the server exists; SIGHUP is only handled while run() runs, after that.
   net::Server* running_server = nullptr;
-  net_opts.on_reload = [&cli, &cfg, &running_server] {
+  net_opts.on_reload = [&cli, &cfg, &running_server, &running_http, source] {
     if (running_server == nullptr) return;
     try {
       reload(cli, cfg, *running_server);
+      // The bearer token file is re-read too (rotating the token needs no restart); a
+      // file that cannot be read keeps the running token.
+      if (running_http != nullptr && !cfg.http.token_file.empty()) {
+        std::ostringstream err;
+        if (std::optional<std::string> t = load_http_token(cfg, source, err)) {
+          running_http->set_token(std::move(*t));
+          log::app().info("reload: http token re-read from {}", cfg.http.token_file.path);
+        } else {
+          log::app().error("reload: {}the running http token stays in force", err.str());
+        }
+      }
     } catch (const std::exception& e) {
       // A reload must never take the broker down.
       log::app().error("reload failed: {}; the running state stays in force", e.what());
@@ -224,6 +271,36 @@ int run_broker(const app::CliOptions& cli) {
       bridges.back()->start();
     }
 #endif
+    // Operations figures (thread-safe snapshots for $SYS and the HTTP endpoint) and the
+    // $SYS publisher on loop 0 (sys_topics.interval, 0 = off).
+    ops::Monitor monitor(server, TERN_VERSION);
+#if TERN_WITH_BRIDGE
+    monitor.set_bridge_source([&bridges] {
+      std::vector<ops::BridgeFigures> v;
+      for (const auto& b : bridges) v.push_back(ops::bridge_figures(b->status()));
+      return v;
+    });
+#endif
+    ops::schedule_sys_topics(server, monitor, cfg.sys_topics.interval);
+    // The HTTP endpoint (http:): /metrics, /health, /api/v1/*, on its own thread.
+    std::optional<ops::HttpServer> http;
+    if (cfg.http.enabled) {
+      ops::HttpServerOptions ho;
+      ho.bind = cfg.http.bind.to_string();
+      ho.token = *http_token;
+      http.emplace(std::move(ho), ops::http_sources(server, monitor),
+                   ops::health_sources(server, cfg.listeners.size(), cfg.storage.enabled()));
+      if (!http->start(error)) {
+        fail(cfg.log, "cannot start: " + error);
+        return 1;
+      }
+      running_http = &*http;
+      // Scripts (and the integration tests) find the real port here when bind asks for 0.
+      log::app().info("http endpoint: http://{} (/metrics, /health, /api/v1/clients, "
+                      "/api/v1/bridges){}",
+                      endpoint(net::BoundListener{"http", http->address(), http->port()}),
+                      http_token->empty() ? "" : "; bearer token required");
+    }
     // systemd: ready once every listener is bound (the kernel queues connections from
     // here; run() accepts them) and the bridges' sessions exist.
     const app::Notifier notifier = app::Notifier::from_env();
@@ -237,6 +314,9 @@ int run_broker(const app::CliOptions& cli) {
                       std::chrono::duration_cast<std::chrono::milliseconds>(*timeout / 2).count());
     }
     server.run();
+    // No more requests once the broker is stopping (its figures are going away).
+    running_http = nullptr;
+    if (http) http->stop();
     // run() returns after a signal or stop(), once clients are closed and storage is
     // committed; tell systemd before the bridges' (possibly slow) disconnects.
     if (watchdog) watchdog->stop();
@@ -244,6 +324,7 @@ int run_broker(const app::CliOptions& cli) {
     // The server has closed the internal sessions (they stay, queued, in the store):
     // disconnect upstream and join each bridge's thread.
 #if TERN_WITH_BRIDGE
+    monitor.set_bridge_source({});  // before the bridges it reads go
     for (auto& b : bridges) b->stop();
     bridges.clear();
 #endif

@@ -3,8 +3,6 @@
 // own thread. Request parsing and routing are sans-IO (http_request, http_router).
 #include "broker/ops/http_server.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <asio.hpp>
 
 #include <atomic>
@@ -14,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "broker/log/log.hpp"
 #include "broker/net/endpoint.hpp"
 
 namespace tern::ops {
@@ -144,7 +143,7 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
       return;
     }
     if (p.status == HttpParseStatus::Error) {
-      spdlog::debug("http: {}: {}", peer(), p.detail);
+      log::http().debug("{}: {}", peer(), p.detail);
       respond(http_error_response(p.error_status, p.detail));
       return;
     }
@@ -153,8 +152,8 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
     if (d.response) {
       if (d.response->status == 401) {
         // debug, not info: a flood of bad requests must not flood the log (counted).
-        spdlog::debug("http: {}: {} {}: 401 ({})", peer(), p.request.method, p.request.path,
-                     p.request.header("authorization") ? "wrong token" : "no token");
+        log::http().debug("{}: {} {}: 401 ({})", peer(), p.request.method, p.request.path,
+                          p.request.header("authorization") ? "wrong token" : "no token");
       }
       respond(*d.response);
       return;
@@ -198,8 +197,8 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
     // RFC 9110 15.5.9: 408 when the request did not arrive in time. A trickling client
     // (slowloris) gets no extension: the deadline runs from the accept.
     srv_.timeouts.fetch_add(1, std::memory_order_relaxed);
-    spdlog::debug("http: {}: request head not complete within {} ms; closing", peer(),
-                  srv_.opts.read_timeout.count());
+    log::http().debug("{}: request head not complete within {} ms; closing", peer(),
+                      srv_.opts.read_timeout.count());
     asio::error_code ignored;
     socket_.cancel(ignored);
     respond(http_error_response(408, "the request head did not arrive in time"));
@@ -241,7 +240,7 @@ void HttpServer::Impl::on_accept(const asio::error_code& ec, asio::ip::tcp::sock
   if (stopped || ec == asio::error::operation_aborted) return;
   if (ec) {
     // EMFILE and friends: back off instead of spinning on the error.
-    spdlog::warn("http: accept failed: {}; retrying in 100 ms", ec.message());
+    log::http().warn("accept failed: {}; retrying in 100 ms", ec.message());
     if (!accept_backoff) accept_backoff.emplace(ctx);
     accept_backoff->expires_after(std::chrono::milliseconds(100));
     accept_backoff->async_wait([this](const asio::error_code& e) {
@@ -340,9 +339,13 @@ void HttpServer::Impl::check_health(const std::shared_ptr<HttpConn>& c) {
 void HttpServer::Impl::on_probe_done(const storage::Status& st) {
   probe_in_flight = false;
   probe_finished = Clock::now();
+  // Logged on changes only: a checker polling every second must not flood the log.
+  if (st.ok() && !probe_result.ok) log::http().info("/health: storage writable again");
+  if (!st.ok() && probe_result.ok) {
+    log::http().warn("/health: storage probe write failed: {}", st.to_string());
+  }
   probe_result.ok = st.ok();
   probe_result.detail = st.ok() ? std::string() : "probe write failed: " + st.to_string();
-  if (!st.ok()) spdlog::warn("http: /health: storage {}", probe_result.detail);
   if (probe_timer) probe_timer->cancel();
   on_probe_timeout();  // answers the waiters with the result
 }
@@ -390,7 +393,7 @@ bool HttpServer::start(std::string& error) {
         impl->ctx.run();
         return;
       } catch (const std::exception& e) {
-        spdlog::error("http: request failed: {}", e.what());
+        log::http().error("request failed: {}", e.what());
       }
     }
   });
