@@ -286,7 +286,7 @@ TEST_CASE("JSON log lines stay valid JSON whatever the bytes", "[app][log]") {
   f.format(msg, buf);
   const std::string line(buf.data(), buf.size());
   CHECK_THAT(line, Contains("{\"ts\":\"") &&
-                       Contains("Z\",\"level\":\"warning\",\"logger\":\"tern\"") &&
+                       Contains("Z\",\"level\":\"warning\",\"subsystem\":\"tern\"") &&
                        Contains(",\"msg\":\"client \\\"x\\\" gone\"}\n"));
   CHECK(line.back() == '\n');
 }
