@@ -148,6 +148,32 @@ listeners:
   CHECK(c.listeners == base.listeners);
 }
 
+TEST_CASE("option -p onto the HTTP port is refused, the operations sections pass through",
+          "[app][cli]") {
+  const config::Config base = load(R"(
+http:
+  bind: "127.0.0.1:9090"
+sys_topics: {interval: 30s}
+dead_letter: {enabled: true, max_rate: 50}
+log:
+  levels: {net: warn}
+)");
+  std::vector<config::Error> errors;
+  app::CliOptions cli;
+  cli.port = 1884;
+  config::Config c = app::apply_cli(base, cli, errors);
+  CHECK(errors.empty());
+  CHECK(c.http == base.http);
+  CHECK(c.sys_topics == base.sys_topics);
+  CHECK(c.dead_letter == base.dead_letter);
+  CHECK(c.log.levels == base.log.levels);
+  cli.port = 9090;  // the new listener would take the HTTP endpoint's port
+  c = app::apply_cli(base, cli, errors);
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].path == "http.bind");
+  CHECK_THAT(errors[0].message, Contains("clashes with 0.0.0.0:9090 of listener \"mqtt\""));
+}
+
 TEST_CASE("io_threads 0 means the core count, at most 4", "[app]") {
   CHECK(app::resolve_io_threads(0, 8) == 4);
   CHECK(app::resolve_io_threads(0, 4) == 4);
