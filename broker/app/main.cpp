@@ -228,9 +228,9 @@ int run_broker(const app::CliOptions& cli) {
         std::ostringstream err;
         if (std::optional<std::string> t = load_http_token(cfg, source, err)) {
           running_http->set_token(std::move(*t));
-          log::app().info("reload: http token re-read from {}", cfg.http.token_file.path);
+          log::http().info("reload: http token re-read from {}", cfg.http.token_file.path);
         } else {
-          log::app().error("reload: {}the running http token stays in force", err.str());
+          log::http().error("reload: {}the running http token stays in force", err.str());
         }
       }
     } catch (const std::exception& e) {
@@ -296,7 +296,7 @@ int run_broker(const app::CliOptions& cli) {
       }
       running_http = &*http;
       // Scripts (and the integration tests) find the real port here when bind asks for 0.
-      log::app().info("http endpoint: http://{} (/metrics, /health, /api/v1/clients, "
+      log::http().info("http endpoint: http://{} (/metrics, /health, /api/v1/clients, "
                       "/api/v1/bridges){}",
                       endpoint(net::BoundListener{"http", http->address(), http->port()}),
                       http_token->empty() ? "" : "; bearer token required");
