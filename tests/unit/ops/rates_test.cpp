@@ -66,7 +66,7 @@ TEST_CASE("rates: frequent samples do not push the minute out of the ring", "[op
   CHECK(r.rates().messages_received == Approx(600));
 }
 
-TEST_CASE("rates: a counter that goes down gives zero, not a huge rate", "[ops][rates]") {
+TEST_CASE("rates: a counter that goes down gives zero and not a huge rate", "[ops][rates]") {
   ops::RateTracker r;
   const Clock::time_point t0{};
   r.add(t0, ops::RateCounters{1000, 0, 0, 0});

@@ -19,7 +19,7 @@ std::map<std::string, std::string> as_map(const std::vector<ops::SysMessage>& v)
 
 }  // namespace
 
-TEST_CASE("$SYS: the topic set, Mosquitto's names and payloads", "[ops][sys]") {
+TEST_CASE("$SYS: the topic set with Mosquitto names and payloads", "[ops][sys]") {
   const auto m = as_map(ops::sys_messages(ops::test::populated_snapshot()));
   const std::map<std::string, std::string> expected = {
       {"$SYS/broker/version", "tern version 0.1.0"},
@@ -113,7 +113,7 @@ TEST_CASE("$SYS: bridge names cannot inject topic levels or wildcards", "[ops][s
   CHECK(m.count("$SYS/broker/bridges/a____/state") == 1);
 }
 
-TEST_CASE("$SYS: core messages are retained QoS 0 UTF-8, RAM only", "[ops][sys]") {
+TEST_CASE("$SYS: core messages are retained QoS 0 UTF-8 and RAM only", "[ops][sys]") {
   auto msgs = ops::to_system_messages({{"$SYS/broker/uptime", "5 seconds"}});
   REQUIRE(msgs.size() == 1);
   CHECK(msgs[0].topic == "$SYS/broker/uptime");
