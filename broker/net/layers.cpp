@@ -4,8 +4,11 @@
 
 namespace tern::net {
 
+// Each use of ws_ is compiled only with WebSocket support: without it ws_ is always null
+// and the broker links none of broker/ws.
+
 TransportLayers::TransportLayers(std::unique_ptr<tls::Session> tls,
-                                 std::unique_ptr<ws::ServerSession> ws)
+                                 std::unique_ptr<WebSocketLayer> ws)
     : tls_(std::move(tls)), ws_(std::move(ws)) {}
 
 TransportLayers::Input TransportLayers::unwrap(std::string_view wire, std::string& app,
@@ -22,6 +25,7 @@ TransportLayers::Input TransportLayers::unwrap(std::string_view wire, std::strin
     if (!ws_) return tls_->peer_closed() ? Input::PeerClosed : Input::Ok;
     data = scratch;
   }
+#if TERN_WITH_WEBSOCKET
   const bool ok = ws_->feed(data, app);
   if (!ok) {
     if (ws_->peer_closed()) return Input::PeerClosed;
@@ -33,9 +37,14 @@ TransportLayers::Input TransportLayers::unwrap(std::string_view wire, std::strin
   }
   if (tls_ && tls_->peer_closed()) return Input::PeerClosed;
   return Input::Ok;
+#else
+  (void)data;
+  return Input::Ok;  // unreachable: a TransportLayers without WebSocket always has TLS
+#endif
 }
 
 void TransportLayers::wrap(std::string& app, std::string& wire) {
+#if TERN_WITH_WEBSOCKET
   if (ws_) {
     if (!app.empty()) ws_->write(app);
     app.clear();
@@ -48,6 +57,9 @@ void TransportLayers::wrap(std::string& app, std::string& wire) {
       return;
     }
   } else if (!app.empty()) {
+#else
+  if (!app.empty()) {
+#endif
     tls_->write(app);
     app.clear();
   }
@@ -68,7 +80,9 @@ void TransportLayers::move_out(std::string& from, std::string& to) {
 
 std::size_t TransportLayers::pending() const {
   std::size_t n = 0;
+#if TERN_WITH_WEBSOCKET
   if (ws_) n += ws_->output().size();
+#endif
   if (tls_) n += tls_->output().size();
   return n;
 }
@@ -78,14 +92,19 @@ void TransportLayers::close(std::string& app) {
   // What core queued before closing (a refusing CONNACK, a DISCONNECT with its reason)
   // must go out ahead of the close frame and close_notify.
   if (!app.empty()) {
+#if TERN_WITH_WEBSOCKET
     if (ws_) {
       ws_->write(app);
     } else {
       tls_->write(app);
     }
+#else
+    tls_->write(app);
+#endif
     app.clear();
   }
   closed_ = true;
+#if TERN_WITH_WEBSOCKET
   if (ws_ && ws_->open()) ws_->close(1000);
   // The close frame must be encrypted before close_notify ends the TLS stream.
   if (ws_ && tls_) {
@@ -93,6 +112,7 @@ void TransportLayers::close(std::string& app) {
     if (!framed.empty()) tls_->write(framed);
     framed.clear();
   }
+#endif
   if (tls_ && tls_->handshake_done()) tls_->close();
 }
 

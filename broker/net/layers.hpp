@@ -14,14 +14,24 @@
 #include <string_view>
 
 #include "broker/tls/tls.hpp"
+#if TERN_WITH_WEBSOCKET
 #include "broker/ws/websocket.hpp"
+#endif
 
 namespace tern::net {
+
+#if TERN_WITH_WEBSOCKET
+using WebSocketLayer = ws::ServerSession;
+#else
+// Built without WebSocket (TERN_WITH_WEBSOCKET=OFF): the layer is never made, and none of
+// broker/ws is linked into the broker.
+struct WebSocketLayer {};
+#endif
 
 class TransportLayers {
  public:
   // Either may be null (plain WebSocket, or TLS without WebSocket), not both.
-  TransportLayers(std::unique_ptr<tls::Session> tls, std::unique_ptr<ws::ServerSession> ws);
+  TransportLayers(std::unique_ptr<tls::Session> tls, std::unique_ptr<WebSocketLayer> ws);
 
   enum class Input : std::uint8_t {
     Ok,
@@ -56,7 +66,7 @@ class TransportLayers {
   static void move_out(std::string& from, std::string& to);
 
   std::unique_ptr<tls::Session> tls_;
-  std::unique_ptr<ws::ServerSession> ws_;
+  std::unique_ptr<WebSocketLayer> ws_;
   std::string error_;
   bool closed_ = false;
 };

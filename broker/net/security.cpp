@@ -47,7 +47,8 @@ std::unique_ptr<TransportLayers> Engine::make_layers(const Listener& l) {
   std::shared_ptr<const tls::ServerContext> ctx = l.tls_context();
   if (!ctx && !ws) return nullptr;
   std::unique_ptr<tls::Session> t = ctx ? ctx->new_session() : nullptr;
-  std::unique_ptr<ws::ServerSession> w;
+  std::unique_ptr<WebSocketLayer> w;
+#if TERN_WITH_WEBSOCKET
   if (ws) {
     ws::Options o;
     o.path = l.opts.ws_path;
@@ -56,6 +57,7 @@ std::unique_ptr<TransportLayers> Engine::make_layers(const Listener& l) {
     o.max_message_bytes = std::max<std::size_t>(max_packet_size, 64) + 16;
     w = std::make_unique<ws::ServerSession>(std::move(o));
   }
+#endif
   return std::make_unique<TransportLayers>(std::move(t), std::move(w));
 }
 
