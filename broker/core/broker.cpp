@@ -126,7 +126,10 @@ Session& Broker::Impl::create_session(const std::string& client_id) {
   s->queue.set_meter(&queue_mem);
   Session& ref = *s;
   sessions.emplace(key, std::move(s));
-  by_client_id[client_id] = key;
+  // Re-key rather than assign: an entry left for an older session with this id views that
+  // session's string, which dies with it.
+  by_client_id.erase(ref.client_id);
+  by_client_id.emplace(ref.client_id, key);
   return ref;
 }
 
@@ -494,7 +497,7 @@ std::vector<std::string> Broker::end_internal_sessions_except(
 
 std::optional<SessionStatus> Broker::session_status(std::string_view client_id) const {
   Impl& d = *impl_;
-  auto it = d.by_client_id.find(std::string(client_id));
+  auto it = d.by_client_id.find(client_id);
   if (it == d.by_client_id.end()) return std::nullopt;
   const Session* s = d.find_session(it->second);
   if (!s) return std::nullopt;
