@@ -61,9 +61,10 @@ void Broker::Impl::handle_publish(ConnectionState& c, codec::Publish&& p, Time n
       protocol_error(c, ReasonCode::TopicAliasInvalid, "topic alias out of range", now);
       return;
     }
-    if (c.aliases_in.size() < opts.topic_alias_maximum)
-      c.aliases_in.resize(opts.topic_alias_maximum);
-    std::string& slot = c.aliases_in[alias - 1];
+    if (!c.aliases_in) c.aliases_in = std::make_unique<std::vector<std::string>>();
+    if (c.aliases_in->size() < opts.topic_alias_maximum)
+      c.aliases_in->resize(opts.topic_alias_maximum);
+    std::string& slot = (*c.aliases_in)[alias - 1];
     if (p.topic.empty()) {
       if (slot.empty()) {
         // 3.3.2.3.4: an alias with no mapping on this connection is a protocol error.

@@ -17,7 +17,7 @@ QueuedMessage MessageQueue::pop_front() {
   QueuedMessage m = std::move(items_.front());
   items_.pop_front();
   note_removed(m);
-  if (items_.empty()) earliest_expiry_.reset();
+  if (items_.empty()) earliest_expiry_ = Time::max();
   return m;
 }
 
@@ -31,7 +31,7 @@ void MessageQueue::clear() {
   items_.clear();
   bytes_ = 0;
   qos0_ = 0;
-  earliest_expiry_.reset();
+  earliest_expiry_ = Time::max();
 }
 
 bool Session::has_inbound_qos2(std::uint16_t id) const {

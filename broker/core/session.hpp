@@ -94,7 +94,10 @@ class MessageQueue {
   }
   // Earliest expiry among queued messages (a lower bound: popped entries are not
   // subtracted until the next erase_expired), nullopt if none expires.
-  std::optional<Time> earliest_expiry() const { return earliest_expiry_; }
+  std::optional<Time> earliest_expiry() const {
+    if (earliest_expiry_ == Time::max()) return std::nullopt;
+    return earliest_expiry_;
+  }
 
   void clear();
   const Ring<QueuedMessage>& items() const { return items_; }
@@ -106,7 +109,9 @@ class MessageQueue {
   QueueMemory* meter_ = nullptr;
   std::size_t bytes_ = 0;
   std::size_t qos0_ = 0;
-  std::optional<Time> earliest_expiry_;
+  // Time::max() when none expires: 8 bytes instead of an optional's 16, which keeps an
+  // idle Session one malloc size class smaller.
+  Time earliest_expiry_ = Time::max();
 };
 
 template <class F>
@@ -132,8 +137,8 @@ std::size_t MessageQueue::push(QueuedMessage&& m, const QueueLimits& limits, boo
   bytes_ += size;
   if (m.qos == 0) ++qos0_;
   if (meter_ && m.msg->queue_refs.n++ == 0) meter_->bytes += size;
-  if (m.msg->expires_at && (!earliest_expiry_ || *m.msg->expires_at < *earliest_expiry_))
-    earliest_expiry_ = m.msg->expires_at;
+  if (m.msg->expires_at && *m.msg->expires_at < earliest_expiry_)
+    earliest_expiry_ = *m.msg->expires_at;
   items_.push_back(std::move(m));
   accepted = true;
   return dropped;
@@ -152,7 +157,7 @@ std::size_t MessageQueue::erase_expired(Time now, F&& on_removed) {
     if (exp && (!earliest || *exp < *earliest)) earliest = exp;
     return false;
   });
-  earliest_expiry_ = earliest;
+  earliest_expiry_ = earliest.value_or(Time::max());
   return n;
 }
 
