@@ -3,9 +3,15 @@
 #include <spdlog/spdlog.h>
 
 #include <cassert>
+#include <cerrno>
 #include <chrono>
 #include <type_traits>
 #include <utility>
+
+#if defined(__linux__)
+#include <sys/epoll.h>
+#include <unistd.h>
+#endif
 
 #include "broker/log/log.hpp"
 #include "broker/net/endpoint.hpp"
@@ -52,6 +58,76 @@ char* Loop::scratch_buffer() {
   return scratch.get();
 }
 
+bool Loop::watch_readable([[maybe_unused]] Connection& c, [[maybe_unused]] int fd,
+                          [[maybe_unused]] bool added) {
+#if defined(__linux__)
+  if (poll_failed) return false;
+  if (poll_fd < 0) {
+    const int efd = ::epoll_create1(EPOLL_CLOEXEC);
+    if (efd < 0) {
+      poll_failed = true;
+      return false;
+    }
+    asio::error_code ec;
+    poll_desc.emplace(ctx.get_executor());
+    poll_desc->assign(efd, ec);
+    if (ec) {
+      ::close(efd);
+      poll_desc.reset();
+      poll_failed = true;
+      return false;
+    }
+    poll_fd = efd;
+  }
+  // Level-triggered one-shot: a socket that still (or already) holds bytes reports at once,
+  // and the registration is disarmed after each report until the next wait_readable.
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLONESHOT;
+  ev.data.ptr = &c;
+  if (::epoll_ctl(poll_fd, added ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) != 0 &&
+      ::epoll_ctl(poll_fd, added ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &ev) != 0) {
+    return false;  // e.g. ENOMEM or max_user_watches: this connection uses async_wait
+  }
+  arm_poll();
+  return true;
+#else
+  return false;
+#endif
+}
+
+void Loop::arm_poll() {
+  if (poll_waiting || !poll_desc) return;
+  poll_waiting = true;
+  poll_desc->async_wait(asio::posix::descriptor_base::wait_read,
+                        [this](const asio::error_code& ec) {
+                          poll_waiting = false;
+                          if (!ec) on_poll_ready();  // else the loop is being torn down
+                        });
+}
+
+void Loop::on_poll_ready() {
+#if defined(__linux__)
+  constexpr int kMaxEvents = 64;
+  epoll_event evs[kMaxEvents];
+  for (;;) {
+    const int n = ::epoll_wait(poll_fd, evs, kMaxEvents, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    // Pin the whole batch first: running one connection may close another of it (a
+    // takeover), and a registration holds no reference. A socket closed before this
+    // epoll_wait is no longer in the set, so every pointer here is still alive.
+    ready.clear();
+    for (int i = 0; i < n; ++i) ready.emplace_back(static_cast<Connection*>(evs[i].data.ptr));
+    for (ConnPtr& c : ready) c->on_poll_event();
+    ready.clear();
+    // Emptied the ready list: the set's fd (edge-triggered in Asio's reactor) reports the
+    // next event afresh.
+    if (n < kMaxEvents) break;
+  }
+#endif
+  arm_poll();
+}
+
 void Loop::run_local() {
   if (in_local) return;
   in_local = true;
@@ -92,10 +168,19 @@ void Connection::wait_readable() {
   read_waiting_ = true;
   // Readiness, not a read: no buffer is tied up while the client is idle. The bytes are
   // read into the loop's scratch buffer when they arrive.
+  if (loop_.watch_readable(*this, socket_.native_handle(), poll_added_)) {
+    poll_added_ = true;
+    return;
+  }
   socket_.async_wait(Socket::wait_read, [self = ref()](const asio::error_code& ec) {
     self->read_waiting_ = false;
     self->on_readable(ec);
   });
+}
+
+void Connection::on_poll_event() {
+  read_waiting_ = false;
+  on_readable({});
 }
 
 void Connection::on_readable(const asio::error_code& ec) {

@@ -122,6 +122,16 @@ struct Loop {
   // Reentrant calls return at once: the outer call picks up what they appended. Loop thread.
   void run_local();
   char* scratch_buffer();
+  // Read readiness of idle connections. On Linux the loop keeps its own epoll set
+  // (EPOLLONESHOT, data = the Connection), watched by one Asio wait: a connection waiting
+  // for input then costs a kernel epitem instead of a ~130-byte Asio wait operation on the
+  // heap. Returns false where that is unavailable (the caller falls back to async_wait).
+  // The registration holds no reference: a Connection is removed from the set when its
+  // socket closes, and on_poll_ready() pins every ready connection before it runs any of them.
+  // Loop thread.
+  bool watch_readable(Connection& c, int fd, bool added);
+  void arm_poll();
+  void on_poll_ready();
 
   Engine& srv;
   const unsigned index;
@@ -140,6 +150,12 @@ struct Loop {
   std::vector<Routed> local;           // actions for this loop from its own drains
   bool in_local = false;
   std::vector<ConnPtr> dirty;  // have bytes queued, no write started
+  // watch_readable's epoll set (-1: not created, or unusable) and the wait on it.
+  int poll_fd = -1;
+  bool poll_failed = false;
+  bool poll_waiting = false;
+  std::optional<asio::posix::basic_stream_descriptor<Executor>> poll_desc;
+  std::vector<ConnPtr> ready;  // on_poll_ready's batch, reused
 
   alignas(64) LoopCounters counters;
 };
