@@ -154,7 +154,7 @@ TEST_CASE("http: /metrics counts known traffic (Prometheus text, tern_ prefix, _
   CHECK(connected == 1.0);
 }
 
-TEST_CASE("http: /health is ready, then 503 once the store cannot be written; MQTT goes on") {
+TEST_CASE("http: /health is ready, then 503 once the store cannot be written, MQTT goes on") {
   if (TernBroker::reference_mode()) return;
   if (!has_chattr() || ::geteuid() != 0) {
     WARN("SKIPPED: needs root and chattr (e2fsprogs) to make the store immutable");
@@ -256,7 +256,7 @@ TEST_CASE("http: 404 for unknown paths, 405 for other methods, 400 for garbage, 
   CHECK(http_get(port, "/metrics").status == 200);
 }
 
-TEST_CASE("http: a slowloris connection is closed at the read deadline; MQTT is unaffected") {
+TEST_CASE("http: a slowloris connection is closed at the read deadline, MQTT is unaffected") {
   if (TernBroker::reference_mode()) return;
   TernBroker broker({kHttpYaml});
   const std::uint16_t port = http_port(broker);

@@ -101,8 +101,8 @@ std::string listeners_yaml(const std::string& extra_listener_keys = "") {
          "  - {name: open, bind: \"127.0.0.1:0\", allow_anonymous: true}\n";
 }
 
-TEST_CASE("Password file from `tern passwd`: CONNACK 0 for the right password; v5 0x86 for a "
-          "wrong one or an unknown user, 0x87 anonymous; 3.1.1 0x04 / 0x05") {
+TEST_CASE("Password file from `tern passwd`: CONNACK 0 for the right password, v5 0x86 for a "
+          "wrong one or an unknown user, 0x87 anonymous, 3.1.1 0x04 / 0x05") {
   if (TernBroker::reference_mode()) return;
   const std::string dir = make_temp_dir("tern-it-passwd");
   const std::string file = dir + "/passwd";
@@ -157,8 +157,8 @@ TEST_CASE("Password file from `tern passwd`: CONNACK 0 for the right password; v
   CHECK(m->payload == "still connected");
 }
 
-TEST_CASE("A password file made by mosquitto_passwd authenticates its users; tern passwd edits "
-          "it; mosquitto_pub logs in with -u/-P") {
+TEST_CASE("A password file made by mosquitto_passwd authenticates its users, tern passwd edits "
+          "it, mosquitto_pub logs in with -u/-P") {
   if (TernBroker::reference_mode()) return;
   const std::string dir = make_temp_dir("tern-it-mosqpw");
   const std::string file = dir + "/mosquitto.passwd";
@@ -255,8 +255,8 @@ struct AclBroker {
   }
 };
 
-TEST_CASE("ACL on PUBLISH: v5 PUBACK / PUBREC 0x87 and not delivered; 3.1.1 acknowledged and "
-          "not delivered; deny wins over a grant; %u/%c patterns") {
+TEST_CASE("ACL on PUBLISH: v5 PUBACK / PUBREC 0x87 and not delivered, 3.1.1 acknowledged and "
+          "not delivered, deny wins over a grant, %u/%c patterns") {
   if (TernBroker::reference_mode()) return;
   AclBroker acl;
   auto admin = login(acl.port, ProtocolVersion::v5, "it-acl-admin", "admin");
@@ -445,7 +445,7 @@ TEST_CASE("ACL on retained messages and wills") {
   CHECK(dash2_got == std::vector<std::string>{"data/public/r"});
 }
 
-TEST_CASE("limits.connect_rate refuses a burst's excess and accepts again a second later; "
+TEST_CASE("limits.connect_rate refuses a burst's excess and accepts again a second later, "
           "listeners[].max_connections caps one listener only") {
   if (TernBroker::reference_mode()) return;
   SECTION("connect_rate: 5/s") {
@@ -530,7 +530,7 @@ TEST_CASE("limits.connect_rate refuses a burst's excess and accepts again a seco
 }
 
 TEST_CASE("limits.publish_rate / publish_bytes_rate: v5 DISCONNECT 0x96 past the rate, 3.1.1 "
-          "closed; other clients unaffected") {
+          "closed, other clients unaffected") {
   if (TernBroker::reference_mode()) return;
   TernBroker broker({"listeners:\n  - {name: main, bind: \"127.0.0.1:0\"}\n"
                      "limits: {publish_rate: 5/s, publish_bytes_rate: 2KiB/s}\n",
@@ -583,7 +583,7 @@ TEST_CASE("limits.publish_rate / publish_bytes_rate: v5 DISCONNECT 0x96 past the
   CHECK(calm_got == 3);
 }
 
-TEST_CASE("limits.max_topic_length / max_topic_levels: v5 PUBACK / PUBREC 0x90 and SUBACK 0x8F; "
+TEST_CASE("limits.max_topic_length / max_topic_levels: v5 PUBACK / PUBREC 0x90 and SUBACK 0x8F, "
           "3.1.1 SUBACK 0x80 and a closed connection for the PUBLISH") {
   if (TernBroker::reference_mode()) return;
   TernBroker broker({"listeners:\n  - {name: main, bind: \"127.0.0.1:0\"}\n"

@@ -107,7 +107,7 @@ TEST_CASE("Paho over ws:// and wss:// (3.1.1 and 5.0) publishes and receives QoS
 }
 
 TEST_CASE("WebSocket upgrade refusals: wrong path 404, no mqtt subprotocol 400, wrong version "
-          "426, not GET 405; each connection is closed and the listener keeps serving") {
+          "426, not GET 405, each connection is closed and the listener keeps serving") {
   if (TernBroker::reference_mode()) return;
   TernBroker broker(ws_broker_config());
   const std::uint16_t port = broker.listener_port("ws");

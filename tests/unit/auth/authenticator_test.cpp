@@ -104,7 +104,7 @@ TEST_CASE("log reasons tell unknown users from wrong passwords, never show passw
   CHECK(d.reason.find('\n') == std::string::npos);
 }
 
-TEST_CASE("a cached success skips PBKDF2; a wrong password after it still fails",
+TEST_CASE("a cached success skips PBKDF2, a wrong password after it still fails",
           "[authenticator]") {
   // High iterations make the uncached path measurably slow.
   const Authenticator a(users(200000));

@@ -139,7 +139,7 @@ TEST_CASE("user name rules for set", "[password]") {
   CHECK(pf.size() == 2);
 }
 
-TEST_CASE("to_string and parse round trip; comments, blank lines and CRLF", "[password]") {
+TEST_CASE("to_string and parse round trip, comments, blank lines and CRLF", "[password]") {
   PasswordFile pf;
   std::string err;
   REQUIRE(pf.set("zed", "1", kFast, err));

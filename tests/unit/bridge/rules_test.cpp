@@ -151,7 +151,7 @@ TEST_CASE("map_in maps remote topics to local ones with the rule's QoS", "[bridg
   CHECK_FALSE(rs.map_in("config/x/y").has_value());
 }
 
-TEST_CASE("a bridge without out rules has no out class; without in rules no in session",
+TEST_CASE("a bridge without out rules has no out class, without in rules no in session",
           "[bridge][rules]") {
   const RuleSet only_in(options({rule("c/#", Direction::In)}));
   CHECK(only_in.out_classes().empty());

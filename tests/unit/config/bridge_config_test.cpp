@@ -73,7 +73,7 @@ std::size_t count_lines(const std::string& s) {
 
 }  // namespace
 
-TEST_CASE("bridges: none by default; an empty list or key is none", "[config][bridge]") {
+TEST_CASE("bridges: none by default, an empty list or key is none", "[config][bridge]") {
   CHECK(defaults().bridges.empty());
   CHECK(ok("bridges: []\n").bridges.empty());
   CHECK(ok("bridges:\n").bridges.empty());

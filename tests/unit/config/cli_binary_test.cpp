@@ -570,7 +570,7 @@ TEST_CASE("tern --check-config loads TLS files and the password file", "[app][bi
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("SIGHUP reloads the password file; a broken one keeps the old state",
+TEST_CASE("SIGHUP reloads the password file, a broken one keeps the old state",
           "[app][binary][security]") {
   const std::string dir = temp_dir();
   const std::string pw = dir + "/passwd";

@@ -232,7 +232,7 @@ TEST_CASE("subscriptions per session are bounded: 0x97 (v5) / 0x80 (3.1.1) past 
 
 namespace tern::core::test {
 
-TEST_CASE("MQTT-4.7.2-1 a client may publish to a $-topic; leading wildcards do not match it",
+TEST_CASE("MQTT-4.7.2-1 a client may publish to a $-topic, leading wildcards do not match it",
           "[core][topic][audit]") {
   Harness h;
   const ConnId all = h.connect("all");

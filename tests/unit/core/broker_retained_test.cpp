@@ -102,7 +102,7 @@ TEST_CASE("shared subscriptions get no retained messages", "[core][retain][share
   CHECK(h.inbox(s).publishes().empty());
 }
 
-TEST_CASE("retain not available: v5 retained PUBLISH -> DISCONNECT 0x9A; 3.1.1 not stored",
+TEST_CASE("retain not available: v5 retained PUBLISH -> DISCONNECT 0x9A, 3.1.1 not stored",
           "[core][retain]") {
   BrokerOptions o;
   o.retain_available = false;
@@ -122,7 +122,7 @@ TEST_CASE("retain not available: v5 retained PUBLISH -> DISCONNECT 0x9A; 3.1.1 n
   CHECK(h.stats().retained_messages == 0);
 }
 
-TEST_CASE("max_retained_bytes: v5 QoS 1 gets PUBACK 0x97; 3.1.1 delivered but not stored",
+TEST_CASE("max_retained_bytes: v5 QoS 1 gets PUBACK 0x97, 3.1.1 delivered but not stored",
           "[core][retain][limits]") {
   BrokerOptions o;
   o.max_retained_bytes = 20;

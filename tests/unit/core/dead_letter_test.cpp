@@ -394,7 +394,7 @@ struct ReadPolicy final : AccessPolicy {
 };
 }  // namespace
 
-TEST_CASE("dlq: deliveries are read-checked; '#' never matches $DLQ [MQTT-4.7.2-1]",
+TEST_CASE("dlq: deliveries are read-checked, '#' never matches $DLQ [MQTT-4.7.2-1]",
           "[core][dlq][acl]") {
   BrokerOptions o = dlq_options();
   o.max_queued_messages = 1;

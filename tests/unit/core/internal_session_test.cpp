@@ -31,7 +31,7 @@ std::uint8_t last_puback(Harness& h, ConnId c) {
 
 }  // namespace
 
-TEST_CASE("internal: network clients may not use the $bridge/ prefix; internal ones must",
+TEST_CASE("internal: network clients may not use the $bridge/ prefix, internal ones must",
           "[core][internal]") {
   Harness h;
   const ConnId c = h.connect_raw(ConnectArgs{"$bridge/cloud/p0"});

@@ -57,7 +57,7 @@ TEST_CASE("persist: PUBACK to a message for a persistent session waits for its r
   CHECK(h.stats().acks_waiting == 0);
 }
 
-TEST_CASE("persist: PUBREC waits for the write; PUBCOMP of a persistent publisher waits too",
+TEST_CASE("persist: PUBREC waits for the write, PUBCOMP of a persistent publisher waits too",
           "[core][persist]") {
   storage::MemoryStore store;
   PersistHarness h(&store, {});
@@ -159,7 +159,7 @@ TEST_CASE("persist: acknowledgements of one connection stay in order", "[core][p
   CHECK(h.stats().acks_waiting == 0);
 }
 
-TEST_CASE("persist: after a kill -9, every acknowledged message is there; the others may not be",
+TEST_CASE("persist: after a kill -9, every acknowledged message is there, the others may not be",
           "[core][persist]") {
   storage::MemoryStore store;
   PersistHarness h(&store, {});

@@ -119,7 +119,7 @@ TEST_CASE("receive maximum exceeded inbound -> DISCONNECT 0x93", "[core][qos][fl
   CHECK(h.inbox(p).closed());
 }
 
-TEST_CASE("outbound QoS 1: PUBACK completes; unknown PUBACK ignored", "[core][qos]") {
+TEST_CASE("outbound QoS 1: PUBACK completes, unknown PUBACK ignored", "[core][qos]") {
   Harness h;
   const ConnId s = h.connect("s");
   h.subscribe(s, "t", 1);
@@ -135,7 +135,7 @@ TEST_CASE("outbound QoS 1: PUBACK completes; unknown PUBACK ignored", "[core][qo
   CHECK(h.inbox(s).actions.empty());
 }
 
-TEST_CASE("outbound QoS 2: PUBREC -> PUBREL -> PUBCOMP; failure PUBREC ends the flow",
+TEST_CASE("outbound QoS 2: PUBREC -> PUBREL -> PUBCOMP, failure PUBREC ends the flow",
           "[core][qos]") {
   BrokerOptions o;
   o.max_inflight_out = 1;
@@ -177,7 +177,7 @@ TEST_CASE("outbound QoS 2: PUBREC -> PUBREL -> PUBCOMP; failure PUBREC ends the 
   CHECK(r[0].reason_code == u8(ReasonCode::PacketIdentifierNotFound));
 }
 
-TEST_CASE("MQTT-4.9.0 in-flight window = client Receive Maximum; queued in order",
+TEST_CASE("MQTT-4.9.0 in-flight window = client Receive Maximum, queued in order",
           "[core][qos][flow]") {
   Harness h;
   ConnectArgs a{"s"};
@@ -354,7 +354,7 @@ TEST_CASE("shared subscriptions: one member per message, round robin", "[core][s
   CHECK(pa == std::vector<std::string>{"0", "2", "4"});
 }
 
-TEST_CASE("shared subscriptions prefer online members; all offline -> one session queues",
+TEST_CASE("shared subscriptions prefer online members, all offline -> one session queues",
           "[core][shared]") {
   Harness h;
   ConnId a = h.connect(persistent("a"));

@@ -144,7 +144,7 @@ TEST_CASE("restore: in-flight flows resent first (DUP, same ids, original order)
   CHECK(h.trace(inf3).empty());
 }
 
-TEST_CASE("restore: inbound QoS 2 ids awaiting PUBREL survive; the duplicate is not routed",
+TEST_CASE("restore: inbound QoS 2 ids awaiting PUBREL survive, the duplicate is not routed",
           "[core][persist][restore]") {
   storage::MemoryStore store;
   PersistHarness h(&store, auto_commit_setup());
@@ -177,7 +177,7 @@ TEST_CASE("restore: inbound QoS 2 ids awaiting PUBREL survive; the duplicate is 
   CHECK(h.ack_all(sub2) == Strings{"again"});
 }
 
-TEST_CASE("restore: retained messages come back with their properties; cleared ones do not",
+TEST_CASE("restore: retained messages come back with their properties, cleared ones do not",
           "[core][persist][restore]") {
   storage::MemoryStore store;
   PersistHarness h(&store, auto_commit_setup());
@@ -293,7 +293,7 @@ TEST_CASE("restore: later changes to a session are what comes back", "[core][per
 // 3. Expiry across restarts
 // ---------------------------------------------------------------------------------------
 
-TEST_CASE("expiry: a session that ended during the downtime is gone; others keep their countdown",
+TEST_CASE("expiry: a session that ended during the downtime is gone, others keep their countdown",
           "[core][persist][expiry]") {
   storage::MemoryStore store;
   PersistHarness h(&store, auto_commit_setup());

@@ -145,7 +145,7 @@ TEST_CASE("auth: each refusing verdict gets its CONNACK code on both versions, t
   }
 }
 
-TEST_CASE("auth: Accepted connects; the identity reaches the policy; late verdicts are "
+TEST_CASE("auth: Accepted connects, the identity reaches the policy, late verdicts are "
           "ignored",
           "[core][auth]") {
   Harness h;
@@ -338,7 +338,7 @@ TEST_CASE("acl: a will is checked again when published (policy reloaded meanwhil
 // SUBSCRIBE
 // ---------------------------------------------------------------------------------------
 
-TEST_CASE("acl: a denied SUBSCRIBE filter gets 0x87 (v5) / 0x80 (3.1.1); nothing stored",
+TEST_CASE("acl: a denied SUBSCRIBE filter gets 0x87 (v5) / 0x80 (3.1.1), nothing stored",
           "[core][acl]") {
   for (const ProtocolVersion v : {kV5, kV311}) {
     Harness h;
@@ -449,7 +449,7 @@ TEST_CASE("acl: a shared group's message goes to a member that may read it", "[c
   CHECK(h.stats().denied_receive == 1);
 }
 
-TEST_CASE("acl: reload re-checks queued messages; null policy restores full access",
+TEST_CASE("acl: reload re-checks queued messages, null policy restores full access",
           "[core][acl]") {
   Harness h;
   ConnectArgs pa{"reader", kV5, false};

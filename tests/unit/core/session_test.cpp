@@ -13,7 +13,7 @@ ConnectArgs persistent(const std::string& id, std::uint32_t expiry = 3600) {
   return a;
 }
 
-TEST_CASE("offline persistent session queues QoS 1/2; QoS 0 dropped unless configured",
+TEST_CASE("offline persistent session queues QoS 1/2, QoS 0 dropped unless configured",
           "[core][session][queue]") {
   for (bool queue0 : {false, true}) {
     BrokerOptions o;
@@ -37,7 +37,7 @@ TEST_CASE("offline persistent session queues QoS 1/2; QoS 0 dropped unless confi
   }
 }
 
-TEST_CASE("3.1.1 clean session 0 keeps the session; clean session 1 does not",
+TEST_CASE("3.1.1 clean session 0 keeps the session, clean session 1 does not",
           "[core][session]") {
   Harness h;
   ConnId s = h.connect(ConnectArgs{"s", ProtocolVersion::v311, false});
@@ -194,7 +194,7 @@ TEST_CASE("stats: connected gauge and high-water mark", "[core][stats]") {
   CHECK(h.stats().bytes_sent == 5);
 }
 
-TEST_CASE("next_deadline tracks the earliest timer; idle clients cost one entry each",
+TEST_CASE("next_deadline tracks the earliest timer, idle clients cost one entry each",
           "[core][timer]") {
   Harness h;
   CHECK_FALSE(h.broker().next_deadline());

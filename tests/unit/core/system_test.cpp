@@ -130,7 +130,7 @@ TEST_CASE("sys: a bridge (internal client) may not publish to $SYS either", "[co
   CHECK(h.inbox(watch).publishes().empty());
 }
 
-TEST_CASE("sys: publish_system delivers live and retained; '#' never sees it",
+TEST_CASE("sys: publish_system delivers live and retained, '#' never sees it",
           "[core][sys]") {
   Harness h;
   const ConnId live = h.connect("live");

@@ -265,7 +265,7 @@ TEST_CASE("MQTT-3.3.2-17 MQTT-3.3.2-18 MQTT-3.3.2-20 message properties forwarde
   CHECK(got311.props == codec::Properties{});
 }
 
-TEST_CASE("SUBSCRIBE reason codes in order; invalid and unsupported filters",
+TEST_CASE("SUBSCRIBE reason codes in order, invalid and unsupported filters",
           "[core][subscribe]") {
   BrokerOptions o;
   o.maximum_qos = 1;
@@ -314,7 +314,7 @@ TEST_CASE("SUBSCRIBE reason codes in order; invalid and unsupported filters",
   }
 }
 
-TEST_CASE("UNSUBSCRIBE: v5 0x00 or 0x11 per filter; 3.1.1 empty UNSUBACK",
+TEST_CASE("UNSUBSCRIBE: v5 0x00 or 0x11 per filter, 3.1.1 empty UNSUBACK",
           "[core][subscribe]") {
   Harness h;
   const ConnId c = h.connect("c");

@@ -132,7 +132,7 @@ TEST_CASE("http server: a head over 8 KiB is answered 431 and closed", "[http]")
   CHECK(status_of(read_all(s)) == 431);
 }
 
-TEST_CASE("http server: a slowloris client gets 408 at the deadline; others are served",
+TEST_CASE("http server: a slowloris client gets 408 at the deadline, others are served",
           "[http]") {
   HttpServer srv(test_options(), stub_sources(), {});
   std::string error;

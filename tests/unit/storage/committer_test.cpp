@@ -254,7 +254,7 @@ TEST_CASE("committer: the byte bound refuses more, but never a lone batch",
   CHECK(queued(store, "b") == 2);
 }
 
-TEST_CASE("committer: a lone batch goes after a short lull, not the whole window; a full "
+TEST_CASE("committer: a lone batch goes after a short lull, not the whole window, a full "
           "group goes at once",
           "[storage][committer]") {
   MemoryStore store;
@@ -297,7 +297,7 @@ TEST_CASE("committer: a lone batch goes after a short lull, not the whole window
   }
 }
 
-TEST_CASE("committer: batches that cancel out complete without a write; others are written",
+TEST_CASE("committer: batches that cancel out complete without a write, others are written",
           "[storage][committer]") {
   GateStore store;
   CommitterOptions o;
