@@ -69,11 +69,6 @@ auth::AclOptions to_acl_options(const config::Acl& acl) {
   return o;
 }
 
-bool is_loopback(const config::BindAddress& b) {
-  if (!b.ipv6) return b.host.starts_with("127.");
-  return b.host == "::1" || b.host.starts_with("::ffff:127.");
-}
-
 void check_listener_files(const config::Config& c, bool load_contexts,
                           std::vector<config::Error>& errors) {
   for (std::size_t i = 0; i < c.listeners.size(); ++i) {
@@ -140,7 +135,7 @@ std::vector<std::string> security_warnings(const config::Config& c) {
   std::vector<std::string> out;
   for (std::size_t i = 0; i < c.listeners.size(); ++i) {
     const config::Listener& l = c.listeners[i];
-    if (is_loopback(l.bind)) continue;
+    if (l.bind.is_loopback()) continue;
     const std::string where = "listener \"" + l.name + "\" (" + l.bind.to_string() + ")";
     if (l.allow_anonymous.value_or(c.auth.allow_anonymous)) {
       out.push_back(where +

@@ -19,9 +19,6 @@ namespace tern::app {
 
 auth::AclOptions to_acl_options(const config::Acl& acl);
 
-// True for 127.0.0.0/8, ::1 and ::ffff:127.0.0.0/104: only this host can connect.
-bool is_loopback(const config::BindAddress& b);
-
 // The TLS files of every listener: cert, key and ca must be readable PEM files; min_version
 // 1.3 needs a backend with TLS 1.3 (tls::supports_tls13). Errors carry the YAML path of the
 // key. With `load_contexts` each listener's TLS context is also built (what net does at

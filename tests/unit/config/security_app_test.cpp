@@ -324,13 +324,13 @@ TEST_CASE("check_listener_files: TLS files are checked and reported at their key
 
 TEST_CASE("startup warnings: anonymous or clear-text passwords on the network, readable secrets",
           "[app][security]") {
-  CHECK(app::is_loopback(config::BindAddress{"127.0.0.1", 1, false}));
-  CHECK(app::is_loopback(config::BindAddress{"127.1.2.3", 1, false}));
-  CHECK(app::is_loopback(config::BindAddress{"::1", 1, true}));
-  CHECK(app::is_loopback(config::BindAddress{"::ffff:127.0.0.1", 1, true}));
-  CHECK_FALSE(app::is_loopback(config::BindAddress{"0.0.0.0", 1, false}));
-  CHECK_FALSE(app::is_loopback(config::BindAddress{"::", 1, true}));
-  CHECK_FALSE(app::is_loopback(config::BindAddress{"192.168.1.2", 1, false}));
+  CHECK(config::BindAddress{"127.0.0.1", 1, false}.is_loopback());
+  CHECK(config::BindAddress{"127.1.2.3", 1, false}.is_loopback());
+  CHECK(config::BindAddress{"::1", 1, true}.is_loopback());
+  CHECK(config::BindAddress{"::ffff:127.0.0.1", 1, true}.is_loopback());
+  CHECK_FALSE(config::BindAddress{"0.0.0.0", 1, false}.is_loopback());
+  CHECK_FALSE(config::BindAddress{"::", 1, true}.is_loopback());
+  CHECK_FALSE(config::BindAddress{"192.168.1.2", 1, false}.is_loopback());
 
   // The default config: anonymous on 0.0.0.0.
   std::vector<std::string> w = app::security_warnings(config::defaults());
