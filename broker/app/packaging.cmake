@@ -48,10 +48,13 @@ if(_tern_at EQUAL -1)
                       "config turns on; update broker/app/packaging.cmake")
 endif()
 string(REPLACE "${_tern_storage_off}" "${_tern_storage_on}" _tern_yaml "${_tern_yaml}")
+# Editors find the schema installed in /usr/share/tern (the modeline must stay line 1).
+string(REPLACE "# yaml-language-server: $schema=./tern.schema.json\n" "" _tern_yaml "${_tern_yaml}")
 string(REPLACE "# `tern` with no --config runs exactly this."
                "# Here storage.path is set; the rest are the defaults." _tern_yaml "${_tern_yaml}")
 set(_tern_yaml_header
-"# /etc/tern/tern.yaml, installed by the tern package: configs/tern.yaml from the sources\n\
+"# yaml-language-server: $schema=/usr/share/tern/tern.schema.json\n\
+# /etc/tern/tern.yaml, installed by the tern package: configs/tern.yaml from the sources\n\
 # with storage.path set to /var/lib/tern (sessions, queues and retained messages survive\n\
 # restarts). A conffile: your changes are kept on upgrade. After editing, check with\n\
 #   tern --check-config /etc/tern/tern.yaml && systemctl restart tern\n\
@@ -63,8 +66,11 @@ install(FILES ${PROJECT_BINARY_DIR}/packaging/tern.yaml DESTINATION /etc/tern CO
 install(FILES ${PROJECT_SOURCE_DIR}/configs/systemd/tern.service
         DESTINATION /lib/systemd/system COMPONENT broker)
 install(FILES ${PROJECT_SOURCE_DIR}/README.md DESTINATION share/doc/tern COMPONENT broker)
+install(FILES ${PROJECT_SOURCE_DIR}/configs/tern.schema.json DESTINATION share/tern
+        COMPONENT broker)
 install(FILES ${PROJECT_SOURCE_DIR}/configs/secure.yaml ${PROJECT_SOURCE_DIR}/configs/durable.yaml
-              ${PROJECT_SOURCE_DIR}/configs/bridge-tls.yaml
+              ${PROJECT_SOURCE_DIR}/configs/bridge-tls.yaml ${PROJECT_SOURCE_DIR}/configs/operations.yaml
+              ${PROJECT_SOURCE_DIR}/configs/grafana-dashboard.json
         DESTINATION share/doc/tern/examples COMPONENT broker)
 
 # ---- CPack

@@ -78,6 +78,10 @@ check "unit: Type=notify, watchdog, user tern, state directory" sh -c \
    grep -qx 'ExecStart=/usr/bin/tern --config /etc/tern/tern.yaml' $unit"
 check "tern --check-config $conf" sh -c "$bin --check-config $conf | grep -qx 'configuration OK'"
 check "installed config keeps state in $state" grep -Eq '^  path: /var/lib/tern( |$)' "$conf"
+schema=/usr/share/tern/tern.schema.json
+check "JSON Schema $schema installed, named by the config's first line" sh -c \
+  "python3 -c 'import json,sys; json.load(open(sys.argv[1]))' $schema &&
+   head -n1 $conf | grep -qx '# yaml-language-server: \$schema=$schema'"
 check "tern --version names the package version" sh -c \
   "[ \"\$($bin --version)\" = \"tern \$(dpkg-query -W -f='\${Version}' tern)\" ]"
 
