@@ -34,4 +34,6 @@ if [ "${TERN_CROSS:-1}" != 0 ]; then
   bash .ci/cross.sh arm64
   bash .ci/cross.sh armhf
   bash .ci/package.sh --cross arm64 --cross armhf
+  # Issue 6's size budget: the stripped ARM binaries stay within 2 MiB.
+  python3 tests/bench/footprint.py --only arm64,armhf --conns '' --max-stripped-kib 2048
 fi
