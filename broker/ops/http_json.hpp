@@ -1,7 +1,7 @@
 // Minimal JSON writing for the HTTP endpoint's bodies (/health, /api/v1/*): string
 // escaping and a small builder that keeps commas and nesting right. Output only: the
-// endpoint never parses JSON. A copy of app::json_escape lives here because ops must not
-// depend on app. Thread safety: a JsonWriter is a value used by one thread.
+// endpoint never parses JSON. Strings are escaped by log::json_escape (the
+// JSON log lines' escaping). Thread safety: a JsonWriter is a value used by one thread.
 #pragma once
 
 #include <cstdint>

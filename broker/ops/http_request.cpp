@@ -2,33 +2,16 @@
 
 #include <string>
 
+#include "broker/ws/http_syntax.hpp"
+
 namespace tern::ops {
 
 namespace {
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool is_ows(char c) { return c == ' ' || c == '\t'; }
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-// RFC 9110 5.6.2 tchar.
-bool is_tchar(char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
-bool is_token(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s) {
-    if (!is_tchar(c)) return false;
-  }
-  return true;
-}
+using http_syntax::is_ows;
+using http_syntax::is_token;
+using http_syntax::lower;
+using http_syntax::trim;
 
 // A field value may hold visible ASCII, SP, HTAB and obs-text (RFC 9110 5.5); any other
 // control character (NUL, CR, DEL, ...) makes the request invalid.
@@ -90,13 +73,7 @@ bool split_target(std::string_view target, std::string& path, std::string& query
 
 }  // namespace
 
-bool http_iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
+bool http_iequals(std::string_view a, std::string_view b) { return http_syntax::iequals(a, b); }
 
 std::optional<std::string_view> HttpRequest::header(std::string_view lower_name,
                                                     std::size_t* count) const {
