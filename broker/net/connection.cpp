@@ -79,14 +79,17 @@ bool Loop::watch_readable([[maybe_unused]] Connection& c, [[maybe_unused]] int f
     }
     poll_fd = efd;
   }
-  // Level-triggered one-shot: a socket that still (or already) holds bytes reports at once,
-  // and the registration is disarmed after each report until the next wait_readable.
-  epoll_event ev{};
-  ev.events = EPOLLIN | EPOLLONESHOT;
-  ev.data.ptr = &c;
-  if (::epoll_ctl(poll_fd, added ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) != 0 &&
-      ::epoll_ctl(poll_fd, added ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, fd, &ev) != 0) {
-    return false;  // e.g. ENOMEM or max_user_watches: this connection uses async_wait
+  // Added once, edge-triggered, never modified: a wait costs no syscall. This is sound
+  // because a connection only waits after reading to EAGAIN, so any later byte is a new
+  // edge; events for a connection that is not waiting are ignored (on_poll_event). ADD
+  // reports bytes that arrived before it (the CONNECT that often follows accept at once).
+  if (!added) {
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+    ev.data.ptr = &c;
+    if (::epoll_ctl(poll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+      return false;  // e.g. ENOMEM or max_user_watches: this connection uses async_wait
+    }
   }
   arm_poll();
   return true;
@@ -118,7 +121,7 @@ void Loop::on_poll_ready() {
     // epoll_wait is no longer in the set, so every pointer here is still alive.
     ready.clear();
     for (int i = 0; i < n; ++i) ready.emplace_back(static_cast<Connection*>(evs[i].data.ptr));
-    for (ConnPtr& c : ready) c->on_poll_event();
+    for (int i = 0; i < n; ++i) ready[static_cast<std::size_t>(i)]->on_poll_event(evs[i].events);
     ready.clear();
     // Emptied the ready list: the set's fd (edge-triggered in Asio's reactor) reports the
     // next event afresh.
@@ -170,6 +173,7 @@ void Connection::wait_readable() {
   // read into the loop's scratch buffer when they arrive.
   if (loop_.watch_readable(*this, socket_.native_handle(), poll_added_)) {
     poll_added_ = true;
+    poll_waiting_ = true;
     return;
   }
   socket_.async_wait(Socket::wait_read, [self = ref()](const asio::error_code& ec) {
@@ -178,8 +182,15 @@ void Connection::wait_readable() {
   });
 }
 
-void Connection::on_poll_event() {
+void Connection::on_poll_event(std::uint32_t events) {
+  if (!poll_waiting_) return;  // reading already, or a continuation is posted
+  poll_waiting_ = false;
   read_waiting_ = false;
+#if defined(__linux__)
+  short_read_ok_ = (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) == 0;
+#else
+  (void)events;
+#endif
   on_readable({});
 }
 
@@ -229,6 +240,16 @@ void Connection::on_readable(const asio::error_code& ec) {
       }
     }
     if (closed_) return;
+    // A short read emptied the socket's receive queue, and the event that woke us carried
+    // no FIN or error (EPOLLRDHUP): whatever arrives from now on raises a new event in the
+    // loop's edge-triggered set, so wait now instead of spending a read on the EAGAIN (half
+    // the read syscalls under load). Other wake-ups read to EAGAIN (or EOF) as before.
+    if (short_read_ok_ && n < Loop::kScratchSize) {
+      short_read_ok_ = false;
+      wait_readable();
+      return;
+    }
+    short_read_ok_ = false;
   }
   // Still readable after a full turn: let the loop's other connections run, then continue
   // (unless a close already armed a wait).

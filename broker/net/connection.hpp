@@ -53,7 +53,7 @@ class Connection {
 
   void wait_readable();
   // The loop's epoll set reported the socket readable (see Loop::watch_readable).
-  void on_poll_event();
+  void on_poll_event(std::uint32_t events);
   void on_readable(const asio::error_code& ec);
   void on_bytes(std::string_view data);
   // Wire bytes through the transport layers, then on_bytes with the MQTT bytes.
@@ -108,6 +108,8 @@ class Connection {
   bool version_known_ : 1 = false;  // a CONNECT was decoded
   bool read_waiting_ : 1 = false;   // a readiness wait (or a posted continuation) is pending
   bool poll_added_ : 1 = false;     // the socket is in the loop's epoll set (see watch_readable)
+  bool poll_waiting_ : 1 = false;   // read_waiting_ on that set (not a posted continuation)
+  bool short_read_ok_ : 1 = false;  // this wake-up may stop reading at a short read
   bool write_in_flight_ : 1 = false;
   bool flush_pending_ : 1 = false;  // listed in loop_.dirty
   bool input_done_ : 1 = false;     // decode error or closing: read only to discard

@@ -123,7 +123,7 @@ struct Loop {
   void run_local();
   char* scratch_buffer();
   // Read readiness of idle connections. On Linux the loop keeps its own epoll set
-  // (EPOLLONESHOT, data = the Connection), watched by one Asio wait: a connection waiting
+  // (edge-triggered, data = the Connection), watched by one Asio wait: a connection waiting
   // for input then costs a kernel epitem instead of a ~130-byte Asio wait operation on the
   // heap. Returns false where that is unavailable (the caller falls back to async_wait).
   // The registration holds no reference: a Connection is removed from the set when its
