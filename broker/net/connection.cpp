@@ -252,8 +252,11 @@ void Connection::on_readable(const asio::error_code& ec) {
     short_read_ok_ = false;
   }
   // Still readable after a full turn: let the loop's other connections run, then continue
-  // (unless a close already armed a wait).
-  if (read_waiting_) return;
+  // (unless a close already armed an Asio wait). A wait a close armed on the loop's
+  // edge-triggered set would never fire for the bytes still queued (no new edge): drop it
+  // and continue reading instead.
+  if (read_waiting_ && !poll_waiting_) return;
+  poll_waiting_ = false;
   read_waiting_ = true;
   asio::post(loop_.ctx, [self = ref()] {
     self->read_waiting_ = false;

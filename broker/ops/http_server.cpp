@@ -147,6 +147,9 @@ class HttpConn : public std::enable_shared_from_this<HttpConn> {
       respond(http_error_response(p.error_status, p.detail));
       return;
     }
+    // The whole head arrived: the read deadline is done (a /health answer waiting for the
+    // storage probe is bounded by the probe's own timer; respond() arms the write one).
+    deadline_.cancel();
     head_only_ = p.request.method == "HEAD";
     HttpDecision d = srv_.router.handle(p.request);
     if (d.response) {
