@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +33,12 @@ class JsonWriter {
   JsonWriter& value(std::int64_t n);
   JsonWriter& value(double d);  // non-finite values are written as null
   JsonWriter& null();
+  // The value, or null when absent (an unset optional, an empty string).
+  template <typename T>
+  JsonWriter& value_or_null(const std::optional<T>& v) {
+    return v ? value(*v) : null();
+  }
+  JsonWriter& value_or_null(std::string_view s) { return s.empty() ? null() : value(s); }
   // The document so far (complete once every object and array is closed).
   const std::string& str() const { return out_; }
   std::string take() { return std::move(out_); }

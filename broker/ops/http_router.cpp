@@ -216,25 +216,10 @@ std::string clients_json(const net::ClientListing& page, std::size_t offset, std
     w.key("client_id").value(c.client_id);
     w.key("connected").value(c.connected);
     w.key("internal").value(c.internal);
-    w.key("username");
-    if (c.username) {
-      w.value(*c.username);
-    } else {
-      w.null();
-    }
+    w.key("username").value_or_null(c.username);
     w.key("protocol").value(protocol_name(c.version));
-    w.key("listener");
-    if (e.listener.empty()) {
-      w.null();
-    } else {
-      w.value(e.listener);
-    }
-    w.key("peer");
-    if (e.peer.empty()) {
-      w.null();
-    } else {
-      w.value(e.peer);
-    }
+    w.key("listener").value_or_null(e.listener);
+    w.key("peer").value_or_null(e.peer);
     if (c.connected) {
       w.key("connected_seconds").value(seconds_between(c.connected_since, page.now));
       w.key("keep_alive").value(static_cast<std::uint64_t>(c.keep_alive));
@@ -268,12 +253,7 @@ std::string bridges_json(const std::vector<BridgeFigures>& bridges) {
     w.key("queued").value(b.queued);
     w.key("on_disk").value(b.on_disk);
     w.key("inflight").value(b.inflight);
-    w.key("oldest_age_seconds");
-    if (b.oldest_age_seconds) {
-      w.value(*b.oldest_age_seconds);
-    } else {
-      w.null();
-    }
+    w.key("oldest_age_seconds").value_or_null(b.oldest_age_seconds);
     w.key("forwarded_out").value(b.forwarded_out);
     w.key("forwarded_in").value(b.forwarded_in);
     w.key("dropped").begin_object();
