@@ -121,7 +121,7 @@ core::BrokerOptions to_broker_options(const config::Config& c) {
   // One knob for both directions: what we let clients have in flight towards us (our
   // Receive Maximum) and what we keep in flight towards 3.1.1 clients.
   b.receive_maximum = m.max_inflight;
-  b.max_inflight_out = m.max_inflight;
+  b.max_inflight_out = m.max_inflight_out;
   b.topic_alias_maximum = m.topic_alias_maximum;
   b.max_keepalive = static_cast<std::uint16_t>(m.max_keepalive.count());
   b.retain_available = m.retain_available;

@@ -84,6 +84,7 @@ struct Listener {
 struct Mqtt {
   std::uint32_t max_packet_size = 1 * kMiB;  // advertised to v5 clients; 16 B .. 256 MiB
   std::uint16_t max_inflight = 32;           // our Receive Maximum; 0 is a protocol error
+  std::uint16_t max_inflight_out = 256;      // towards a client; v5 clients' Receive Maximum caps it
   std::uint16_t topic_alias_maximum = 64;    // 0 = clients may not set aliases
   Seconds max_keepalive{0};                  // 0 = accept the client's; else Server Keep Alive cap
   bool retain_available = true;

@@ -94,6 +94,9 @@ void read_mqtt(MapReader& m, Config& c) {
   m.size("max_packet_size", q.max_packet_size, 16, 256 * kMiB);
   // Receive Maximum 0 is a Protocol Error (MQTT 5.0 3.2.2.3.3).
   m.integer("max_inflight", q.max_inflight, 1, 65535);
+  // Towards clients the window is also bounded by a v5 client's Receive Maximum
+  // [MQTT-3.3.4-7]; a 3.1.1 client states none, so this alone bounds it.
+  m.integer("max_inflight_out", q.max_inflight_out, 1, 65535);
   m.integer("topic_alias_maximum", q.topic_alias_maximum, 0, 65535);
   // Keep Alive and Server Keep Alive are two-byte numbers of seconds (MQTT 5.0 3.1.2.10).
   m.seconds("max_keepalive", q.max_keepalive, Seconds{65535}, false);

@@ -137,9 +137,11 @@ struct DeadLetterOptions {
 struct BrokerOptions {
   std::uint32_t max_packet_size = 1024 * 1024;  // ours, advertised to v5 clients
   std::uint16_t receive_maximum = 32;           // inbound QoS>0 in flight per client
-  // Outbound in-flight window towards 3.1.1 clients (v5 clients state their own
-  // Receive Maximum; the window is min(theirs, max_inflight_out)).
-  std::uint16_t max_inflight_out = 32;
+  // Outbound in-flight window towards a client: min(its Receive Maximum, this); 3.1.1
+  // clients state none. Larger than receive_maximum so that one busy subscriber (a
+  // database writer fed by many publishers) is not paced by a PUBACK round trip every
+  // few dozen messages; the messages are in its queue either way.
+  std::uint16_t max_inflight_out = 256;
   std::uint16_t topic_alias_maximum = 64;       // aliases a client may set towards us
   std::uint16_t max_keepalive = 0;              // seconds; 0 = accept the client's
   bool retain_available = true;

@@ -233,7 +233,7 @@ TEST_CASE("Durability: unacknowledged QoS 1 PUBLISHes are resent after kill -9 w
   const auto v = GENERATE(ProtocolVersion::v311, ProtocolVersion::v5);
   INFO("subscriber " << version_name(v));
   // An in-flight window of 4 towards the subscriber, so the queue holds the rest.
-  TernBroker broker({durable_yaml("", "mqtt:\n  max_inflight: 4\n"), {}});
+  TernBroker broker({durable_yaml("", "mqtt:\n  max_inflight_out: 4\n"), {}});
   const std::string topic = "it/dur/inflight";
 
   RawClient sub(broker.port(), v);
@@ -589,7 +589,7 @@ TEST_CASE("Durability: 100,000 queued 1 KiB messages stay on disk, not in RAM (V
   constexpr std::size_t kSize = 1024;
   constexpr std::uint64_t kMaxKiB = 60 * 1024;
   TernBroker broker({durable_yaml("",
-                                  "mqtt:\n  max_inflight: 256\n"
+                                  "mqtt:\n  max_inflight: 256\n  max_inflight_out: 256\n"
                                   "sessions:\n  max_queued_messages: 200000\n"
                                   "  max_queued_bytes: 512MiB\n"),
                      {}});

@@ -227,6 +227,7 @@ listeners:
 mqtt:
   max_packet_size: 64KiB
   max_inflight: 10
+  max_inflight_out: 11
   topic_alias_maximum: 3
   max_keepalive: 2m
   retain_available: false
@@ -263,7 +264,7 @@ io_threads: 3
   const core::BrokerOptions b = app::to_broker_options(c);
   CHECK(b.max_packet_size == 64 * 1024);
   CHECK(b.receive_maximum == 10);
-  CHECK(b.max_inflight_out == 10);
+  CHECK(b.max_inflight_out == 11);
   CHECK(b.topic_alias_maximum == 3);
   CHECK(b.max_keepalive == 120);
   CHECK_FALSE(b.retain_available);

@@ -58,6 +58,7 @@ TEST_CASE("defaults match the documented shape", "[config]") {
   CHECK(c.listeners[0].bind.to_string() == "0.0.0.0:1883");
   CHECK(c.mqtt.max_packet_size == 1024 * 1024);
   CHECK(c.mqtt.max_inflight == 32);
+  CHECK(c.mqtt.max_inflight_out == 256);
   CHECK(c.mqtt.topic_alias_maximum == 64);
   CHECK(c.mqtt.max_keepalive == Seconds{0});
   CHECK(c.mqtt.max_retained_bytes == 64 * kMiB);
