@@ -42,7 +42,7 @@ class InflightWindow {
 
   // Appends an entry (the PUBLISH is being sent now).
   // REQUIRES: f.packet_id is not in use.
-  void add(OutboundFlight&& f) { flights_.push_back(std::move(f)); }
+  void add(OutboundFlight&& f);
 
   // The entry with this identifier, or nullptr. Acknowledgements usually arrive in send
   // order, so the search starts at the oldest entry and is short in practice.
@@ -56,8 +56,18 @@ class InflightWindow {
   void clear() { flights_.clear(); }
 
  private:
+  // Offset of id from the oldest entry's, counting forwards modulo 2^16.
+  std::uint16_t offset(std::uint16_t id) const {
+    return static_cast<std::uint16_t>(id - flights_.front().packet_id);
+  }
+
   Ring<OutboundFlight> flights_;  // no heap memory while nothing is in flight
   std::uint16_t next_id_ = 1;
+  // True while the entries' identifiers ascend (modulo 2^16) from the oldest to the newest,
+  // as next_free_id hands them out: then an identifier past the newest one, before the
+  // oldest, is free without a search. Erasing keeps it; an add out of order clears it
+  // until the window is empty again (restored flows, which are loaded in send order too).
+  bool ascending_ = true;
 };
 
 }  // namespace tern::core
