@@ -146,6 +146,9 @@ void Bridge::Impl::on_core_actions(core::ConnId conn, std::vector<core::Action>&
   for (core::Action& a : actions) {
     LocalSession* s = session_for(conn);
     if (!s) return;  // closed (by us or core) meanwhile
+    if (const auto* ack = std::get_if<core::SendAck>(&a)) {
+      a = core::SendPacket{ack->conn, core::to_packet(*ack), ack->version};
+    }
     if (auto* sp = std::get_if<core::SendPublish>(&a)) {
       if (s->out) {
         on_delivery(*s, *sp);

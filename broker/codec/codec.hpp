@@ -53,6 +53,13 @@ DecodeResult decode(std::string_view in, const DecodeOptions& opts);
 // REQUIRES: p is well formed (the encoder does not validate; core builds valid packets).
 void encode(const Packet& p, ProtocolVersion v, std::string& out);
 
+// A PUBACK, PUBREC, PUBREL or PUBCOMP without properties: the same bytes as encode() of
+// that packet with empty properties, without building a Packet (the acknowledgement hot
+// path). v5 omits the Reason Code when it is 0x00 (3.4.2.1); 3.1.1 has none.
+// REQUIRES: t is one of the four; packet_id != 0.
+void encode_ack(PacketType t, std::uint16_t packet_id, std::uint8_t reason_code,
+                ProtocolVersion v, std::string& out);
+
 // An outgoing PUBLISH assembled from shared parts, so fan-out never copies the message:
 // `props` are the message's stored properties; the per-delivery ones override them.
 struct PublishView {

@@ -222,6 +222,19 @@ void encode_varint(std::uint32_t value, std::string& out) {
 
 std::size_t varint_size(std::uint32_t value) { return wire::varint_len(value); }
 
+void encode_ack(PacketType t, std::uint16_t packet_id, std::uint8_t reason_code,
+                ProtocolVersion v, std::string& out) {
+  assert(t == PacketType::Puback || t == PacketType::Pubrec || t == PacketType::Pubrel ||
+         t == PacketType::Pubcomp);
+  // [MQTT-3.6.1-1] PUBREL's fixed header flags are 0b0010.
+  const std::uint8_t first = type_byte(t, t == PacketType::Pubrel ? 0x02 : 0x00);
+  const bool with_reason = is_v5(v) && reason_code != 0;
+  const char b[5] = {static_cast<char>(first), static_cast<char>(with_reason ? 3 : 2),
+                     static_cast<char>(packet_id >> 8), static_cast<char>(packet_id & 0xff),
+                     static_cast<char>(reason_code)};
+  out.append(b, with_reason ? 5 : 4);
+}
+
 void encode_publish(const PublishView& p, ProtocolVersion v, std::string& out) {
   const PublishSizes sz = publish_sizes(p, v);
   const auto remaining = static_cast<std::uint32_t>(sz.remaining);

@@ -23,6 +23,17 @@ struct SendPacket {
   codec::ProtocolVersion version = codec::ProtocolVersion::v5;
 };
 
+// Send a PUBACK, PUBREC, PUBREL or PUBCOMP that carries no properties: the commonest
+// packet after PUBLISH, kept to a few bytes (a SendPacket holds a whole ~1.2 KB Packet,
+// which net would box on the heap for every acknowledgement).
+struct SendAck {
+  ConnId conn = 0;
+  codec::PacketType type = codec::PacketType::Puback;
+  std::uint8_t reason_code = 0;  // v5 only
+  std::uint16_t packet_id = 0;
+  codec::ProtocolVersion version = codec::ProtocolVersion::v5;
+};
+
 // Send a PUBLISH built from a shared message plus per-delivery fields (see
 // codec::PublishView). The transport encodes it for the connection's protocol version.
 struct SendPublish {
@@ -53,7 +64,25 @@ struct ConnectionEvent {
   std::string detail;       // short human text: "keep-alive timeout", "client DISCONNECT", ...
 };
 
-using Action = std::variant<SendPacket, SendPublish, CloseConnection, ConnectionEvent>;
+using Action = std::variant<SendPacket, SendPublish, CloseConnection, ConnectionEvent, SendAck>;
+
+// The acknowledgement as a packet, for consumers that handle packets (the bridge's local
+// sessions, tests); net encodes a SendAck directly.
+inline codec::Packet to_packet(const SendAck& a) {
+  codec::PubAck ack;
+  ack.packet_id = a.packet_id;
+  ack.reason_code = a.reason_code;
+  switch (a.type) {
+    case codec::PacketType::Pubrec:
+      return codec::Pubrec{std::move(ack)};
+    case codec::PacketType::Pubrel:
+      return codec::Pubrel{std::move(ack)};
+    case codec::PacketType::Pubcomp:
+      return codec::Pubcomp{std::move(ack)};
+    default:
+      return codec::Puback{std::move(ack)};
+  }
+}
 using ActionList = std::vector<Action>;
 
 }  // namespace tern::core

@@ -62,11 +62,10 @@ void Broker::Impl::handle_pubrec(ConnectionState& c, const codec::PubAck& p, Tim
     if (durable(*s)) put_flight(*s, *f);  // resent as a PUBREL after a restart
   }
   // A duplicate PUBREC in AwaitPubcomp gets the PUBREL again.
-  codec::Pubrel rel;
-  rel.packet_id = p.packet_id;
   // Once the receiver has the PUBREL it forgets the id: the await-PUBCOMP record must be
   // durable first, or a crash would resend the PUBLISH as a new message.
-  send_held(c, SendPacket{c.id, std::move(rel), c.version}, s->dur ? f->token : 0);
+  send_held(c, SendAck{c.id, codec::PacketType::Pubrel, 0, p.packet_id, c.version},
+            s->dur ? f->token : 0);
 }
 
 void Broker::Impl::handle_pubrel(ConnectionState& c, const codec::PubAck& p, Time now) {

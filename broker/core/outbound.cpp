@@ -281,9 +281,8 @@ void Broker::Impl::resend_inflight(ConnectionState& c, Session& s, Time now) {
   for (std::size_t i = 0; i < flights.size();) {
     const OutboundFlight& f = flights[i];
     if (f.stage == OutboundFlight::Stage::AwaitPubcomp) {
-      codec::Pubrel rel;
-      rel.packet_id = f.packet_id;
-      send_held(c, SendPacket{c.id, std::move(rel), c.version}, s.dur ? f.token : 0);
+      send_held(c, SendAck{c.id, codec::PacketType::Pubrel, 0, f.packet_id, c.version},
+                s.dur ? f.token : 0);
       ++i;
       continue;
     }

@@ -117,12 +117,13 @@ void Broker::Impl::send_ack(ConnectionState& c, codec::PacketType type, codec::P
   const bool waiting = c.acks && !c.acks->empty();
   // Only this event's own writes hold an acknowledgement back (and, for order, one
   // already waiting on this connection); other clients' pending writes do not.
+  static const codec::Properties kNoProperties;
+  const bool plain = ack.props == kNoProperties;
   if (persist && (waiting || batch.op_count() > event_mark)) {
     std::uint64_t token = batch.empty() ? next_token - 1 : next_token;
     if (waiting) token = std::max(token, c.acks->back().token);
     if (waiting || token > durable_token) {
-      static const codec::Properties kNoProperties;
-      if (ack.props == kNoProperties) {
+      if (plain) {
         DeferredAck d;
         d.token = token;
         d.packet_id = ack.packet_id;
@@ -134,6 +135,11 @@ void Broker::Impl::send_ack(ConnectionState& c, codec::PacketType type, codec::P
       }
       return;
     }
+  }
+  if (plain) {
+    Action a = SendAck{c.id, type, ack.reason_code, ack.packet_id, c.version};
+    if (!queue_behind(c, a)) actions.push_back(std::move(a));
+    return;
   }
   send(c, ack_packet(type, std::move(ack)));
 }
@@ -333,10 +339,7 @@ void Broker::Impl::release_acks(Time now, std::uint64_t failed_token) {
       if (d.action) {
         actions.push_back(std::move(*d.action));
       } else {
-        codec::PubAck ack;
-        ack.packet_id = d.packet_id;
-        ack.reason_code = d.reason_code;
-        actions.emplace_back(SendPacket{c->id, ack_packet(d.type, std::move(ack)), c->version});
+        actions.emplace_back(SendAck{c->id, d.type, d.reason_code, d.packet_id, c->version});
       }
       q.pop_front();
       --stats.acks_waiting;

@@ -514,6 +514,14 @@ void Connection::send_packet(const core::SendPacket& sp) {
   appended(out.size() - before);
 }
 
+void Connection::send_ack(const core::SendAck& sa) {
+  if (!can_send()) return;
+  std::string& out = buffers().out;
+  const std::size_t before = out.size();
+  codec::encode_ack(sa.type, sa.packet_id, sa.reason_code, sa.version, out);
+  appended(out.size() - before);
+}
+
 void Connection::send_publish(const core::SendPublish& sp) {
   if (!can_send() || !sp.msg) return;
   const ServerOptions& o = loop_.srv.opts;
@@ -601,12 +609,18 @@ void Connection::execute(Routed& r) {
     send_publish(*sp);
     return;
   }
+  if (auto* sa = std::get_if<core::SendAck>(&r.what)) {
+    send_ack(*sa);
+    return;
+  }
   core::Action& a = *std::get<std::unique_ptr<core::Action>>(r.what);
   std::visit(
       [this](auto& act) {
         using T = std::decay_t<decltype(act)>;
         if constexpr (std::is_same_v<T, core::SendPacket>) {
           send_packet(act);
+        } else if constexpr (std::is_same_v<T, core::SendAck>) {
+          send_ack(act);
         } else if constexpr (std::is_same_v<T, core::SendPublish>) {
           send_publish(act);
         } else if constexpr (std::is_same_v<T, core::CloseConnection>) {

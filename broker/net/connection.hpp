@@ -76,6 +76,7 @@ class Connection {
   void adjust_queued(std::int64_t delta);
   void appended(std::size_t n);
   void send_packet(const core::SendPacket& sp);
+  void send_ack(const core::SendAck& sa);
   void send_publish(const core::SendPublish& p);
   void log_event(const core::ConnectionEvent& e);
   void on_written(const asio::error_code& ec);

@@ -87,6 +87,8 @@ void Engine::drain(Loop& current) {
     Routed r{*conn, {}};
     if (auto* sp = std::get_if<core::SendPublish>(&a)) {
       r.what = std::move(*sp);
+    } else if (auto* sa = std::get_if<core::SendAck>(&a)) {
+      r.what = *sa;
     } else {
       r.what = std::make_unique<core::Action>(std::move(a));
     }

@@ -95,11 +95,12 @@ using Socket = asio::basic_stream_socket<asio::ip::tcp, Executor>;
 using Acceptor = asio::basic_socket_acceptor<asio::ip::tcp, Executor>;
 using Timer = asio::basic_waitable_timer<core::Clock, asio::wait_traits<core::Clock>, Executor>;
 
-// One core action bound to its connection. SendPublish (the fan-out hot path) is kept inline;
-// any other action is boxed, because a core::Action is ~1.2 KB and batches should stay small.
+// One core action bound to its connection. SendPublish (the fan-out hot path) and SendAck
+// (acknowledgements) are kept inline; any other action is boxed, because a core::Action
+// is ~1.2 KB and batches should stay small.
 struct Routed {
   ConnPtr conn;
-  std::variant<core::SendPublish, std::unique_ptr<core::Action>> what;
+  std::variant<core::SendPublish, core::SendAck, std::unique_ptr<core::Action>> what;
 };
 
 // Written by the owning loop thread only; read (relaxed) by Server::stats() from any thread.

@@ -346,3 +346,40 @@ TEST_CASE("varint encoding uses the minimum number of bytes [MQTT-1.5.5-1]") {
     CHECK(varint_size(c.value) == c.wire.size());
   }
 }
+
+TEST_CASE("encode_ack writes the same bytes as encode() of the acknowledgement without "
+          "properties, and they decode back", "[codec][encode]") {
+  for (const ProtocolVersion v : {v311, v5}) {
+    for (const PacketType t :
+         {PacketType::Puback, PacketType::Pubrec, PacketType::Pubrel, PacketType::Pubcomp}) {
+      for (const std::uint16_t id : {std::uint16_t{1}, std::uint16_t{0x1234}, std::uint16_t{65535}}) {
+        // Reason codes each type may carry: PUBACK/PUBREC 0x10, 0x87; PUBREL/PUBCOMP 0x92.
+        const bool release = t == PacketType::Pubrel || t == PacketType::Pubcomp;
+        const std::vector<std::uint8_t> reasons =
+            release ? std::vector<std::uint8_t>{0x00, 0x92}
+                    : std::vector<std::uint8_t>{0x00, 0x10, 0x87};
+        for (const std::uint8_t reason : reasons) {
+          PubAck a;
+          a.packet_id = id;
+          a.reason_code = v == v5 ? reason : 0;
+          Packet p;
+          switch (t) {
+            case PacketType::Puback: p = Puback{a}; break;
+            case PacketType::Pubrec: p = Pubrec{a}; break;
+            case PacketType::Pubrel: p = Pubrel{a}; break;
+            default: p = Pubcomp{a}; break;
+          }
+          std::string expected, got;
+          encode(p, v, expected);
+          encode_ack(t, id, a.reason_code, v, got);
+          INFO("version " << static_cast<int>(v) << " type " << static_cast<int>(t) << " id "
+                          << id << " reason " << static_cast<int>(reason));
+          CHECK(got == expected);
+          const DecodeResult r = dec(got, v);
+          REQUIRE(r.status == DecodeStatus::Ok);
+          CHECK(r.packet == p);
+        }
+      }
+    }
+  }
+}

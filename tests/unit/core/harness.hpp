@@ -76,6 +76,8 @@ class Harness {
 
   Broker& broker() { return broker_; }
   const BrokerStats& stats() const { return broker_.stats(); }
+  // Acknowledgements core sent as a compact SendAck (shown to tests as SendPackets).
+  std::size_t compact_acks() const { return compact_acks_; }
   Time now() const { return now_; }
 
   // Moves the fake clock and runs every timer that came due, in deadline order.
@@ -235,12 +237,18 @@ class Harness {
   void collect() {
     for (auto& a : broker_.actions()) {
       const ConnId c = std::visit([](const auto& x) { return x.conn; }, a);
+      // Tests read acknowledgements as packets, whichever form core sent them in.
+      if (const auto* ack = std::get_if<SendAck>(&a)) {
+        ++compact_acks_;
+        a = SendPacket{ack->conn, to_packet(*ack), ack->version};
+      }
       inboxes_[c].actions.push_back(std::move(a));
     }
     broker_.actions().clear();
   }
 
   Broker broker_;
+  std::size_t compact_acks_ = 0;
   Time now_ = Time{} + std::chrono::hours(1);
   ConnId next_conn_ = 1;
   std::uint16_t next_packet_id_ = 1;

@@ -44,6 +44,8 @@ TEST_CASE("MQTT-4.3.2 inbound QoS 1 is answered with PUBACK after routing", "[co
   CHECK(acks[0].packet_id == 77);
   CHECK(acks[0].reason_code == 0);
   CHECK(h.payloads(s) == std::vector<std::string>{"x"});
+  // A PUBACK without properties leaves core as a compact SendAck, not a whole Packet.
+  CHECK(h.compact_acks() == 1);
 }
 
 TEST_CASE("MQTT-4.3.3 inbound QoS 2: PUBREC, duplicate not routed twice, PUBREL -> PUBCOMP",
@@ -65,7 +67,9 @@ TEST_CASE("MQTT-4.3.3 inbound QoS 2: PUBREC, duplicate not routed twice, PUBREL 
   h.send(p, dup);
   CHECK(h.inbox(p).packets<codec::Pubrec>().size() == 2);
   CHECK(h.payloads(s).size() == 1);  // routed once
+  const std::size_t compact_before = h.compact_acks();
   h.pubrel(p, 9);
+  CHECK(h.compact_acks() == compact_before + 1);  // the PUBCOMP
   auto comp = h.inbox(p).packets<codec::Pubcomp>();
   REQUIRE(comp.size() == 1);
   CHECK(comp[0].packet_id == 9);
