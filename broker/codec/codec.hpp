@@ -23,7 +23,9 @@ enum class DecodeStatus : std::uint8_t {
 struct DecodeResult {
   DecodeStatus status = DecodeStatus::NeedMore;
   std::size_t consumed = 0;
-  Packet packet;
+  // Starts as the smallest alternative: a default Packet would be a CONNECT, whose ~1.1 KB
+  // of zeroed storage cost a third of decoding each PUBLISH and PUBACK.
+  Packet packet{std::in_place_type<Pingreq>};
   // On Error: MalformedPacket, ProtocolError, PacketTooLarge, TopicNameInvalid,
   // UnsupportedProtocolVersion, ClientIdentifierNotValid, ... as the spec says.
   ReasonCode reason = ReasonCode::Success;
