@@ -32,6 +32,9 @@ struct QueueRefCount {
 };
 
 struct Message {
+  // User-provided, so make_shared<Message>() initialises member by member: an implicit
+  // one value-initialises, and GCC then zeroes all ~620 bytes first (one PUBLISH each).
+  Message() noexcept {}
   std::string topic;
   codec::Bytes payload;
   std::uint8_t qos = 0;   // as published; each delivery is min(qos, subscription max)
