@@ -181,6 +181,9 @@ struct Connack {
 };
 
 struct Publish {
+  // User-provided: value-initialising an implicit one makes GCC zero all ~570 bytes first,
+  // once per decoded PUBLISH.
+  Publish() noexcept {}
   std::uint8_t qos = 0;
   bool retain = false;
   bool dup = false;
