@@ -66,13 +66,9 @@ struct ConnectionEvent {
 
 using Action = std::variant<SendPacket, SendPublish, CloseConnection, ConnectionEvent, SendAck>;
 
-// The acknowledgement as a packet, for consumers that handle packets (the bridge's local
-// sessions, tests); net encodes a SendAck directly.
-inline codec::Packet to_packet(const SendAck& a) {
-  codec::PubAck ack;
-  ack.packet_id = a.packet_id;
-  ack.reason_code = a.reason_code;
-  switch (a.type) {
+// A PUBACK, PUBREC, PUBREL or PUBCOMP packet of `type` (PUBACK for any other type).
+inline codec::Packet ack_packet(codec::PacketType type, codec::PubAck&& ack) {
+  switch (type) {
     case codec::PacketType::Pubrec:
       return codec::Pubrec{std::move(ack)};
     case codec::PacketType::Pubrel:
@@ -82,6 +78,15 @@ inline codec::Packet to_packet(const SendAck& a) {
     default:
       return codec::Puback{std::move(ack)};
   }
+}
+
+// The acknowledgement as a packet, for consumers that handle packets (the bridge's local
+// sessions, tests); net encodes a SendAck directly.
+inline codec::Packet to_packet(const SendAck& a) {
+  codec::PubAck ack;
+  ack.packet_id = a.packet_id;
+  ack.reason_code = a.reason_code;
+  return ack_packet(a.type, std::move(ack));
 }
 using ActionList = std::vector<Action>;
 

@@ -81,20 +81,6 @@ void Broker::Impl::persist_session(Session& s) {
   batch.put_session(r);
 }
 
-namespace {
-
-codec::Packet ack_packet(codec::PacketType type, codec::PubAck&& ack) {
-  switch (type) {
-    case codec::PacketType::Pubrec:
-      return codec::Pubrec{std::move(ack)};
-    case codec::PacketType::Pubcomp:
-      return codec::Pubcomp{std::move(ack)};
-    default:
-      return codec::Puback{std::move(ack)};
-  }
-}
-
-}  // namespace
 
 void Broker::Impl::hold(ConnectionState& c, DeferredAck&& d) {
   if (!c.acks) c.acks = std::make_unique<Ring<DeferredAck>>();
