@@ -118,8 +118,8 @@ core::BrokerOptions to_broker_options(const config::Config& c) {
   core::BrokerOptions b;
   const config::Mqtt& m = c.mqtt;
   b.max_packet_size = m.max_packet_size;
-  // One knob for both directions: what we let clients have in flight towards us (our
-  // Receive Maximum) and what we keep in flight towards 3.1.1 clients.
+  // What clients may have in flight towards us (our Receive Maximum), and what we keep in
+  // flight towards a client (a v5 client's own Receive Maximum caps it further).
   b.receive_maximum = m.max_inflight;
   b.max_inflight_out = m.max_inflight_out;
   b.topic_alias_maximum = m.topic_alias_maximum;

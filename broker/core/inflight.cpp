@@ -7,7 +7,6 @@ namespace tern::core {
 
 std::uint16_t InflightWindow::next_free_id() {
   assert(flights_.size() < 65535);
-  if (flights_.empty()) ascending_ = true;
   for (;;) {
     const std::uint16_t id = next_id_;
     next_id_ = next_id_ == 65535 ? 1 : static_cast<std::uint16_t>(next_id_ + 1);

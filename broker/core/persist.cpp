@@ -81,7 +81,6 @@ void Broker::Impl::persist_session(Session& s) {
   batch.put_session(r);
 }
 
-
 void Broker::Impl::hold(ConnectionState& c, DeferredAck&& d) {
   if (!c.acks) c.acks = std::make_unique<Ring<DeferredAck>>();
   c.acks->push_back(std::move(d));
