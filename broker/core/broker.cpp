@@ -18,12 +18,12 @@ Broker::Impl::Impl(BrokerOptions o)
 
 ConnectionState* Broker::Impl::find_conn(ConnId id) {
   auto it = conns.find(id);
-  return it == conns.end() ? nullptr : it->second.get();
+  return it == conns.end() ? nullptr : &it->second;
 }
 
 Session* Broker::Impl::find_session(SessionKey key) {
   auto it = sessions.find(key);
-  return it == sessions.end() ? nullptr : it->second.get();
+  return it == sessions.end() ? nullptr : &it->second;
 }
 
 Session* Broker::Impl::find_session(const std::string& client_id) {
@@ -55,7 +55,16 @@ bool Broker::Impl::queue_behind(ConnectionState& c, Action& a) {
 
 void Broker::Impl::event(const ConnectionState& c, EventKind kind, std::uint8_t reason,
                          std::string detail) {
-  actions.emplace_back(ConnectionEvent{c.id, kind, c.client_id, reason, std::move(detail)});
+  actions.emplace_back(ConnectionEvent{c.id, kind, client_id_of(c), reason, std::move(detail)});
+}
+
+const std::string& Broker::Impl::client_id_of(const ConnectionState& c) const {
+  if (c.phase == ConnPhase::Connected) {
+    const auto it = sessions.find(c.session);
+    if (it != sessions.end()) return it->second.client_id;
+  }
+  static const std::string none;
+  return c.client_id ? *c.client_id : none;
 }
 
 void Broker::Impl::add_reason(const ConnectionState& c, codec::Properties& props,
@@ -100,8 +109,8 @@ void Broker::Impl::end_connection(ConnectionState& c, bool publish_will, Time no
   assert(stats.clients_connected > 0);
   --stats.clients_connected;
   Session* s = find_session(c.session);
-  if (!s || s->conn != c.id) return;
-  s->conn = 0;
+  if (s) c.client_id = std::make_unique<std::string>(s->client_id);  // for what is still reported about c (client_id_of)
+  if (!s || s->live != &c) return;
   s->live = nullptr;  // cleared before the connection state can be freed (on_closed)
   // [MQTT-3.1.2-8] the will goes out when the connection closes without DISCONNECT 0x00.
   if (publish_will && c.will) schedule_will(*s, std::move(*c.will), c.version, now);
@@ -120,12 +129,10 @@ void Broker::Impl::end_connection(ConnectionState& c, bool publish_will, Time no
 
 Session& Broker::Impl::create_session(const std::string& client_id) {
   const SessionKey key = next_session_key++;
-  auto s = std::make_unique<Session>();
-  s->key = key;
-  s->client_id = client_id;
-  s->queue.set_meter(&queue_mem);
-  Session& ref = *s;
-  sessions.emplace(key, std::move(s));
+  Session& ref = sessions.try_emplace(key).first->second;
+  ref.key = key;
+  ref.client_id = client_id;
+  ref.queue.set_meter(&queue_mem);
   // Re-key rather than assign: an entry left for an older session with this id views that
   // session's string, which dies with it.
   by_client_id.erase(ref.client_id);
@@ -155,13 +162,13 @@ void Broker::Impl::destroy_session(Session& s, Time now) {
 // ---------------------------------------------------------------- timers
 
 bool Broker::Impl::timer_live(const TimerEntry& e) {
-  switch (e.owner) {
+  switch (e.owner()) {
     case TimerOwner::Connection: {
-      const ConnectionState* c = find_conn(e.id);
+      const ConnectionState* c = find_conn(e.id());
       return c && c->timer_armed == e.at;
     }
     case TimerOwner::Session: {
-      const Session* s = find_session(e.id);
+      const Session* s = find_session(e.id());
       return s && s->timer_armed == e.at;
     }
     case TimerOwner::Retained:
@@ -199,7 +206,7 @@ void Broker::Impl::arm_conn(ConnectionState& c) {
 void Broker::Impl::arm_session(Session& s) {
   Time deadline = Time::max();
   if (s.pending_will) deadline = std::min(deadline, s.pending_will->due);
-  if (s.conn == 0 && s.expires_at) deadline = std::min(deadline, *s.expires_at);
+  if (!s.live) deadline = std::min(deadline, s.expires_at);  // max() without an expiry
   if (auto e = s.queue.earliest_expiry()) deadline = std::min(deadline, *e);
   if (deadline == Time::max()) return;
   timers.arm(s.timer_armed, deadline, TimerOwner::Session, s.key);
@@ -234,7 +241,7 @@ void Broker::Impl::fire_conn(ConnectionState& c, Time now) {
 
 void Broker::Impl::fire_session(Session& s, Time now) {
   s.timer_armed = Time::max();
-  if (s.conn == 0 && s.expires_at && *s.expires_at <= now) {
+  if (!s.live && s.expires_at <= now) {
     destroy_session(s, now);  // 3.1.2.11.2: the session expired (a pending will goes out)
     return;
   }
@@ -313,13 +320,11 @@ void Broker::on_open(ConnId conn, Time now) {
   const PruneOnExit<Impl> prune(*impl_, now);
   Impl& d = *impl_;
   if (d.conns.count(conn)) return;  // ids are never reused; ignore a duplicate open
-  auto c = std::make_unique<ConnectionState>();
-  c->id = conn;
-  c->opened_at = now;
-  c->last_packet = now;
-  ConnectionState& ref = *c;
-  d.conns.emplace(conn, std::move(c));
-  d.arm_conn(ref);
+  ConnectionState& c = d.conns.try_emplace(conn).first->second;
+  c.id = conn;
+  c.opened_at = now;
+  c.last_packet = now;
+  d.arm_conn(c);
 }
 
 void Broker::on_open_internal(ConnId conn, Time now, InternalSessionOptions opts) {
@@ -405,7 +410,7 @@ void Broker::on_closed(ConnId conn, Time now) {
   Impl& d = *impl_;
   auto it = d.conns.find(conn);
   if (it == d.conns.end()) return;
-  ConnectionState& c = *it->second;
+  ConnectionState& c = it->second;
   if (c.acks) d.stats.acks_waiting -= c.acks->size();  // never sent: the client resends
   if (c.phase != ConnPhase::Closing) {
     // The peer went away without DISCONNECT: an abnormal close, the will is published
@@ -421,13 +426,13 @@ void Broker::on_tick(Time now) {
   const PruneOnExit<Impl> prune(*impl_, now);
   Impl& d = *impl_;
   while (auto e = d.timers.pop_due(now)) {
-    switch (e->owner) {
+    switch (e->owner()) {
       case TimerOwner::Connection:
-        if (ConnectionState* c = d.find_conn(e->id); c && c->timer_armed == e->at)
+        if (ConnectionState* c = d.find_conn(e->id()); c && c->timer_armed == e->at)
           d.fire_conn(*c, now);
         break;
       case TimerOwner::Session:
-        if (Session* s = d.find_session(e->id); s && s->timer_armed == e->at)
+        if (Session* s = d.find_session(e->id()); s && s->timer_armed == e->at)
           d.fire_session(*s, now);
         break;
       case TimerOwner::Retained:
@@ -482,8 +487,8 @@ std::vector<std::string> Broker::end_internal_sessions_except(
   std::vector<SessionKey> stale;
   std::vector<std::string> ids;
   for (const auto& [key, s] : d.sessions) {
-    if (s->conn != 0 || !s->client_id.starts_with(kInternalClientPrefix)) continue;
-    if (std::find(keep.begin(), keep.end(), s->client_id) != keep.end()) continue;
+    if (s.live || !s.client_id.starts_with(kInternalClientPrefix)) continue;
+    if (std::find(keep.begin(), keep.end(), s.client_id) != keep.end()) continue;
     stale.push_back(key);
   }
   for (SessionKey k : stale) {

@@ -41,7 +41,7 @@ void Broker::Impl::refuse_connect(ConnectionState& c, ProtocolVersion v, std::ui
 void Broker::Impl::handle_connect(ConnectionState& c, codec::Connect&& p, Time now) {
   const bool v5 = p.version == ProtocolVersion::v5;
   c.version = p.version;
-  c.client_id = p.client_id;  // for events, also when refused
+  c.client_id = std::make_unique<std::string>(p.client_id);  // for events, also when refused
 
   if (v5) {
     // Known before any refusal: a refusing CONNACK's Reason String must not take it past
@@ -130,7 +130,7 @@ void Broker::Impl::handle_connect(ConnectionState& c, codec::Connect&& p, Time n
     } while (by_client_id.count(client_id));
     assigned = true;
   }
-  c.client_id = client_id;
+  *c.client_id = client_id;
   // The internal prefix is reserved for the broker's own sessions (bridges), so that no
   // network client can take one over or dodge a bridge's loop prevention.
   if (client_id.starts_with(kInternalClientPrefix) != (c.internal != nullptr)) {
@@ -199,8 +199,8 @@ void Broker::Impl::handle_connect(ConnectionState& c, codec::Connect&& p, Time n
   // (3.1.2.5): published now unless it has a delay and this connection resumes the
   // session (then [MQTT-3.1.3-9] cancels it below); a clean start ends the old session,
   // which publishes a delayed will at once.
-  if (Session* old = find_session(client_id); old && old->conn != 0) {
-    if (ConnectionState* oc = find_conn(old->conn)) {
+  if (Session* old = find_session(client_id); old) {
+    if (ConnectionState* oc = old->live) {
       close(*oc, ReasonCode::SessionTakenOver, EventKind::TakenOver, "session taken over", true,
             true, now);
     }
@@ -216,7 +216,7 @@ void Broker::Impl::handle_connect(ConnectionState& c, codec::Connect&& p, Time n
     session_present = true;  // [MQTT-3.2.2-2] / [MQTT-3.2.2-3]
     // [MQTT-3.1.3-9] reconnected before the will delay passed: the will is not sent.
     s->pending_will.reset();
-    s->expires_at.reset();
+    s->expires_at = Time::max();
   } else {
     s = &create_session(client_id);
   }
@@ -228,8 +228,8 @@ void Broker::Impl::handle_connect(ConnectionState& c, codec::Connect&& p, Time n
   } else {
     s->policy.reset();
   }
-  s->conn = c.id;
   s->live = &c;
+  c.client_id.reset();  // the session's copy serves from here (client_id_of)
   // Who the session belongs to from now on (also while it is offline): the ACL asks about
   // this identity for deliveries, queueing and its will.
   s->identity = c.identity ? std::move(c.identity) : anonymous;

@@ -180,7 +180,7 @@ void Broker::Impl::handle_publish(ConnectionState& c, codec::Publish&& p, Time n
     return;
   }
   // Authorization, on the resolved topic (internal clients are trusted).
-  if (access && !c.internal && !access->may_publish(identity_of(s), c.client_id, p.topic)) {
+  if (access && !c.internal && !access->may_publish(identity_of(s), s.client_id, p.topic)) {
     ++stats.denied_publish;
     not_authorized("not authorized");
     return;
@@ -202,7 +202,7 @@ void Broker::Impl::handle_publish(ConnectionState& c, codec::Publish&& p, Time n
     m->expires_at = now + std::chrono::seconds(*m->props.message_expiry_interval);
     m->props.message_expiry_interval.reset();  // the remaining time is sent per delivery
   }
-  m->origin_client_id = c.client_id;
+  m->origin_client_id = s.client_id;
   m->created = now;
   const MessagePtr msg = std::move(m);
 

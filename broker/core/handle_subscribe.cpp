@@ -92,7 +92,7 @@ void Broker::Impl::handle_subscribe(ConnectionState& c, codec::Subscribe&& p, Ti
       code = v5 ? rc(ReasonCode::NotAuthorized) : 0x80;
       failure = "not authorized";
       ++stats.denied_subscribe;
-    } else if (!s.subscriptions.count(e.filter) && over_quota(opts, s, e.filter.size())) {
+    } else if (!s.subscriptions.contains(e.filter) && over_quota(opts, s, e.filter.size())) {
       // A replacement never counts against the quota; a new filter past it is refused
       // (v5 3.9.3 0x97 Quota exceeded; 3.1.1 0x80 Failure).
       code = v5 ? rc(ReasonCode::QuotaExceeded) : 0x80;
@@ -109,7 +109,7 @@ void Broker::Impl::handle_subscribe(ConnectionState& c, codec::Subscribe&& p, Ti
       const bool existed = tree.subscribe(e.filter, s.key, so);
       auto [it, inserted] = s.subscriptions.insert_or_assign(e.filter, so);
       (void)it;
-      if (inserted) s.subscription_bytes += e.filter.size();
+      if (inserted) s.add_subscription_bytes(e.filter.size());
       code = so.max_qos;
       // [MQTT-3.3.1-9]..[MQTT-3.3.1-11] Retain Handling 0: send, 1: only for a new
       // subscription, 2: never. Shared subscriptions get no retained messages

@@ -22,7 +22,7 @@ void Broker::Impl::handle_unsubscribe(ConnectionState& c, const codec::Unsubscri
       code = rc(ReasonCode::TopicFilterInvalid);
     } else if (tree.unsubscribe(f, s->key)) {
       if (s->subscriptions.erase(f) != 0)  // [MQTT-3.10.4-1] delete the subscription
-        s->subscription_bytes -= std::min(s->subscription_bytes, f.size());
+        s->remove_subscription_bytes(f.size());
       code = rc(ReasonCode::Success);
     } else {
       code = rc(ReasonCode::NoSubscriptionExisted);

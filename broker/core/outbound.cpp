@@ -161,7 +161,7 @@ bool Broker::Impl::send_publish(ConnectionState& c, const MessagePtr& msg, std::
         if (s)
           dead_letter(DropReason::TooLarge, *s, msg);
         else
-          dead_letter(DropReason::TooLarge, c.client_id, msg);
+          dead_letter(DropReason::TooLarge, client_id_of(c), msg);
       }
       return false;
     }

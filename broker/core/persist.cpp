@@ -62,7 +62,7 @@ void Broker::Impl::persist_session(Session& s) {
   r.client_id = s.client_id;
   r.version = s.version;
   r.expiry_interval = s.expiry_interval;
-  if (s.conn == 0 && s.expires_at) r.expires_at = to_broker(*s.expires_at);
+  if (!s.live && s.expires_at != Time::max()) r.expires_at = to_broker(s.expires_at);
   if (const ConnectionState* c = s.live; c && c->will) {
     // Stored while connected so that a crash, which closes the connection without
     // DISCONNECT, still publishes it after the restart [MQTT-3.1.2-8].
@@ -77,7 +77,7 @@ void Broker::Impl::persist_session(Session& s) {
         filter, o.max_qos, o.no_local, o.retain_as_published, o.retain_handling,
         o.subscription_id});
   }
-  r.inbound_qos2 = s.inbound_qos2;
+  r.inbound_qos2 = s.inbound_qos2_ids();
   batch.put_session(r);
 }
 

@@ -57,7 +57,7 @@ class Restorer final : public storage::LoadVisitor {
     Session& s = d_.create_session(r.client_id);
     s.version = r.version;
     s.expiry_interval = r.expiry_interval;
-    s.expires_at = expires_at;
+    s.expires_at = expires_at.value_or(Time::max());
     s.dur = std::make_unique<DurableState>();
     for (const storage::SubscriptionRecord& sub : r.subscriptions) {
       SubOptions o;
@@ -68,12 +68,9 @@ class Restorer final : public storage::LoadVisitor {
       o.subscription_id = sub.subscription_id;
       d_.tree.subscribe(sub.filter, s.key, o);
       if (s.subscriptions.insert_or_assign(sub.filter, o).second)
-        s.subscription_bytes += sub.filter.size();
+        s.add_subscription_bytes(sub.filter.size());
     }
-    s.inbound_qos2 = std::move(r.inbound_qos2);
-    std::sort(s.inbound_qos2.begin(), s.inbound_qos2.end());
-    s.inbound_qos2.erase(std::unique(s.inbound_qos2.begin(), s.inbound_qos2.end()),
-                         s.inbound_qos2.end());
+    s.set_inbound_qos2(std::move(r.inbound_qos2));
     if (r.will && r.will_due) {
       s.pending_will = std::make_unique<PendingWill>(
           PendingWill{std::move(*r.will), d_.to_steady(*r.will_due)});
@@ -156,7 +153,7 @@ class Restorer final : public storage::LoadVisitor {
   void discard() override {
     // The store was found corrupt part-way and moved aside: forget what was loaded.
     std::vector<Session*> all;
-    for (auto& kv : d_.sessions) all.push_back(kv.second.get());
+    for (auto& kv : d_.sessions) all.push_back(&kv.second);
     for (Session* s : all) {
       for (const auto& sub : s->subscriptions) d_.tree.unsubscribe(sub.first, s->key);
       d_.by_client_id.erase(s->client_id);

@@ -1,10 +1,39 @@
 // Session and its bounded message queue.
 #include "broker/core/session.hpp"
 
+#include <cstdint>
+
 #include <algorithm>
 #include <utility>
 
+#include "broker/core/connection_state.hpp"
+
 namespace tern::core {
+
+const Subscriptions::Map& Subscriptions::none() {
+  static const Map empty;
+  return empty;
+}
+
+std::size_t Subscriptions::erase(std::string_view filter) {
+  if (!map_) return 0;
+  const auto it = map_->find(filter);
+  if (it == map_->end()) return 0;
+  map_->erase(it);
+  if (map_->empty()) map_.reset();
+  return 1;
+}
+
+ConnId Session::conn() const { return live ? live->id : 0; }
+
+void Session::add_subscription_bytes(std::size_t n) {
+  const std::uint64_t sum = std::uint64_t{subscription_bytes} + n;
+  subscription_bytes = static_cast<std::uint32_t>(std::min<std::uint64_t>(sum, UINT32_MAX));
+}
+
+void Session::remove_subscription_bytes(std::size_t n) {
+  subscription_bytes -= static_cast<std::uint32_t>(std::min<std::size_t>(subscription_bytes, n));
+}
 
 void MessageQueue::note_removed(const QueuedMessage& m) {
   const std::size_t size = m.msg->size_bytes();
@@ -34,19 +63,38 @@ void MessageQueue::clear() {
   earliest_expiry_ = Time::max();
 }
 
+std::vector<std::uint16_t> Session::inbound_qos2_ids() const {
+  return inbound_qos2 ? *inbound_qos2 : std::vector<std::uint16_t>();
+}
+
+void Session::set_inbound_qos2(std::vector<std::uint16_t> ids) {
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  if (ids.empty()) {
+    inbound_qos2.reset();
+  } else {
+    inbound_qos2 = std::make_unique<std::vector<std::uint16_t>>(std::move(ids));
+  }
+}
+
 bool Session::has_inbound_qos2(std::uint16_t id) const {
-  return std::binary_search(inbound_qos2.begin(), inbound_qos2.end(), id);
+  return inbound_qos2 && std::binary_search(inbound_qos2->begin(), inbound_qos2->end(), id);
 }
 
 void Session::add_inbound_qos2(std::uint16_t id) {
-  auto it = std::lower_bound(inbound_qos2.begin(), inbound_qos2.end(), id);
-  if (it == inbound_qos2.end() || *it != id) inbound_qos2.insert(it, id);
+  if (!inbound_qos2) inbound_qos2 = std::make_unique<std::vector<std::uint16_t>>();
+  auto& v = *inbound_qos2;
+  auto it = std::lower_bound(v.begin(), v.end(), id);
+  if (it == v.end() || *it != id) v.insert(it, id);
 }
 
 bool Session::remove_inbound_qos2(std::uint16_t id) {
-  auto it = std::lower_bound(inbound_qos2.begin(), inbound_qos2.end(), id);
-  if (it == inbound_qos2.end() || *it != id) return false;
-  inbound_qos2.erase(it);
+  if (!inbound_qos2) return false;
+  auto& v = *inbound_qos2;
+  auto it = std::lower_bound(v.begin(), v.end(), id);
+  if (it == v.end() || *it != id) return false;
+  v.erase(it);
+  if (v.empty()) inbound_qos2.reset();
   return true;
 }
 

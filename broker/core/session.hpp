@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "broker/codec/packet.hpp"
@@ -192,6 +193,32 @@ struct PendingWill {
   Time due{};
 };
 
+// A session's subscriptions: filter (as subscribed, $share prefix included) -> options;
+// mirrors the topic tree. The tree is allocated with the first subscription and freed with
+// the last: an empty std::map is still 48 bytes, and many sessions (publish-only sensors)
+// never subscribe. A tree, not a hash map: no bucket array, and it is only used by
+// SUBSCRIBE/UNSUBSCRIBE and session teardown, never when routing.
+class Subscriptions {
+ public:
+  using Map = std::map<std::string, SubOptions, std::less<>>;
+
+  std::size_t size() const { return map_ ? map_->size() : 0; }
+  bool empty() const { return size() == 0; }
+  bool contains(std::string_view filter) const { return map_ && map_->contains(filter); }
+  std::pair<Map::iterator, bool> insert_or_assign(const std::string& filter, SubOptions o) {
+    if (!map_) map_ = std::make_unique<Map>();
+    return map_->insert_or_assign(filter, o);
+  }
+  // 1 if `filter` was there, else 0.
+  std::size_t erase(std::string_view filter);
+  Map::const_iterator begin() const { return map_ ? map_->cbegin() : none().cbegin(); }
+  Map::const_iterator end() const { return map_ ? map_->cend() : none().cend(); }
+
+ private:
+  static const Map& none();  // iterators of an absent map
+  std::unique_ptr<Map> map_;
+};
+
 struct Session {
   SessionKey key = 0;
   std::string client_id;
@@ -199,16 +226,13 @@ struct Session {
   // Seconds after the connection closes; 0 = ends with the connection, 0xFFFFFFFF = never.
   std::uint32_t expiry_interval = 0;
 
-  // filter (as subscribed, $share prefix included) -> options; mirrors the topic tree.
-  // A tree, not a hash map: no bucket array (~100 bytes for the first entry), and it is
-  // only used by SUBSCRIBE/UNSUBSCRIBE and session teardown, never when routing.
-  std::map<std::string, SubOptions, std::less<>> subscriptions;
-  std::size_t subscription_bytes = 0;  // sum of the filters' lengths, for the quota
+  Subscriptions subscriptions;
   InflightWindow inflight;
   // Inbound QoS 2 packet ids whose PUBREC was sent and PUBREL not yet received, sorted
   // [MQTT-4.3.3-10] method A: the message was routed on PUBLISH; a duplicate PUBLISH with
-  // one of these ids is acknowledged again but not routed twice.
-  std::vector<std::uint16_t> inbound_qos2;
+  // one of these ids is acknowledged again but not routed twice. Boxed, and null while
+  // empty (most of the time): 8 bytes per session instead of 24.
+  std::unique_ptr<std::vector<std::uint16_t>> inbound_qos2;
   MessageQueue queue;
   // Boxed: a codec::Will (with its Properties) is ~700 bytes, and few sessions have one.
   std::unique_ptr<PendingWill> pending_will;
@@ -223,13 +247,22 @@ struct Session {
   // that no client has connected to since (identities are not persisted): its queued
   // messages are then checked when they are about to be sent (see Impl::drain).
   std::shared_ptr<const ClientIdentity> identity;
-  ConnId conn = 0;                   // the live connection, 0 when offline
-  ConnectionState* live = nullptr;   // that connection's state (saves a lookup per delivery)
-  std::optional<Time> expires_at;    // when offline with a finite expiry interval
+  ConnectionState* live = nullptr;   // the live connection's state, null when offline
+  Time expires_at = Time::max();     // when offline with a finite expiry interval, else max
   Time timer_armed = Time::max();    // see TimerQueue
   std::uint64_t match_epoch = 0;     // routing scratch: last publish that matched it
   std::uint32_t match_slot = 0;      // index of its merged delivery for that publish
+  // Sum of the filters' lengths, for the quota; saturates (a quota above 4 GiB is no limit).
+  std::uint32_t subscription_bytes = 0;
 
+  // The live connection's id, 0 when offline.
+  ConnId conn() const;
+  void add_subscription_bytes(std::size_t n);
+  void remove_subscription_bytes(std::size_t n);
+
+  std::vector<std::uint16_t> inbound_qos2_ids() const;
+  // Replaces them (restore): sorted and deduplicated here.
+  void set_inbound_qos2(std::vector<std::uint16_t> ids);
   bool has_inbound_qos2(std::uint16_t id) const;
   void add_inbound_qos2(std::uint16_t id);
   bool remove_inbound_qos2(std::uint16_t id);

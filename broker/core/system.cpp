@@ -53,7 +53,7 @@ ClientPage Broker::client_infos(std::size_t offset, std::size_t limit) const {
   // first offset + limit are sorted.
   std::vector<const Session*> all;
   all.reserve(d.sessions.size());
-  for (const auto& kv : d.sessions) all.push_back(kv.second.get());
+  for (const auto& kv : d.sessions) all.push_back(&kv.second);
   const std::size_t end = std::min(all.size(), offset + limit);
   auto by_id = [](const Session* a, const Session* b) { return a->client_id < b->client_id; };
   std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(end), all.end(),

@@ -20,11 +20,31 @@ namespace tern::core {
 
 enum class TimerOwner : std::uint8_t { Connection, Session, Retained };
 
+// 16 bytes, not 24: the owner rides in the top bits of the id. Connection ids keep bit 62
+// (internal clients) and leave bit 63 clear; session keys count up from 1 and never reach
+// bit 62. So: bit 63 clear = a connection; set = a session, or with bit 62 also set, the
+// retained store.
 struct TimerEntry {
-  Time at{};
-  TimerOwner owner = TimerOwner::Connection;
-  std::uint64_t id = 0;
+  TimerEntry(Time t, TimerOwner o, std::uint64_t id)
+      : at(t),
+        tagged(o == TimerOwner::Connection ? id
+               : o == TimerOwner::Session  ? id | kBit63
+                                           : kBit63 | kBit62) {}
+  TimerOwner owner() const {
+    if ((tagged & kBit63) == 0) return TimerOwner::Connection;
+    return (tagged & kBit62) == 0 ? TimerOwner::Session : TimerOwner::Retained;
+  }
+  std::uint64_t id() const {
+    return (tagged & kBit63) == 0 ? tagged : (tagged & kBit62) == 0 ? tagged & ~kBit63 : 0;
+  }
   bool operator>(const TimerEntry& o) const { return at > o.at; }
+
+  Time at;
+  std::uint64_t tagged;
+
+ private:
+  static constexpr std::uint64_t kBit63 = std::uint64_t{1} << 63;
+  static constexpr std::uint64_t kBit62 = std::uint64_t{1} << 62;
 };
 
 class TimerQueue {

@@ -8,10 +8,10 @@
 #include <type_traits>
 #include <utility>
 
-#if defined(__linux__)
+#include <netinet/in.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <unistd.h>
-#endif
 
 #include "broker/log/log.hpp"
 #include "broker/net/endpoint.hpp"
@@ -58,44 +58,32 @@ char* Loop::scratch_buffer() {
   return scratch.get();
 }
 
-bool Loop::watch_readable([[maybe_unused]] Connection& c, [[maybe_unused]] int fd,
-                          [[maybe_unused]] bool added) {
-#if defined(__linux__)
-  if (poll_failed) return false;
+bool Loop::watch(Connection& c, int fd) {
   if (poll_fd < 0) {
     const int efd = ::epoll_create1(EPOLL_CLOEXEC);
-    if (efd < 0) {
-      poll_failed = true;
-      return false;
-    }
+    if (efd < 0) return false;
     asio::error_code ec;
     poll_desc.emplace(ctx.get_executor());
     poll_desc->assign(efd, ec);
     if (ec) {
       ::close(efd);
       poll_desc.reset();
-      poll_failed = true;
       return false;
     }
     poll_fd = efd;
   }
-  // Added once, edge-triggered, never modified: a wait costs no syscall. This is sound
-  // because a connection only waits after reading to EAGAIN, so any later byte is a new
-  // edge; events for a connection that is not waiting are ignored (on_poll_event). ADD
-  // reports bytes that arrived before it (the CONNECT that often follows accept at once).
-  if (!added) {
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
-    ev.data.ptr = &c;
-    if (::epoll_ctl(poll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-      return false;  // e.g. ENOMEM or max_user_watches: this connection uses async_wait
-    }
-  }
+  // Added once, edge-triggered, never modified: neither a wait for input nor one for output
+  // costs a syscall. This is sound because a connection only waits after reading (or
+  // writing) to EAGAIN, so whatever comes later is a new edge; events for a direction the
+  // connection is not waiting on are ignored (on_poll_event). ADD reports bytes that arrived
+  // before it (the CONNECT that often follows accept at once). EPOLLOUT edges only come
+  // after a send found the socket buffer full, so they cost nothing while writes succeed.
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.data.ptr = &c;
+  if (::epoll_ctl(poll_fd, EPOLL_CTL_ADD, fd, &ev) != 0) return false;  // ENOMEM, max_user_watches
   arm_poll();
   return true;
-#else
-  return false;
-#endif
 }
 
 void Loop::arm_poll() {
@@ -109,7 +97,6 @@ void Loop::arm_poll() {
 }
 
 void Loop::on_poll_ready() {
-#if defined(__linux__)
   constexpr int kMaxEvents = 64;
   epoll_event evs[kMaxEvents];
   for (;;) {
@@ -127,7 +114,6 @@ void Loop::on_poll_ready() {
     // next event afresh.
     if (n < kMaxEvents) break;
   }
-#endif
   arm_poll();
 }
 
@@ -156,65 +142,68 @@ void conn_release(Connection* c) noexcept {
   if (c->refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete c;
 }
 
-Connection::Connection(Loop& loop, std::uint16_t listener, Socket socket)
-    : loop_(loop), socket_(std::move(socket)), listener_(listener) {}
+Connection::Connection(Loop& loop, std::uint16_t listener, int fd)
+    : loop_(loop), fd_(fd), listener_(listener) {}
 
-Connection::~Connection() = default;
+Connection::~Connection() {
+  if (fd_ >= 0) ::close(fd_);  // server teardown without close_socket()
+}
 
-void Connection::start() { wait_readable(); }
+void Connection::start() {
+  if (closed_) return;
+  if (!loop_.watch(*this, fd_)) {
+    // No epoll set or no room in it (ENOMEM, fs.epoll.max_user_watches): this connection
+    // cannot be served. Closed from the loop, not from inside the caller's open sequence.
+    log::net().warn("conn {} ({}): cannot watch the socket: {}", id_, remote(),
+                    std::error_code(errno, std::generic_category()).message());
+    asio::post(loop_.ctx, [self = ref()] { self->abort(); });
+    return;
+  }
+  poll_added_ = true;
+  wait_readable();
+}
 
 // ---------------------------------------------------------------------------------------
 // Input
 
 void Connection::wait_readable() {
-  if (read_waiting_ || closed_) return;
-  read_waiting_ = true;
+  if (read_waiting_ || closed_ || !poll_added_) return;
   // Readiness, not a read: no buffer is tied up while the client is idle. The bytes are
   // read into the loop's scratch buffer when they arrive.
-  if (loop_.watch_readable(*this, socket_.native_handle(), poll_added_)) {
-    poll_added_ = true;
-    poll_waiting_ = true;
-    return;
-  }
-  socket_.async_wait(Socket::wait_read, [self = ref()](const asio::error_code& ec) {
-    self->read_waiting_ = false;
-    self->on_readable(ec);
-  });
+  read_waiting_ = true;
+  poll_waiting_ = true;
 }
 
 void Connection::on_poll_event(std::uint32_t events) {
-  if (!poll_waiting_) return;  // reading already, or a continuation is posted
+  // on_poll_ready holds a reference, so a close in the first half leaves `this` alive.
+  if (write_waiting_ && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) != 0) on_writable();
+  if (!poll_waiting_ || closed_) return;  // reading already, or a continuation is posted
+  if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) == 0) return;
   poll_waiting_ = false;
   read_waiting_ = false;
-#if defined(__linux__)
   short_read_ok_ = (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) == 0;
-#else
-  (void)events;
-#endif
-  on_readable({});
+  on_readable();
 }
 
-void Connection::on_readable(const asio::error_code& ec) {
+void Connection::on_readable() {
   if (closed_) return;
-  if (ec) {
-    if (ec != asio::error::operation_aborted) abort();
-    return;
-  }
   char* buf = loop_.scratch_buffer();
   for (int i = 0; i < kMaxReadsPerTurn; ++i) {
-    asio::error_code rec;
-    const std::size_t n = socket_.read_some(asio::buffer(buf, Loop::kScratchSize), rec);
-    if (rec == asio::error::would_block || rec == asio::error::try_again) {
-      // Drained to EAGAIN, as the edge-triggered reactor requires before waiting again.
-      wait_readable();
-      return;
-    }
-    if (rec) {
-      if (rec != asio::error::eof) {
-        log::net().debug("conn {}: read error: {}", id_, rec.message());
-        abort();
+    const ssize_t got = ::recv(fd_, buf, Loop::kScratchSize, 0);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        // Drained to EAGAIN, as the edge-triggered set requires before waiting again.
+        wait_readable();
         return;
       }
+      log::net().debug("conn {}: read error: {}", id_,
+                       std::error_code(errno, std::generic_category()).message());
+      abort();
+      return;
+    }
+    const auto n = static_cast<std::size_t>(got);
+    if (n == 0) {
       peer_eof_ = true;
       if (lingering_) {
         close_socket();
@@ -260,7 +249,7 @@ void Connection::on_readable(const asio::error_code& ec) {
   read_waiting_ = true;
   asio::post(loop_.ctx, [self = ref()] {
     self->read_waiting_ = false;
-    self->on_readable({});
+    self->on_readable();
   });
 }
 
@@ -303,10 +292,10 @@ void Connection::deliver(std::optional<codec::DecodeResult>& error) {
     auto& actions = srv.broker.actions();
     std::size_t scanned = actions.size();
     for (auto& p : packets) {
-      if (pending_auth_ && std::holds_alternative<codec::Connect>(p)) {
-        srv.broker.set_connect_auth(id_, pending_auth_->verdict,
-                                    std::move(pending_auth_->identity));
-        pending_auth_.reset();
+      auto& pa = loop_.pending_auth;
+      if (pa && pa->conn == this && std::holds_alternative<codec::Connect>(p)) {
+        srv.broker.set_connect_auth(id_, pa->verdict, std::move(pa->identity));
+        pa.reset();
       }
       srv.broker.on_packet(id_, std::move(p), now);
       // Once core has closed this connection, nothing more it sent is processed
@@ -322,6 +311,8 @@ void Connection::deliver(std::optional<codec::DecodeResult>& error) {
   }
   packets.clear();
   if (packets.capacity() > kMaxBatch) packets.shrink_to_fit();
+  // A verdict whose CONNECT was not reached (core closed us on an earlier packet) is void.
+  if (loop_.pending_auth && loop_.pending_auth->conn == this) loop_.pending_auth.reset();
   if (closed_by_core) input_done_ = true;
   if (error) {
     input_done_ = true;
@@ -411,22 +402,22 @@ void Connection::on_wire_bytes(std::string_view data) {
 void Connection::authenticate(const codec::Connect& c) {
   Engine& srv = loop_.srv;
   const ListenerOptions& lo = srv.listeners[listener_]->opts;
-  auto pa = std::make_unique<PendingAuth>();
-  pa->identity.listener = listener_;
+  // Decoded in this read, so deliver() takes it before this loop serves anyone else.
+  auto& pa = loop_.pending_auth.emplace();
+  pa.conn = this;
+  pa.identity.listener = listener_;
   const bool v5 = c.version == codec::ProtocolVersion::v5;
   if (v5 ? !lo.accept_v5 : !lo.accept_v311) {
-    pa->verdict = core::AuthVerdict::VersionRefused;
+    pa.verdict = core::AuthVerdict::VersionRefused;
     log::net().info("conn {} ({}): MQTT {} is not accepted on listener {}", id_, remote(),
                     version_name(c.version), lo.name);
-    pending_auth_ = std::move(pa);
     return;
   }
   const std::optional<std::string> cn =
       layers_ ? layers_->peer_common_name() : std::optional<std::string>();
   const std::shared_ptr<const auth::Authenticator> authn = srv.current_authenticator();
   if (!authn) {
-    pa->identity.username = lo.use_cn_as_username && cn ? cn : c.username;
-    pending_auth_ = std::move(pa);
+    pa.identity.username = lo.use_cn_as_username && cn ? cn : c.username;
     return;
   }
   auth::Request rq;
@@ -438,22 +429,21 @@ void Connection::authenticate(const codec::Connect& c) {
   auth::Decision d = authn->check(rq);
   switch (d.outcome) {
     case auth::Outcome::Accepted:
-      pa->verdict = core::AuthVerdict::Accepted;
+      pa.verdict = core::AuthVerdict::Accepted;
       break;
     case auth::Outcome::BadCredentials:
-      pa->verdict = core::AuthVerdict::BadCredentials;
+      pa.verdict = core::AuthVerdict::BadCredentials;
       break;
     case auth::Outcome::NotAuthorized:
-      pa->verdict = core::AuthVerdict::NotAuthorized;
+      pa.verdict = core::AuthVerdict::NotAuthorized;
       break;
   }
-  if (pa->verdict != core::AuthVerdict::Accepted) {
+  if (pa.verdict != core::AuthVerdict::Accepted) {
     srv.auth_failures.fetch_add(1, std::memory_order_relaxed);
     log::auth().info("conn {} ({}): authentication failed on listener {}: {}", id_, remote(),
                      lo.name, printable(d.reason));
   }
-  pa->identity.username = std::move(d.username);
-  pending_auth_ = std::move(pa);
+  pa.identity.username = std::move(d.username);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -492,8 +482,8 @@ void Connection::appended(std::size_t n) {
                     id_, remote(), queued(), o.outbound_buffer_limit);
     // Abortive close (RST): what the kernel still holds for this client (up to tcp_wmem,
     // megabytes) is discarded at once instead of trickling out to a reader that stalled.
-    asio::error_code ignored;
-    socket_.set_option(asio::socket_base::linger(true, 0), ignored);
+    const linger lg{1, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
     abort();
     return;
   }
@@ -552,53 +542,73 @@ void Connection::send_publish(const core::SendPublish& sp) {
 
 void Connection::flush() {
   flush_pending_ = false;
-  if (write_in_flight_ || closed_) return;
+  // Writes go straight to the socket; only a full socket buffer leaves one in flight.
+  while (!write_in_flight_ && !closed_) {
+    if (!take_outbound()) {
+      // Idle: give the memory back. A busy client never gets here between its writes.
+      if (bufs_) bufs_->writing.shrink_to_fit();
+      release_idle_buffers();
+      if (closing_) after_flush();
+      return;
+    }
+    write_in_flight_ = true;
+    if (!send_writing()) return;
+    write_done();
+  }
+}
+
+bool Connection::take_outbound() {
   if (layers_) {
-    if ((!bufs_ || bufs_->out.empty()) && layers_->pending() == 0) return;
+    if ((!bufs_ || bufs_->out.empty()) && layers_->pending() == 0) return false;
     Buffers& b = buffers();
     // The MQTT bytes become frames and records here, once per write, so a burst of
     // packets costs one WebSocket frame and a few TLS records rather than one each.
     const auto before = static_cast<std::int64_t>(b.out.size());
     layers_->wrap(b.out, b.writing);
     adjust_queued(static_cast<std::int64_t>(b.writing.size()) - before);
-    if (b.writing.empty()) {
-      release_idle_buffers();
-      return;
-    }
-  } else {
-    if (!bufs_ || bufs_->out.empty()) return;
-    std::swap(bufs_->out, bufs_->writing);  // `out` collects while `writing` is on the wire
+    return !b.writing.empty();
   }
-  Buffers& b = *bufs_;
-  write_in_flight_ = true;
-  asio::async_write(socket_, asio::buffer(b.writing),
-                    [self = ref()](const asio::error_code& ec, std::size_t) {
-                      self->on_written(ec);
-                    });
+  if (!bufs_ || bufs_->out.empty()) return false;
+  std::swap(bufs_->out, bufs_->writing);  // `out` collects while `writing` is on the wire
+  return true;
 }
 
-void Connection::on_written(const asio::error_code& ec) {
-  write_in_flight_ = false;
+bool Connection::send_writing() {
   Buffers& b = *bufs_;  // never released while a write is in flight
+  while (b.sent < b.writing.size()) {
+    const ssize_t n =
+        ::send(fd_, b.writing.data() + b.sent, b.writing.size() - b.sent, MSG_NOSIGNAL);
+    if (n >= 0) {
+      b.sent += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      write_waiting_ = true;  // the loop's set reports EPOLLOUT once the peer reads
+      return false;
+    }
+    log::net().debug("conn {}: write error: {}", id_,
+                     std::error_code(errno, std::generic_category()).message());
+    abort();
+    return false;
+  }
+  return true;
+}
+
+void Connection::write_done() {
+  write_in_flight_ = false;
+  Buffers& b = *bufs_;
   adjust_queued(-static_cast<std::int64_t>(b.writing.size()));
   b.writing.clear();
-  if (closed_) {
-    release_idle_buffers();
-    return;
-  }
-  if (ec) {
-    log::net().debug("conn {}: write error: {}", id_, ec.message());
-    abort();
-    return;
-  }
-  if (!b.out.empty() || (layers_ && layers_->pending() > 0)) {
-    flush();
-    return;
-  }
-  // Idle: give the memory back. A busy client never gets here between its writes.
-  b.writing.shrink_to_fit();
-  release_idle_buffers();
-  if (closing_) after_flush();
+  b.sent = 0;
+}
+
+void Connection::on_writable() {
+  write_waiting_ = false;
+  if (closed_ || !write_in_flight_) return;
+  if (!send_writing()) return;
+  write_done();
+  flush();  // what was queued meanwhile, or the idle and closing steps
 }
 
 // ---------------------------------------------------------------------------------------
@@ -633,9 +643,8 @@ void Connection::execute(Routed& r) {
 }
 
 std::string Connection::remote() const {
-  asio::error_code ec;
-  const auto ep = socket_.remote_endpoint(ec);
-  return ec ? std::string("?") : format_endpoint(ep);
+  asio::ip::tcp::endpoint ep;
+  return fd_ >= 0 && peer_endpoint(fd_, ep) ? format_endpoint(ep) : std::string("?");
 }
 
 void Connection::log_event(const core::ConnectionEvent& e) {
@@ -693,12 +702,14 @@ void Connection::begin_close() {
 }
 
 void Connection::after_flush() {
+  // Once: flush() and begin_close() may both find the queue empty.
+  if (shut_down_ || closed_) return;
+  shut_down_ = true;
   const ConnPtr keep = ref();
-  asio::error_code ec;
-  socket_.shutdown(Socket::shutdown_send, ec);
+  const bool failed = ::shutdown(fd_, SHUT_WR) != 0;
   notify_closed();
   if (closed_) return;
-  if (peer_eof_ || ec) {
+  if (peer_eof_ || failed) {
     close_socket();
     return;
   }
@@ -726,13 +737,20 @@ void Connection::notify_closed() {
 void Connection::close_socket() {
   if (closed_) return;
   closed_ = true;
-  asio::error_code ec;
-  socket_.close(ec);     // cancels the pending wait and write
+  ::close(fd_);  // leaves the loop's epoll set with it
+  fd_ = -1;
+  read_waiting_ = poll_waiting_ = write_waiting_ = false;
   close_timer_.reset();  // cancels its wait
   if (bufs_) {
     adjust_queued(-static_cast<std::int64_t>(bufs_->out.size()));
     std::string().swap(bufs_->out);
     std::string().swap(bufs_->in);
+    if (write_in_flight_) {
+      write_in_flight_ = false;
+      adjust_queued(-static_cast<std::int64_t>(bufs_->writing.size()));
+      std::string().swap(bufs_->writing);
+      bufs_->sent = 0;
+    }
   }
   release_idle_buffers();
   loop_.srv.release_slot(listener_);

@@ -3,6 +3,8 @@
 #include <asio/io_context.hpp>
 #include <asio/ip/address.hpp>
 
+#include <sys/socket.h>
+
 namespace tern::net {
 
 bool parse_bind(std::string_view bind, HostPort& out, std::string& error) {
@@ -84,6 +86,15 @@ bool resolve_bind(std::string_view bind, asio::ip::tcp::endpoint& out, std::stri
     return false;
   }
   out = results.begin()->endpoint();
+  return true;
+}
+
+bool peer_endpoint(int fd, asio::ip::tcp::endpoint& out) {
+  asio::ip::tcp::endpoint ep;
+  auto len = static_cast<socklen_t>(ep.capacity());
+  if (::getpeername(fd, ep.data(), &len) != 0 || len > ep.capacity()) return false;
+  ep.resize(len);
+  out = ep;
   return true;
 }
 

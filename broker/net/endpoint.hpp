@@ -24,6 +24,10 @@ bool parse_bind(std::string_view bind, HostPort& out, std::string& error);
 // (listening) socket; the first address wins.
 bool resolve_bind(std::string_view bind, asio::ip::tcp::endpoint& out, std::string& error);
 
+// The peer address of a connected socket (getpeername); false when it has none (the peer
+// is gone, or `fd` is not a socket).
+bool peer_endpoint(int fd, asio::ip::tcp::endpoint& out);
+
 // "1.2.3.4:5" or "[::1]:5", for logs.
 std::string format_endpoint(const asio::ip::tcp::endpoint& ep);
 

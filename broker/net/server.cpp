@@ -8,6 +8,11 @@
 #include <exception>
 #include <utility>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "broker/log/log.hpp"
 #include "broker/net/connection.hpp"
 #include "broker/net/endpoint.hpp"
@@ -24,6 +29,8 @@ constexpr core::Duration kMinTick = std::chrono::milliseconds(1);
 constexpr core::Duration kShutdownGrace = std::chrono::seconds(2);
 constexpr core::Duration kAcceptBackoff = std::chrono::milliseconds(100);
 constexpr core::Duration kRefusalLogInterval = std::chrono::seconds(1);
+// Connections accepted per turn of loop 0 before it serves its other events.
+constexpr int kMaxAcceptsPerTurn = 64;
 
 }  // namespace
 
@@ -151,26 +158,46 @@ void Engine::release_slot(std::size_t listener) {
 // Accepting (loop 0)
 
 void Engine::start_accept(Listener& l) {
-  Loop& target = *loops[next_loop % loops.size()];
-  // Accepted straight into the target loop's context: the socket is pinned from birth.
-  l.acceptor.async_accept(target.ctx, [this, &l, &target](const asio::error_code& ec, Socket s) {
-    on_accept(l, target, ec, std::move(s));
+  l.acceptor.async_wait(Acceptor::wait_read,
+                        [this, &l](const asio::error_code& ec) { on_acceptable(l, ec); });
+}
+
+void Engine::on_acceptable(Listener& l, const asio::error_code& ec) {
+  if (ec == asio::error::operation_aborted || stop_requested.load()) return;
+  int err = ec ? ec.value() : 0;
+  // Accepted to EAGAIN: the listener sits edge-triggered in Asio's reactor, so a backlog
+  // left behind would raise no new event. Bounded per turn so that a connection storm does
+  // not starve loop 0's own clients; the rest continue in a posted turn.
+  for (int i = 0; i < kMaxAcceptsPerTurn && err == 0; ++i) {
+    const int fd = ::accept4(l.acceptor.native_handle(), nullptr, nullptr,
+                             SOCK_NONBLOCK | SOCK_CLOEXEC);  // reads go until EAGAIN
+    if (fd >= 0) {
+      admit(l, fd, core::Clock::now());
+      continue;
+    }
+    // A connection reset while queued, or a signal: try the next one.
+    if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      start_accept(l);
+      return;
+    }
+    err = errno;
+  }
+  if (err == 0) {
+    asio::post(loops[0]->ctx, [this, &l] { on_acceptable(l, {}); });
+    return;
+  }
+  // EMFILE and friends: back off instead of spinning on a listener that cannot accept.
+  log::net().warn("listener {}: accept failed: {}", l.opts.name,
+                  std::error_code(err, std::generic_category()).message());
+  if (!l.backoff) l.backoff.emplace(loops[0]->ctx.get_executor());
+  l.backoff->expires_after(kAcceptBackoff);
+  l.backoff->async_wait([this, &l](const asio::error_code& e) {
+    if (!e && !stop_requested.load()) start_accept(l);
   });
 }
 
-void Engine::on_accept(Listener& l, Loop& target, const asio::error_code& ec, Socket s) {
-  if (ec == asio::error::operation_aborted || stop_requested.load()) return;
-  if (ec) {
-    // EMFILE and friends: back off instead of spinning on a listener that cannot accept.
-    log::net().warn("listener {}: accept failed: {}", l.opts.name, ec.message());
-    if (!l.backoff) l.backoff.emplace(loops[0]->ctx.get_executor());
-    l.backoff->expires_after(kAcceptBackoff);
-    l.backoff->async_wait([this, &l](const asio::error_code& e) {
-      if (!e && !stop_requested.load()) start_accept(l);
-    });
-    return;
-  }
-  const core::Time now = core::Clock::now();
+void Engine::admit(Listener& l, int fd, core::Time now) {
   std::string why;
   if (!take_connect_token(now)) {
     // Over connect_rate: refused before any work (no TLS handshake, no broker state).
@@ -184,8 +211,7 @@ void Engine::on_accept(Listener& l, Loop& target, const asio::error_code& ec, So
     why = "listener connection limit reached";
   }
   if (!why.empty()) {
-    asio::error_code ignored;
-    s.close(ignored);
+    ::close(fd);
     ++refusals_unlogged;
     // One line per interval, not one per refused connection.
     if (now - last_refusal_log >= kRefusalLogInterval) {
@@ -194,38 +220,31 @@ void Engine::on_accept(Listener& l, Loop& target, const asio::error_code& ec, So
       refusals_unlogged = 0;
       last_refusal_log = now;
     }
-    start_accept(l);
     return;
   }
-
-  asio::error_code oc;
-  s.set_option(asio::ip::tcp::no_delay(true), oc);
-  if (!oc) s.non_blocking(true, oc);  // reads go until EAGAIN on the loop
-  if (oc) {
-    log::net().warn("listener {}: cannot set up accepted socket: {}", l.opts.name, oc.message());
-    asio::error_code ignored;
-    s.close(ignored);
-    start_accept(l);
+  const int one = 1;
+  if (::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) != 0) {
+    log::net().warn("listener {}: cannot set up accepted socket: {}", l.opts.name,
+                    std::error_code(errno, std::generic_category()).message());
+    ::close(fd);
     return;
   }
   live.fetch_add(1, std::memory_order_relaxed);
   l.live.fetch_add(1, std::memory_order_relaxed);
   l.accepted.fetch_add(1, std::memory_order_relaxed);
   accepted.fetch_add(1, std::memory_order_relaxed);
-  ++next_loop;
-  asio::post(target.ctx, [this, &l, &target, sock = std::move(s)]() mutable {
-    open_connection(l.index, target, std::move(sock));
-  });
-  start_accept(l);
+  Loop& target = *loops[next_loop++ % loops.size()];
+  if (&target == loops[0].get()) {
+    open_connection(l.index, target, fd);
+    return;
+  }
+  asio::post(target.ctx, [this, &l, &target, fd] { open_connection(l.index, target, fd); });
 }
 
-void Engine::open_connection(std::size_t listener, Loop& loop, Socket s) {
+void Engine::open_connection(std::size_t listener, Loop& loop, int fd) {
   asio::ip::tcp::endpoint peer;
-  if (opts.record_peer_addresses) {
-    asio::error_code ignored;
-    peer = s.remote_endpoint(ignored);
-  }
-  const ConnPtr conn(new Connection(loop, static_cast<std::uint16_t>(listener), std::move(s)));
+  if (opts.record_peer_addresses) peer_endpoint(fd, peer);
+  const ConnPtr conn(new Connection(loop, static_cast<std::uint16_t>(listener), fd));
   conn->set_layers(make_layers(*listeners[listener]));
   {
     auto lk = lock();
@@ -401,6 +420,7 @@ bool Server::start(std::string& error) {
     if (!ec && ep.address().is_v6()) a.set_option(asio::ip::v6_only(true), ec);
     if (!ec) a.bind(ep, ec);
     if (!ec) a.listen(asio::socket_base::max_listen_connections, ec);
+    if (!ec) a.native_non_blocking(true, ec);  // on_acceptable accepts until EAGAIN
     asio::ip::tcp::endpoint local;
     if (!ec) local = a.local_endpoint(ec);
     if (ec) return fail("listener " + lo.name + " (" + lo.bind + "): " + ec.message());

@@ -89,9 +89,7 @@ class ConnRegistry {
 };
 
 using Executor = asio::io_context::executor_type;
-// Sockets and timers bound to a concrete io_context executor: 40 bytes instead of the 88 of
-// the type-erased default, which matters at tens of thousands of idle connections.
-using Socket = asio::basic_stream_socket<asio::ip::tcp, Executor>;
+// Bound to a concrete io_context executor: smaller than with the type-erased default.
 using Acceptor = asio::basic_socket_acceptor<asio::ip::tcp, Executor>;
 using Timer = asio::basic_waitable_timer<core::Clock, asio::wait_traits<core::Clock>, Executor>;
 
@@ -113,6 +111,15 @@ struct LoopCounters {
   std::atomic<std::uint64_t> ws_failures{0};
 };
 
+// Connection::authenticate's verdict on a CONNECT, kept until Connection::deliver hands it to
+// the broker. Both run within one read of one connection, so each loop needs one slot, and a
+// Connection does not carry a pointer for it all its life.
+struct PendingAuth {
+  const Connection* conn = nullptr;
+  core::AuthVerdict verdict = core::AuthVerdict::Accepted;
+  core::ClientIdentity identity;
+};
+
 // One event loop: an io_context run by exactly one thread. Connections are pinned to it.
 struct Loop {
   static constexpr std::size_t kScratchSize = 64 * 1024;
@@ -123,14 +130,13 @@ struct Loop {
   // Reentrant calls return at once: the outer call picks up what they appended. Loop thread.
   void run_local();
   char* scratch_buffer();
-  // Read readiness of idle connections. On Linux the loop keeps its own epoll set
-  // (edge-triggered, data = the Connection), watched by one Asio wait: a connection waiting
-  // for input then costs a kernel epitem instead of a ~130-byte Asio wait operation on the
-  // heap. Returns false where that is unavailable (the caller falls back to async_wait).
-  // The registration holds no reference: a Connection is removed from the set when its
-  // socket closes, and on_poll_ready() pins every ready connection before it runs any of them.
-  // Loop thread.
-  bool watch_readable(Connection& c, int fd, bool added);
+  // Socket readiness. The loop keeps its own epoll set (edge-triggered, data = the
+  // Connection), watched by one Asio wait: a connection waiting for input or output costs a
+  // kernel epitem instead of an Asio socket's reactor record and wait operations on the
+  // heap. Adds `fd` for good (closing the socket removes it); false when the set cannot be
+  // created or has no room. The registration holds no reference: on_poll_ready() pins every
+  // ready connection before it runs any of them. Loop thread.
+  bool watch(Connection& c, int fd);
   void arm_poll();
   void on_poll_ready();
 
@@ -149,11 +155,11 @@ struct Loop {
   std::string app_scratch;             // MQTT bytes out of TLS/WebSocket, per read
   std::string layer_scratch;           // TLS plaintext on its way to WebSocket, per read
   std::vector<Routed> local;           // actions for this loop from its own drains
+  std::optional<PendingAuth> pending_auth;
   bool in_local = false;
   std::vector<ConnPtr> dirty;  // have bytes queued, no write started
-  // watch_readable's epoll set (-1: not created, or unusable) and the wait on it.
+  // watch()'s epoll set (-1: not created yet) and the wait on it.
   int poll_fd = -1;
-  bool poll_failed = false;
   bool poll_waiting = false;
   std::optional<asio::posix::basic_stream_descriptor<Executor>> poll_desc;
   std::vector<ConnPtr> ready;  // on_poll_ready's batch, reused
@@ -228,9 +234,12 @@ struct Engine {
   bool take_connect_token(core::Time now);
 
   // Loop 0 only:
+  // Waits for the listener to become readable, then accepts everything queued on it.
   void start_accept(Listener& l);
-  void on_accept(Listener& l, Loop& target, const asio::error_code& ec, Socket s);
-  void open_connection(std::size_t listener, Loop& loop, Socket s);
+  void on_acceptable(Listener& l, const asio::error_code& ec);
+  // Admits (or refuses, by connect_rate and the connection limits) one accepted socket.
+  void admit(Listener& l, int fd, core::Time now);
+  void open_connection(std::size_t listener, Loop& loop, int fd);
   void arm_tick(core::Time at);
   void on_tick(const asio::error_code& ec);
   void begin_shutdown();

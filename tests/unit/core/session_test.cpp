@@ -2,6 +2,11 @@
 // stats gauges, timers at scale.
 #include "tests/unit/core/harness.hpp"
 
+#include <vector>
+
+#include "broker/core/session.hpp"
+#include "broker/core/timer_queue.hpp"
+
 namespace tern::core::test {
 namespace {
 
@@ -242,6 +247,68 @@ TEST_CASE("connection churn leaves no timer garbage behind", "[core][timer]") {
   // running it finds nothing and the queue drains.
   h.advance(std::chrono::hours(30));
   CHECK_FALSE(h.broker().next_deadline());
+}
+
+TEST_CASE("timer entries carry their owner in the id's top bits", "[core][timer]") {
+  const Time t = Time{} + std::chrono::seconds(5);
+  const ConnId internal = (ConnId{1} << 62) | 77;  // an internal client's id
+  const ConnId network = (ConnId{123456} << 24) | 42;
+  for (const ConnId id : {ConnId{1}, network, internal}) {
+    const TimerEntry e(t, TimerOwner::Connection, id);
+    CHECK(e.owner() == TimerOwner::Connection);
+    CHECK(e.id() == id);
+  }
+  for (const std::uint64_t key : {std::uint64_t{1}, std::uint64_t{1} << 40}) {
+    const TimerEntry e(t, TimerOwner::Session, key);
+    CHECK(e.owner() == TimerOwner::Session);
+    CHECK(e.id() == key);
+  }
+  const TimerEntry r(t, TimerOwner::Retained, 0);
+  CHECK(r.owner() == TimerOwner::Retained);
+  CHECK(r.id() == 0);
+  CHECK(sizeof(TimerEntry) == 16);
+}
+
+TEST_CASE("a session's subscription map and inbound QoS 2 ids exist only while in use",
+          "[core][session]") {
+  Session s;
+  CHECK(s.subscriptions.empty());
+  CHECK(s.subscriptions.begin() == s.subscriptions.end());
+  CHECK_FALSE(s.subscriptions.contains("a/b"));
+  CHECK(s.subscriptions.erase("a/b") == 0);
+  CHECK(s.subscriptions.insert_or_assign("a/b", SubOptions{}).second);
+  CHECK_FALSE(s.subscriptions.insert_or_assign("a/b", SubOptions{}).second);
+  CHECK(s.subscriptions.insert_or_assign("c/#", SubOptions{}).second);
+  CHECK(s.subscriptions.size() == 2);
+  CHECK(s.subscriptions.contains("c/#"));
+  std::vector<std::string> filters;
+  for (const auto& [f, o] : s.subscriptions) filters.push_back(f);
+  CHECK(filters == std::vector<std::string>{"a/b", "c/#"});
+  CHECK(s.subscriptions.erase("a/b") == 1);
+  CHECK(s.subscriptions.erase("c/#") == 1);
+  CHECK(s.subscriptions.empty());
+  CHECK(s.subscriptions.begin() == s.subscriptions.end());
+
+  CHECK_FALSE(s.has_inbound_qos2(7));
+  CHECK_FALSE(s.remove_inbound_qos2(7));
+  s.add_inbound_qos2(9);
+  s.add_inbound_qos2(7);
+  s.add_inbound_qos2(9);
+  CHECK(s.inbound_qos2_ids() == std::vector<std::uint16_t>{7, 9});
+  CHECK(s.remove_inbound_qos2(7));
+  CHECK(s.remove_inbound_qos2(9));
+  CHECK_FALSE(s.inbound_qos2);  // freed with the last id
+  s.set_inbound_qos2({5, 3, 5, 65535});
+  CHECK(s.inbound_qos2_ids() == std::vector<std::uint16_t>{3, 5, 65535});
+  CHECK(s.has_inbound_qos2(65535));
+  s.set_inbound_qos2({});
+  CHECK_FALSE(s.inbound_qos2);
+
+  s.add_subscription_bytes(10);
+  s.add_subscription_bytes(std::size_t{1} << 40);  // saturates: a quota above 4 GiB is no limit
+  CHECK(s.subscription_bytes == UINT32_MAX);
+  s.remove_subscription_bytes(std::size_t{1} << 41);
+  CHECK(s.subscription_bytes == 0);
 }
 
 }  // namespace
