@@ -6,8 +6,6 @@
 #include <algorithm>
 #include <utility>
 
-#include "broker/core/connection_state.hpp"
-
 namespace tern::core {
 
 const Subscriptions::Map& Subscriptions::none() {
@@ -23,8 +21,6 @@ std::size_t Subscriptions::erase(std::string_view filter) {
   if (map_->empty()) map_.reset();
   return 1;
 }
-
-ConnId Session::conn() const { return live ? live->id : 0; }
 
 void Session::add_subscription_bytes(std::size_t n) {
   const std::uint64_t sum = std::uint64_t{subscription_bytes} + n;

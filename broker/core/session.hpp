@@ -255,8 +255,6 @@ struct Session {
   // Sum of the filters' lengths, for the quota; saturates (a quota above 4 GiB is no limit).
   std::uint32_t subscription_bytes = 0;
 
-  // The live connection's id, 0 when offline.
-  ConnId conn() const;
   void add_subscription_bytes(std::size_t n);
   void remove_subscription_bytes(std::size_t n);
 
