@@ -108,7 +108,10 @@ void Loop::on_poll_ready() {
     // epoll_wait is no longer in the set, so every pointer here is still alive.
     ready.clear();
     for (int i = 0; i < n; ++i) ready.emplace_back(static_cast<Connection*>(evs[i].data.ptr));
+    in_poll_batch = true;
     for (int i = 0; i < n; ++i) ready[static_cast<std::size_t>(i)]->on_poll_event(evs[i].events);
+    in_poll_batch = false;
+    flush_dirty();
     ready.clear();
     // Emptied the ready list: the set's fd (edge-triggered in Asio's reactor) reports the
     // next event afresh.
@@ -128,12 +131,21 @@ void Loop::run_local() {
   }
   local.clear();
   if (local.capacity() > 4096) local.shrink_to_fit();  // after a big fan-out burst
-  for (std::size_t i = 0; i < dirty.size(); ++i) {
-    auto conn = std::move(dirty[i]);
-    conn->flush();
-  }
-  dirty.clear();
   in_local = false;
+  if (!in_poll_batch) flush_dirty();
+}
+
+void Loop::flush_dirty() {
+  // A flush that fails closes its connection, whose fallout may run_local() and mark
+  // others dirty: the nested call returns at once and this loop takes them in turn.
+  if (in_flush) return;
+  in_flush = true;
+  while (!dirty.empty()) {
+    flushing.swap(dirty);
+    for (auto& conn : flushing) conn->flush();
+    flushing.clear();
+  }
+  in_flush = false;
 }
 
 void conn_add_ref(Connection* c) noexcept { c->refs_.fetch_add(1, std::memory_order_relaxed); }

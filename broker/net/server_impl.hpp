@@ -129,6 +129,7 @@ struct Loop {
   // Runs `local` in order, then starts the coalesced writes of every dirty connection.
   // Reentrant calls return at once: the outer call picks up what they appended. Loop thread.
   void run_local();
+  void flush_dirty();  // starts the coalesced writes of every dirty connection
   char* scratch_buffer();
   // Socket readiness. The loop keeps its own epoll set (edge-triggered, data = the
   // Connection), watched by one Asio wait: a connection waiting for input or output costs a
@@ -157,6 +158,12 @@ struct Loop {
   std::vector<Routed> local;           // actions for this loop from its own drains
   std::optional<PendingAuth> pending_auth;
   bool in_local = false;
+  // Set while one epoll batch is served: run_local leaves the writes to the end of the
+  // batch, so bytes that several ready publishers route to one subscriber go out in one
+  // send() rather than one per publisher.
+  bool in_poll_batch = false;
+  bool in_flush = false;
+  std::vector<ConnPtr> flushing;  // flush_dirty()'s turn; swapped with `dirty`
   std::vector<ConnPtr> dirty;  // have bytes queued, no write started
   // watch()'s epoll set (-1: not created yet) and the wait on it.
   int poll_fd = -1;
