@@ -546,7 +546,7 @@ bool Bridge::Impl::send_upstream(std::size_t cls, OutItem& item) {
   // be a protocol error that ends the connection [MQTT-3.2.2-11], [MQTT-3.2.2-14].
   out.qos = std::min(item.qos, remote_max_qos);
   out.retain = item.retain && remote_retain;
-  out.props = v5 ? &item.msg->props : nullptr;
+  out.props = v5 ? item.msg->props.get() : nullptr;
   out.message_expiry = v5 ? expiry : std::nullopt;
   if (remote_max_packet > 0) {
     codec::PublishView pv;

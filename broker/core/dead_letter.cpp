@@ -115,13 +115,14 @@ MessagePtr Broker::Impl::make_dead_letter(PendingDeadLetter& d) {
   m->retain = false;
   // The payload's description and the publisher's user properties; not its response
   // topic, correlation data or expiry (a dead letter is for an operator, kept until read).
-  m->props.payload_format_indicator = orig.props.payload_format_indicator;
-  m->props.content_type = orig.props.content_type;
-  m->props.user_properties.reserve(orig.props.user_properties.size() + 3);
-  m->props.user_properties = orig.props.user_properties;
-  m->props.user_properties.emplace_back("dlq_reason", std::string(why));
-  m->props.user_properties.emplace_back("dlq_client", std::move(d.client));
-  m->props.user_properties.emplace_back("dlq_topic", orig.topic);
+  codec::Properties& pr = m->props.edit();
+  pr.payload_format_indicator = orig.props->payload_format_indicator;
+  pr.content_type = orig.props->content_type;
+  pr.user_properties.reserve(orig.props->user_properties.size() + 3);
+  pr.user_properties = orig.props->user_properties;
+  pr.user_properties.emplace_back("dlq_reason", std::string(why));
+  pr.user_properties.emplace_back("dlq_client", std::move(d.client));
+  pr.user_properties.emplace_back("dlq_topic", orig.topic);
   m->created = last_now;  // origin_client_id stays empty: the broker published it
   ++stats.dead_lettered;
   return m;

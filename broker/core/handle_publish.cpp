@@ -194,14 +194,7 @@ void Broker::Impl::handle_publish(ConnectionState& c, codec::Publish&& p, Time n
   m->payload = std::move(p.payload);
   m->qos = p.qos;
   m->retain = p.retain;
-  m->props = std::move(p.props);
-  // Per-delivery fields are never stored [MQTT-3.3.2-7] (alias), [MQTT-3.3.4-6] (ids).
-  m->props.topic_alias.reset();
-  m->props.subscription_identifiers.clear();
-  if (m->props.message_expiry_interval) {
-    m->expires_at = now + std::chrono::seconds(*m->props.message_expiry_interval);
-    m->props.message_expiry_interval.reset();  // the remaining time is sent per delivery
-  }
+  m->take_props(std::move(p.props), now);
   m->origin_client_id = s.client_id;
   m->created = now;
   const MessagePtr msg = std::move(m);

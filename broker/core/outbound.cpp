@@ -149,7 +149,7 @@ bool Broker::Impl::send_publish(ConnectionState& c, const MessagePtr& msg, std::
     view.topic = omit_topic ? std::string_view{} : std::string_view{msg->topic};
     view.packet_id = packet_id;
     view.payload = msg->payload;
-    view.props = &msg->props;
+    view.props = msg->props.get();
     view.message_expiry_interval = a.message_expiry_interval;
     view.topic_alias = alias;
     view.subscription_identifiers = a.subscription_ids;

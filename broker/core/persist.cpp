@@ -44,7 +44,7 @@ storage::MessageView Broker::Impl::view(const Message& m) const {
   v.payload = m.payload;
   v.qos = m.qos;
   v.retain = m.retain;
-  v.props = &m.props;
+  v.props = m.props.get();
   if (m.expires_at) v.expires_at = to_broker(*m.expires_at);
   v.origin_client_id = m.origin_client_id;
   return v;

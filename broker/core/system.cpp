@@ -23,16 +23,7 @@ bool Broker::publish_system(SystemMessage in, Time now) {
   m->payload = std::move(in.payload);
   m->qos = std::min(in.qos, d.opts.maximum_qos);
   m->retain = in.retain && d.opts.retain_available;
-  m->props = std::move(in.props);
-  // Only what a client's PUBLISH may carry is kept; per-delivery fields never are
-  // [MQTT-3.3.2-7], [MQTT-3.3.4-6].
-  codec::Properties& pr = m->props;
-  pr.topic_alias.reset();
-  pr.subscription_identifiers.clear();
-  if (pr.message_expiry_interval) {
-    m->expires_at = now + std::chrono::seconds(*pr.message_expiry_interval);
-    pr.message_expiry_interval.reset();  // the remaining time is sent per delivery
-  }
+  m->take_props(std::move(in.props), now);  // only what a client's PUBLISH may carry
   m->created = now;  // origin_client_id stays empty: no client's No Local applies
   const MessagePtr msg = std::move(m);
   ++d.stats.system_published;

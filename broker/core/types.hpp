@@ -31,9 +31,50 @@ struct QueueRefCount {
   QueueRefCount& operator=(const QueueRefCount&) noexcept { return *this; }
 };
 
+// A message's stored properties, boxed: codec::Properties is ~500 bytes and most messages
+// carry none, so a Message without them is ~130 bytes (queued messages are counted in
+// millions on a gateway). Reads see an empty set when none is held.
+class MessageProps {
+ public:
+  MessageProps() = default;
+  MessageProps(const MessageProps& o)
+      : p_(o.p_ ? std::make_unique<codec::Properties>(*o.p_) : nullptr) {}
+  MessageProps& operator=(const MessageProps& o) {
+    if (this != &o) p_ = o.p_ ? std::make_unique<codec::Properties>(*o.p_) : nullptr;
+    return *this;
+  }
+  MessageProps(MessageProps&&) noexcept = default;
+  MessageProps& operator=(MessageProps&&) noexcept = default;
+  // Holds p, or nothing when p is empty.
+  MessageProps& operator=(codec::Properties&& p) {
+    if (p == empty_set()) {
+      p_.reset();
+    } else if (p_) {
+      *p_ = std::move(p);
+    } else {
+      p_ = std::make_unique<codec::Properties>(std::move(p));
+    }
+    return *this;
+  }
+  const codec::Properties& operator*() const { return p_ ? *p_ : empty_set(); }
+  const codec::Properties* operator->() const { return &**this; }
+  const codec::Properties* get() const { return p_.get(); }  // null: none
+  codec::Properties& edit() {  // the box, made on first use
+    if (!p_) p_ = std::make_unique<codec::Properties>();
+    return *p_;
+  }
+  bool operator==(const MessageProps& o) const { return **this == *o; }
+
+ private:
+  static const codec::Properties& empty_set() {
+    static const codec::Properties e;
+    return e;
+  }
+  std::unique_ptr<codec::Properties> p_;
+};
+
 struct Message {
-  // User-provided, so make_shared<Message>() initialises member by member: an implicit
-  // one value-initialises, and GCC then zeroes all ~620 bytes first (one PUBLISH each).
+  // User-provided, so make_shared<Message>() initialises member by member.
   Message() noexcept {}
   std::string topic;
   codec::Bytes payload;
@@ -42,7 +83,7 @@ struct Message {
   // Stored properties: payload format, content type, response topic, correlation data,
   // user properties. Never topic alias or subscription identifiers (per delivery)
   // [MQTT-3.3.2-7], [MQTT-3.3.4-6]. message_expiry_interval is replaced on delivery.
-  codec::Properties props;
+  MessageProps props;
   std::optional<Time> expires_at;  // from Message Expiry Interval
   std::string origin_client_id;    // publisher, for No Local [MQTT-3.8.3-3]
   Time created{};                  // when the broker received (or reloaded) it
@@ -52,6 +93,20 @@ struct Message {
   // message stays safe to share (other threads read the immutable fields only).
   mutable QueueRefCount queue_refs;
   std::size_t size_bytes() const { return topic.size() + payload.size(); }
+  // Keeps what a PUBLISH may carry: never the per-delivery topic alias and subscription
+  // identifiers [MQTT-3.3.2-7], [MQTT-3.3.4-6] or a will's delay; the Message Expiry
+  // Interval becomes expires_at, counted from now (the remaining time is sent per
+  // delivery [MQTT-3.3.2-6]).
+  void take_props(codec::Properties&& p, Time now) {
+    p.topic_alias.reset();
+    p.subscription_identifiers.clear();
+    p.will_delay_interval.reset();
+    if (p.message_expiry_interval) {
+      expires_at = now + std::chrono::seconds(*p.message_expiry_interval);
+      p.message_expiry_interval.reset();
+    }
+    props = std::move(p);
+  }
 };
 using MessagePtr = std::shared_ptr<const Message>;
 

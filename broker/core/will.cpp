@@ -39,13 +39,9 @@ void Broker::Impl::publish_will(const std::string& client_id, codec::Will&& w,
   m->payload = std::move(w.payload);
   m->qos = std::min(w.qos, opts.maximum_qos);
   m->retain = w.retain && opts.retain_available;  // [MQTT-3.1.2-15]..[MQTT-3.1.2-17]
-  m->props = std::move(w.props);  // format, content type, response topic, ... carried over
-  m->props.will_delay_interval.reset();
-  if (m->props.message_expiry_interval) {
-    // The will's lifetime starts when it is published.
-    m->expires_at = now + std::chrono::seconds(*m->props.message_expiry_interval);
-    m->props.message_expiry_interval.reset();
-  }
+  // Format, content type, response topic, ... carried over; the will's lifetime starts
+  // when it is published.
+  m->take_props(std::move(w.props), now);
   m->origin_client_id = client_id;
   m->created = now;
   const MessagePtr msg = std::move(m);

@@ -542,7 +542,7 @@ void Connection::send_publish(const core::SendPublish& sp) {
   if (!sp.omit_topic) v.topic = m.topic;
   v.packet_id = sp.packet_id;
   v.payload = m.payload;
-  v.props = &m.props;
+  v.props = m.props.get();
   v.message_expiry_interval = sp.message_expiry_interval;
   v.topic_alias = sp.topic_alias;
   v.subscription_identifiers = sp.subscription_ids;

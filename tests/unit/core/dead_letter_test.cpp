@@ -25,7 +25,7 @@ BrokerOptions dlq_options(std::uint32_t max_rate = 100) {
 }
 
 std::optional<std::string> user_prop(const Message& m, std::string_view name) {
-  for (const auto& [k, v] : m.props.user_properties)
+  for (const auto& [k, v] : m.props->user_properties)
     if (k == name) return v;
   return std::nullopt;
 }
@@ -99,13 +99,13 @@ TEST_CASE("dlq: queue_full (drop oldest) keeps payload, QoS and properties", "[c
   CHECK(m.payload == "first");
   CHECK(m.qos == 1);
   CHECK(dl.qos == 1);
-  CHECK(m.props.content_type == "text/plain");
-  CHECK(m.props.payload_format_indicator == 1);
-  CHECK_FALSE(m.props.response_topic.has_value());
+  CHECK(m.props->content_type == "text/plain");
+  CHECK(m.props->payload_format_indicator == 1);
+  CHECK_FALSE(m.props->response_topic.has_value());
   // The publisher's user properties first, in order [MQTT-3.3.2-18], then ours.
-  REQUIRE(m.props.user_properties.size() == 5);
-  CHECK(m.props.user_properties[0] == codec::UserProperty{"site", "north"});
-  CHECK(m.props.user_properties[1] == codec::UserProperty{"site", "south"});
+  REQUIRE(m.props->user_properties.size() == 5);
+  CHECK(m.props->user_properties[0] == codec::UserProperty{"site", "north"});
+  CHECK(m.props->user_properties[1] == codec::UserProperty{"site", "south"});
   CHECK(h.stats().dead_lettered == 1);
   CHECK(h.stats().messages_received == 3);  // the dead letter is not a received message
 }

@@ -204,9 +204,9 @@ TEST_CASE("restore: retained messages come back with their properties, cleared o
   CHECK(pubs[0].msg->payload == "v1");
   CHECK(pubs[0].retain);
   CHECK(pubs[0].qos == 1);
-  CHECK(pubs[0].msg->props.content_type == std::optional<std::string>("text/plain"));
-  CHECK(pubs[0].msg->props.user_properties == props.user_properties);  // [MQTT-3.3.2-18]
-  CHECK(pubs[0].msg->props.payload_format_indicator == std::optional<std::uint8_t>(1));
+  CHECK(pubs[0].msg->props->content_type == std::optional<std::string>("text/plain"));
+  CHECK(pubs[0].msg->props->user_properties == props.user_properties);  // [MQTT-3.3.2-18]
+  CHECK(pubs[0].msg->props->payload_format_indicator == std::optional<std::uint8_t>(1));
   CHECK(pubs[1].msg->topic == "r/2");
   CHECK(pubs[1].msg->payload == "v2b");
   CHECK(pubs[1].qos == 2);

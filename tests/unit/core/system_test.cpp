@@ -164,8 +164,8 @@ TEST_CASE("sys: publish_system delivers live and retained, '#' never sees it",
   CHECK(got[0].msg->payload == "42");
   CHECK(got[0].qos == 1);
   CHECK_FALSE(got[0].retain);  // live delivery: RETAIN 0 [MQTT-3.3.1-12]
-  CHECK(got[0].msg->props.content_type == "text/plain");
-  REQUIRE(got[0].msg->props.user_properties.size() == 1);
+  CHECK(got[0].msg->props->content_type == "text/plain");
+  REQUIRE(got[0].msg->props->user_properties.size() == 1);
   CHECK(got[0].message_expiry_interval == 60u);
   CHECK(got[0].topic_alias == 0);
   CHECK(h.inbox(all).publishes().empty());  // [MQTT-4.7.2-1]

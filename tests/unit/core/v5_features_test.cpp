@@ -16,7 +16,7 @@ codec::Publish wire_roundtrip(const SendPublish& sp, ProtocolVersion v) {
   view.topic = sp.omit_topic ? std::string_view{} : std::string_view{sp.msg->topic};
   view.packet_id = sp.packet_id;
   view.payload = sp.msg->payload;
-  view.props = &sp.msg->props;
+  view.props = sp.msg->props.get();
   view.message_expiry_interval = sp.message_expiry_interval;
   view.topic_alias = sp.topic_alias;
   view.subscription_identifiers = sp.subscription_ids;
@@ -44,7 +44,7 @@ TEST_CASE("inbound topic alias: set, reuse, invalid values", "[core][v5][alias]"
   auto pubs = h.inbox(s).publishes();
   REQUIRE(pubs.size() == 2);
   CHECK(pubs[1].msg->topic == "long/topic/name");
-  CHECK_FALSE(pubs[1].msg->props.topic_alias);  // [MQTT-3.3.2-7] never forwarded
+  CHECK_FALSE(pubs[1].msg->props->topic_alias);  // [MQTT-3.3.2-7] never forwarded
   h.publish(p, "other", "3", 0, false, 0, pr);   // remap alias 2
   h.publish(p, "", "4", 0, false, 0, pr);
   CHECK(h.inbox(s).publishes().at(3).msg->topic == "other");

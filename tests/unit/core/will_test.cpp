@@ -127,9 +127,9 @@ TEST_CASE("will properties and retain flag are carried into the message", "[core
   f.h.closed(c);
   auto pubs = f.h.inbox(f.watcher).publishes();
   REQUIRE(pubs.size() == 1);
-  CHECK(pubs[0].msg->props.content_type == std::optional<std::string>("text/plain"));
-  CHECK(pubs[0].msg->props.user_properties.size() == 1);
-  CHECK_FALSE(pubs[0].msg->props.will_delay_interval);
+  CHECK(pubs[0].msg->props->content_type == std::optional<std::string>("text/plain"));
+  CHECK(pubs[0].msg->props->user_properties.size() == 1);
+  CHECK_FALSE(pubs[0].msg->props->will_delay_interval);
   CHECK(pubs[0].message_expiry_interval == std::optional<std::uint32_t>(100));
   CHECK(pubs[0].msg->retain);
   CHECK(f.h.stats().retained_messages == 1);  // will retain honoured
