@@ -1,6 +1,7 @@
 // Committer: one storage thread group-committing batches (see committer.hpp).
 #include "storage/committer.hpp"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
@@ -37,12 +38,18 @@ Status Committer::submit(Batch&& b, Callback done) {
   }
   // The deque keeps its elements in place, so the keys may point into the queued batch.
   queued_keys_.note_all(queue_.back().batch);
-  if (queued_keys_.cancels_out() && !busy_) {
-    // Every batch queued cancels out (each message stored was acknowledged again by its
-    // receiver before any commit): they are complete now, without a write, on this
-    // thread. Their acknowledgements wait neither for the lull nor for the storage thread.
-    complete_cancelled(lock);
-    return Status();
+  if (!busy_) {
+    if (queued_keys_.cancels_out()) {
+      // Every batch queued cancels out (each message stored was acknowledged again by its
+      // receiver before any commit): they are complete now, without a write, on this
+      // thread. Their acknowledgements wait neither for the lull nor for the storage
+      // thread.
+      complete_cancelled(lock);
+      return Status();
+    }
+    // The oldest batches may cancel out on their own: their publishers' acknowledgements
+    // need not wait for messages that came after (a window drained in rounds otherwise).
+    complete_front(lock);
   }
   // Wake the thread when it sleeps on an empty queue, when the group under collection is
   // full and need not wait out the window, or when only deletions are left (nothing can
@@ -54,6 +61,42 @@ Status Committer::submit(Batch&& b, Callback done) {
   return Status();
 }
 
+bool Committer::batch_cancelled(const Batch& b) const {
+  std::size_t pos = 0;
+  Batch::Op op;
+  while (b.next_op(pos, op)) {
+    if (op.kind == Batch::OpKind::erase_range || !queued_keys_.key_cancelled(op.key))
+      return false;
+  }
+  return true;
+}
+
+void Committer::complete_front(std::unique_lock<std::mutex>& lock) {
+  std::size_t end = completed_front_;
+  while (end < queue_.size() && batch_cancelled(queue_[end].batch)) ++end;
+  if (end == completed_front_) return;
+  completing_.clear();
+  for (std::size_t i = completed_front_; i < end; ++i) {
+    completing_.push_back(std::move(queue_[i].done));
+    queue_[i].completed = true;
+  }
+  const std::size_t n = end - completed_front_;
+  completed_front_ = end;
+  busy_ = true;  // as in complete_cancelled: callbacks keep their order
+  lock.unlock();
+  const Status ok;
+  for (Callback& cb : completing_) {
+    if (cb) cb(ok);
+  }
+  lock.lock();
+  completing_.clear();
+  busy_ = false;
+  stats_.batches += n;
+  completed_ += n;
+  done_cv_.notify_all();
+  if (parked_ && (!queue_.empty() || stopping_)) work_cv_.notify_one();
+}
+
 void Committer::complete_cancelled(std::unique_lock<std::mutex>& lock) {
   std::vector<Pending> group;
   group.reserve(queue_.size());
@@ -61,14 +104,17 @@ void Committer::complete_cancelled(std::unique_lock<std::mutex>& lock) {
   queue_.clear();
   queued_bytes_ = 0;
   queued_keys_.clear();
+  completed_front_ = 0;
   busy_ = true;  // later batches (and the storage thread) wait: callbacks keep their order
   writing_batches_ = group.size();
   lock.unlock();
   const Status ok;
+  std::size_t n = 0;
   for (Pending& p : group) {
+    if (p.completed) continue;  // complete_front() ran its callback
+    ++n;
     if (p.done) p.done(ok);
   }
-  const std::size_t n = group.size();
   group.clear();  // the batches (and what they keep alive) go before the lock is taken
   lock.lock();
   busy_ = false;
@@ -119,7 +165,9 @@ void Committer::run() {
   std::vector<const Batch*> batches;
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
+    parked_ = true;
     work_cv_.wait(lock, [this] { return !busy_ && (stopping_ || !queue_.empty()); });
+    parked_ = false;
     if (queue_.empty()) return;  // stopping and drained
     if (collects()) {
       collect(lock);
@@ -138,6 +186,7 @@ void Committer::run() {
     } while (opts_.sync != SyncMode::always && !queue_.empty() &&
              group_bytes + queue_.front().batch.byte_size() <= opts_.max_group_bytes);
     queued_bytes_ -= group_bytes;
+    completed_front_ -= std::min(completed_front_, group.size());
     if (tracks()) {
       // The keys describe the queue: what is left of it (usually nothing).
       queued_keys_.clear();
@@ -154,14 +203,17 @@ void Committer::run() {
     // Measured before the callbacks run: their cost is the caller's, not the store's.
     const auto written = std::chrono::steady_clock::now();
     group_latency_.clear();
+    std::size_t n = 0;  // batches completed by this write (not earlier, by complete_front)
     for (const Pending& p : group) {
+      if (p.completed) continue;
       group_latency_.push_back(
           std::chrono::duration_cast<std::chrono::microseconds>(written - p.arrived));
     }
     for (Pending& p : group) {
+      if (p.completed) continue;
+      ++n;
       if (p.done) p.done(s);
     }
-    const std::size_t n = group.size();
     group.clear();
 
     lock.lock();
@@ -179,8 +231,15 @@ void Committer::run() {
     writing_batches_ = 0;
     writing_bytes_ = 0;
     done_cv_.notify_all();
-    // What queued meanwhile may cancel out by now (its last batch came while we wrote).
-    if (tracks() && !queue_.empty() && queued_keys_.cancels_out()) complete_cancelled(lock);
+    // What queued meanwhile may cancel out by now (its last batch came while we wrote),
+    // all of it or its oldest batches.
+    if (tracks() && !queue_.empty()) {
+      if (queued_keys_.cancels_out()) {
+        complete_cancelled(lock);
+      } else {
+        complete_front(lock);
+      }
+    }
   }
 }
 

@@ -4,7 +4,11 @@
 // block on fsync (GUIDE §7) and a QoS 1/2 acknowledgement can wait for its commit. Unless
 // sync is always, queued batches that cancel out (every key they insert is deleted again
 // among them: messages acknowledged before their commit) complete at once, without a
-// write, inside the submit() that completed the set.
+// write, inside the submit() that completed the set; so does each batch at the front of
+// the queue whose own keys all cancel out against later batches (its messages were all
+// acknowledged by their receivers), while later ones still wait. Such a batch stays
+// queued, completed, until its group is written or the whole queue cancels, so that the
+// deletions that cancel it are dropped with it rather than written.
 // Owns its thread and the pending batches; borrows the Store (which must outlive it).
 // Thread safety: submit(), depth(), stats() and flush() may be called from any thread.
 // Callbacks run in submission order, on the storage thread or inside submit() (on the
@@ -108,6 +112,7 @@ class Committer {
     Batch batch;
     Callback done;
     std::chrono::steady_clock::time_point arrived;
+    bool completed = false;  // its callback ran already (complete_front)
   };
 
   void run();
@@ -123,6 +128,10 @@ class Committer {
   // Completes every queued batch without a write (they cancel out), callbacks outside the
   // lock. REQUIRES: lock held, !busy_.
   void complete_cancelled(std::unique_lock<std::mutex>& lock);
+  // Completes, without a write, the batches at the front of the queue whose keys all cancel
+  // out against later ones; they stay queued. REQUIRES: lock held, !busy_.
+  void complete_front(std::unique_lock<std::mutex>& lock);
+  bool batch_cancelled(const Batch& b) const;  // every key of b cancels out in queued_keys_
 
   Store& store_;
   const CommitterOptions opts_;
@@ -134,6 +143,9 @@ class Committer {
   std::size_t queued_bytes_ = 0;
   std::size_t writing_batches_ = 0;  // taken by the thread, not yet completed
   std::size_t writing_bytes_ = 0;
+  std::size_t completed_front_ = 0;  // the first entries of queue_, completed already
+  std::vector<Callback> completing_;  // complete_front()'s callbacks, run outside the lock
+  bool parked_ = false;               // the storage thread waits in run() for work
   std::uint64_t submitted_ = 0;  // tickets, for flush()
   std::uint64_t completed_ = 0;
   bool stopping_ = false;

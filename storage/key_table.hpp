@@ -93,6 +93,18 @@ class KeyTable {
   std::uint32_t last(std::size_t slot) const { return slots_[slot].last; }
   bool cancelled(std::size_t slot) const { return !slots_[slot].dirty(); }
 
+  // True when `key` was noted since clear() and its ops cancel out (first inserted, last
+  // erased); false for a key not noted.
+  bool key_cancelled(std::string_view key) const {
+    if (slots_.empty()) return false;
+    const std::size_t mask = slots_.size() - 1;
+    for (std::size_t at = std::hash<std::string_view>{}(key) & mask;; at = (at + 1) & mask) {
+      const Slot& s = slots_[at];
+      if (s.stamp != stamp_) return false;
+      if (s.key == key) return !s.dirty();
+    }
+  }
+
  private:
   static constexpr std::size_t kKeepSlots = 4096;  // 128 KiB
 

@@ -297,9 +297,10 @@ def main():
     ap.add_argument("--inflight", type=int, default=64, help="per publisher (capped by the "
                     "broker's Receive Maximum, mqtt.max_inflight 32)")
     ap.add_argument("--max-inflight", type=int, default=0,
-                    help="set Tern's mqtt.max_inflight (its Receive Maximum; default 32) "
-                         "and mqtt.max_inflight_out (the window towards the subscriber; "
-                         "default 256) in every mode")
+                    help="set Tern's mqtt.max_inflight (its Receive Maximum) in every mode")
+    ap.add_argument("--max-inflight-out", type=int, default=0,
+                    help="set Tern's mqtt.max_inflight_out (the window towards the "
+                         "subscriber) in every mode")
     ap.add_argument("--payload", type=int, default=64)
     ap.add_argument("--protocol", default="5", choices=["5", "3.1.1"])
     ap.add_argument("--no-queue", action="store_true", help="skip the queue runs")
@@ -318,8 +319,12 @@ def main():
     if not a.tern or not a.bench:
         ap.error("build tern and tern-bench first, or pass --tern/--bench")
     a.cpu_broker, a.cpu_bench = (0, 1) if a.pinned else (None, None)
-    a.mqtt_yaml = ("mqtt:\n  max_inflight: %d\n  max_inflight_out: %d\n" %
-                   (a.max_inflight, a.max_inflight) if a.max_inflight else "")
+    mqtt = ""
+    if a.max_inflight:
+        mqtt += "  max_inflight: %d\n" % a.max_inflight
+    if a.max_inflight_out:
+        mqtt += "  max_inflight_out: %d\n" % a.max_inflight_out
+    a.mqtt_yaml = "mqtt:\n" + mqtt if mqtt else ""
     modes = [m for m in a.modes.split(",") if m]
     for m in modes:
         if m not in MODES:
@@ -367,9 +372,9 @@ def main():
     finally:
         benchlib.stop_all()
 
-    print("\n%s\n%s; tern io_threads %d; mqtt.max_inflight %s" % (
+    print("\n%s\n%s; tern io_threads %d; mqtt.max_inflight %s, max_inflight_out %s" % (
         machine(), "pinned: broker CPU 0, tern-bench CPU 1" if a.pinned else "unpinned",
-        a.io_threads, a.max_inflight or "32 (default)"))
+        a.io_threads, a.max_inflight or "(default)", a.max_inflight_out or "(default)"))
     print_fanin_table(a, results, modes)
     if qres:
         print_queue_table(a, qres)

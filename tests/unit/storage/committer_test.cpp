@@ -34,7 +34,8 @@ class GateStore final : public Store {
     std::unique_lock<std::mutex> lock(mu_);
     ++entered_;
     cv_.notify_all();
-    cv_.wait(lock, [this] { return open_; });
+    cv_.wait(lock, [this] { return open_ || passes_ > 0; });
+    if (!open_) --passes_;
     group_sizes_.push_back(batches.size());
     if (fail_) return Status::io_error("disk on fire");
     lock.unlock();
@@ -49,6 +50,12 @@ class GateStore final : public Store {
   void open_gate() {
     std::lock_guard<std::mutex> lock(mu_);
     open_ = true;
+    cv_.notify_all();
+  }
+  // Lets `n` more writes through a closed gate.
+  void pass(int n) {
+    std::lock_guard<std::mutex> lock(mu_);
+    passes_ += n;
     cv_.notify_all();
   }
   void fail_writes() {
@@ -71,6 +78,7 @@ class GateStore final : public Store {
   std::condition_variable cv_;
   bool open_ = true;
   bool fail_ = false;
+  int passes_ = 0;
   int entered_ = 0;
   std::vector<std::size_t> group_sizes_;
 };
@@ -367,6 +375,87 @@ TEST_CASE("committer: batches that cancel out complete without a write, others a
   CHECK(ls.orphans == 3);
   CHECK(queued(store, "a") == 2);
   CHECK(queued(store, "c") == 0);
+}
+
+TEST_CASE("committer: the oldest batches complete once their own keys cancel out, before "
+          "later ones and without a write",
+          "[storage][committer]") {
+  GateStore store;
+  CommitterOptions o;
+  o.batch_window = 60s;
+  Committer c(store, o);
+  const StoredMessage m = plain_message("t", "p");
+  std::mutex mu;
+  std::vector<int> done_order;
+  auto done = [&](int id) {
+    return [&, id](const Status& s) {
+      REQUIRE(s.ok());
+      std::lock_guard<std::mutex> lock(mu);
+      done_order.push_back(id);
+    };
+  };
+  auto order = [&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return done_order;
+  };
+  auto flow = [](std::uint16_t id) {
+    return InflightInfo{id, id, InflightStage::await_puback, {1, false, {}}};
+  };
+
+  // A write under way holds the queue: A (message 7), B (message 8) and C (7 acknowledged)
+  // queue behind it.
+  store.close_gate();
+  REQUIRE(c.submit(one_entry("a", 1), done(0)).ok());
+  store.wait_entered(1);
+  Batch a;
+  a.add_inflight("c", flow(7), m.view());
+  Batch b;
+  b.add_inflight("c", flow(8), m.view());
+  Batch del7;
+  del7.delete_inflight("c", 7);
+  REQUIRE(c.submit(std::move(a), done(1)).ok());
+  REQUIRE(c.submit(std::move(b), done(2)).ok());
+  REQUIRE(c.submit(std::move(del7), done(3)).ok());
+  CHECK(order().empty());
+
+  // Once the write is done, A completes at once: its only key cancels against C. B waits
+  // for its own write (message 8 is not acknowledged), and C, queued after B, with it.
+  store.pass(1);
+  store.wait_entered(2);
+  CHECK(order() == std::vector<int>{0, 1});
+  store.open_gate();
+  c.flush();
+  CHECK(order() == std::vector<int>{0, 1, 2, 3});
+  // The second write carried A (completed), B and C; A's insert and C's delete of message
+  // 7 cancelled inside it, so only message 8 reached the store.
+  CHECK(store.group_sizes() == std::vector<std::size_t>{1, 3});
+  Loaded v;
+  LoadStats ls;
+  REQUIRE(store.load(v, LoadOptions{}, ls).ok());
+  CHECK(ls.orphans == 2);  // a's queue entry 1 and flow 8 (no session records here)
+  CHECK(c.stats().batches == 4);
+  CHECK(c.stats().groups == 2);
+
+  // Without a write under way, the batch that cancels the oldest completes it inside
+  // submit(), on the submitting thread, while the newer batch still waits.
+  done_order.clear();
+  store.close_gate();
+  Batch a2;
+  a2.add_inflight("d", flow(1), m.view());
+  Batch b2;
+  b2.add_inflight("d", flow(2), m.view());
+  Batch del1;
+  del1.delete_inflight("d", 1);
+  REQUIRE(c.submit(std::move(a2), done(4)).ok());
+  REQUIRE(c.submit(std::move(b2), done(5)).ok());
+  // The storage thread may have taken A2 and B2 to its write meanwhile (after the lull):
+  // then the write completes them, in order, once the gate opens.
+  REQUIRE(c.submit(std::move(del1), done(6)).ok());
+  const std::vector<int> got = order();
+  if (!got.empty()) CHECK(got == std::vector<int>{4});
+  store.open_gate();
+  c.flush();
+  CHECK(order() == std::vector<int>{4, 5, 6});
 }
 
 TEST_CASE("committer: concurrent submitters, some batches cancelling out, keep callback order "
