@@ -17,13 +17,21 @@ Broker::Impl::Impl(BrokerOptions o)
 // ---------------------------------------------------------------- lookups
 
 ConnectionState* Broker::Impl::find_conn(ConnId id) {
+  if (last_conn != nullptr && last_conn_id == id) return last_conn;
   auto it = conns.find(id);
-  return it == conns.end() ? nullptr : &it->second;
+  if (it == conns.end()) return nullptr;
+  last_conn_id = id;
+  last_conn = &it->second;
+  return last_conn;
 }
 
 Session* Broker::Impl::find_session(SessionKey key) {
+  if (last_session != nullptr && last_session_key == key) return last_session;
   auto it = sessions.find(key);
-  return it == sessions.end() ? nullptr : &it->second;
+  if (it == sessions.end()) return nullptr;
+  last_session_key = key;
+  last_session = &it->second;
+  return last_session;
 }
 
 Session* Broker::Impl::find_session(const std::string& client_id) {
@@ -156,7 +164,7 @@ void Broker::Impl::destroy_session(Session& s, Time now) {
   }
   auto it = by_client_id.find(s.client_id);
   if (it != by_client_id.end() && it->second == s.key) by_client_id.erase(it);
-  sessions.erase(s.key);  // s is gone
+  forget_session(s.key);  // s is gone
 }
 
 // ---------------------------------------------------------------- timers
@@ -419,7 +427,7 @@ void Broker::on_closed(ConnId conn, Time now) {
             c.phase == ConnPhase::Connected ? "connection lost" : "closed before CONNECT");
     d.end_connection(c, true, now);
   }
-  d.conns.erase(it);
+  d.forget_conn(conn);
 }
 
 void Broker::on_tick(Time now) {

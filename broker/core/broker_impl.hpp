@@ -62,6 +62,22 @@ struct Broker::Impl {
   // ~40 bytes per connection.
   std::unordered_map<ConnId, ConnectionState> conns;
   std::unordered_map<SessionKey, Session> sessions;
+  // find_conn / find_session remember their last hit: a read's packets all come from one
+  // connection, and a fan-in delivers to one session, so most lookups skip the hash (a
+  // division by the bucket count). Cleared by forget_conn / forget_session, the only ways
+  // an entry leaves its map.
+  ConnId last_conn_id = 0;
+  ConnectionState* last_conn = nullptr;
+  SessionKey last_session_key = 0;
+  Session* last_session = nullptr;
+  void forget_conn(ConnId id) {
+    if (last_conn_id == id) last_conn = nullptr;
+    conns.erase(id);
+  }
+  void forget_session(SessionKey key) {
+    if (last_session_key == key) last_session = nullptr;
+    sessions.erase(key);
+  }
   // Keyed by a view of the Session's own client_id (stable: map nodes stay put and the id
   // never changes), so the id is stored once per session rather than twice: at 10,000 idle
   // clients that is ~50 bytes each. create_session and destroy_session keep the two in step.

@@ -157,7 +157,7 @@ class Restorer final : public storage::LoadVisitor {
     for (Session* s : all) {
       for (const auto& sub : s->subscriptions) d_.tree.unsubscribe(sub.first, s->key);
       d_.by_client_id.erase(s->client_id);
-      d_.sessions.erase(s->key);
+      d_.forget_session(s->key);
     }
     for (const std::string& t : topics_) d_.retained.erase(t);
     topics_.clear();
