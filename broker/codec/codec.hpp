@@ -49,6 +49,9 @@ struct DecodeOptions {
 
 // Decodes at most one packet from the front of `in`.
 DecodeResult decode(std::string_view in, const DecodeOptions& opts);
+// The same into `res`, which must be as default-constructed: a caller that keeps results
+// in a container decodes into its element, and the ~1.2 KB packet is never moved.
+void decode_into(std::string_view in, const DecodeOptions& opts, DecodeResult& res);
 
 // Appends the encoding of `p` for protocol `v` to `out`. Properties are written only for v5;
 // a Topic Alias of 0 means "no alias" and is not written ([MQTT-3.3.2-8] forbids sending it).

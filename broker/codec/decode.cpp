@@ -407,9 +407,9 @@ DecodeResult& set_error(DecodeResult& res, const Failure& f) {
 
 }  // namespace
 
-DecodeResult decode(std::string_view in, const DecodeOptions& opts) {
-  DecodeResult res;  // NeedMore, nothing consumed
-  if (in.empty()) return res;
+void decode_into(std::string_view in, const DecodeOptions& opts, DecodeResult& res) {
+  // res as default-constructed: NeedMore, nothing consumed
+  if (in.empty()) return;
   const auto b0 = static_cast<std::uint8_t>(in[0]);
   const std::uint8_t type = b0 >> 4;
   const std::uint8_t flags = b0 & 0x0F;
@@ -419,12 +419,12 @@ DecodeResult decode(std::string_view in, const DecodeOptions& opts) {
   // follows, so the connection can be closed at once.
   if (type == 0) {
     set_error(res, {ReasonCode::MalformedPacket, "[MQTT-2.1.2] reserved packet type 0"});
-    return res;
+    return;
   }
   if (type == 15 && !is_v5(v)) {
     set_error(res,
               {ReasonCode::MalformedPacket, "[MQTT-2.2.1] packet type 15 is reserved in 3.1.1"});
-    return res;
+    return;
   }
   const auto pt = static_cast<PacketType>(type);
   if (pt != PacketType::Publish) {
@@ -434,7 +434,7 @@ DecodeResult decode(std::string_view in, const DecodeOptions& opts) {
                             pt == PacketType::Unsubscribe;
     if (flags != (needs_0010 ? 0x02 : 0x00)) {
       set_error(res, {ReasonCode::MalformedPacket, "[MQTT-2.2.2-1] invalid fixed header flags"});
-      return res;
+      return;
     }
   }
 
@@ -443,11 +443,11 @@ DecodeResult decode(std::string_view in, const DecodeOptions& opts) {
   switch (wire::parse_varint(reinterpret_cast<const unsigned char*>(in.data()) + 1,
                              in.size() - 1, remaining, len_bytes)) {
     case wire::VarintStatus::Ok: break;
-    case wire::VarintStatus::Truncated: return res;
+    case wire::VarintStatus::Truncated: return;
     case wire::VarintStatus::Malformed:
       set_error(res, {ReasonCode::MalformedPacket,
                       "[MQTT-1.5.5-1] remaining length is over 4 bytes or not minimal"});
-      return res;
+      return;
   }
   const std::uint64_t total = 1 + len_bytes + std::uint64_t{remaining};
   // [MQTT-3.1.2-24] / [MQTT-4.13] a packet over our Maximum Packet Size is refused as soon
@@ -456,9 +456,9 @@ DecodeResult decode(std::string_view in, const DecodeOptions& opts) {
     set_error(res,
               {ReasonCode::PacketTooLarge, "[MQTT-3.2.2.3.6] packet exceeds maximum packet size"});
     if (pt == PacketType::Connect) res.connect_protocol_level = peek_connect_level(in, len_bytes);
-    return res;
+    return;
   }
-  if (in.size() < total) return res;
+  if (in.size() < total) return;
 
   Reader r(in.data() + 1 + len_bytes, remaining);
   Failure f;
@@ -521,11 +521,17 @@ DecodeResult decode(std::string_view in, const DecodeOptions& opts) {
   if (!ok) {
     set_error(res, f);
     res.connect_protocol_level = level;
-    return res;
+    return;
   }
   res.status = DecodeStatus::Ok;
   res.connect_protocol_level = level;
   res.consumed = static_cast<std::size_t>(total);
+  return;
+}
+
+DecodeResult decode(std::string_view in, const DecodeOptions& opts) {
+  DecodeResult res;
+  decode_into(in, opts, res);
   return res;
 }
 

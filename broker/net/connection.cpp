@@ -273,10 +273,15 @@ std::size_t Connection::decode_some(std::string_view data,
   auto& out = loop_.decoded;
   while (off < data.size() && out.size() < kMaxBatch) {
     opts.version = version_;
-    codec::DecodeResult r = codec::decode(data.substr(off), opts);
-    if (r.status == codec::DecodeStatus::NeedMore) break;
+    codec::DecodeResult& r = out.emplace_back();  // decoded in place: never moved
+    codec::decode_into(data.substr(off), opts, r);
+    if (r.status == codec::DecodeStatus::NeedMore) {
+      out.pop_back();
+      break;
+    }
     if (r.status == codec::DecodeStatus::Error || r.consumed == 0) {
       error = std::move(r);
+      out.pop_back();
       break;
     }
     off += r.consumed;
@@ -289,7 +294,6 @@ std::size_t Connection::decode_some(std::string_view data,
         authenticate(*c);
       }
     }
-    out.push_back(std::move(r.packet));
   }
   return off;
 }
@@ -303,7 +307,8 @@ void Connection::deliver(std::optional<codec::DecodeResult>& error) {
     auto lk = srv.lock();
     auto& actions = srv.broker.actions();
     std::size_t scanned = actions.size();
-    for (auto& p : packets) {
+    for (auto& decoded : packets) {
+      codec::Packet& p = decoded.packet;
       auto& pa = loop_.pending_auth;
       if (pa && pa->conn == this && std::holds_alternative<codec::Connect>(p)) {
         srv.broker.set_connect_auth(id_, pa->verdict, std::move(pa->identity));

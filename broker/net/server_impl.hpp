@@ -152,7 +152,7 @@ struct Loop {
 
   // Loop thread only:
   std::unique_ptr<char[]> scratch;     // read buffer shared by all the loop's connections
-  std::vector<codec::Packet> decoded;  // reused per read
+  std::vector<codec::DecodeResult> decoded;  // reused per read (status Ok each)
   std::string app_scratch;             // MQTT bytes out of TLS/WebSocket, per read
   std::string layer_scratch;           // TLS plaintext on its way to WebSocket, per read
   std::vector<Routed> local;           // actions for this loop from its own drains
