@@ -26,12 +26,18 @@ ConnectionState* Broker::Impl::find_conn(ConnId id) {
 }
 
 Session* Broker::Impl::find_session(SessionKey key) {
-  if (last_session != nullptr && last_session_key == key) return last_session;
+  for (unsigned i = 0; i < 2; ++i) {
+    if (session_hits[i].s != nullptr && session_hits[i].key == key) {
+      session_evict = 1 - i;
+      return session_hits[i].s;
+    }
+  }
   auto it = sessions.find(key);
   if (it == sessions.end()) return nullptr;
-  last_session_key = key;
-  last_session = &it->second;
-  return last_session;
+  SessionHit& h = session_hits[session_evict];
+  h = SessionHit{key, &it->second};
+  session_evict = 1 - session_evict;
+  return h.s;
 }
 
 Session* Broker::Impl::find_session(const std::string& client_id) {
@@ -450,7 +456,10 @@ void Broker::on_tick(Time now) {
   }
 }
 
-std::optional<Time> Broker::next_deadline() const { return impl_->timers.next(); }
+std::optional<Time> Broker::next_deadline() const {
+  impl_->prune_timers();  // stale entries only: what the caller sees does not change
+  return impl_->timers.next();
+}
 
 void Broker::shutdown(Time now) {
   const PruneOnExit<Impl> prune(*impl_, now);

@@ -62,20 +62,27 @@ struct Broker::Impl {
   // ~40 bytes per connection.
   std::unordered_map<ConnId, ConnectionState> conns;
   std::unordered_map<SessionKey, Session> sessions;
-  // find_conn / find_session remember their last hit: a read's packets all come from one
-  // connection, and a fan-in delivers to one session, so most lookups skip the hash (a
-  // division by the bucket count). Cleared by forget_conn / forget_session, the only ways
-  // an entry leaves its map.
+  // find_conn / find_session remember their last hits: a read's packets all come from one
+  // connection, whose session publishes to the same few sessions (a fan-in: one), so
+  // most lookups skip the hash (a division by the bucket count). Two sessions are kept,
+  // the publisher's and the receiver's. Cleared by forget_conn / forget_session, the only
+  // ways an entry leaves its map.
+  struct SessionHit {
+    SessionKey key = 0;
+    Session* s = nullptr;
+  };
   ConnId last_conn_id = 0;
   ConnectionState* last_conn = nullptr;
-  SessionKey last_session_key = 0;
-  Session* last_session = nullptr;
+  SessionHit session_hits[2];
+  unsigned session_evict = 0;  // the hit to replace next: the one used least recently
   void forget_conn(ConnId id) {
     if (last_conn_id == id) last_conn = nullptr;
     conns.erase(id);
   }
   void forget_session(SessionKey key) {
-    if (last_session_key == key) last_session = nullptr;
+    for (SessionHit& h : session_hits) {
+      if (h.key == key) h.s = nullptr;
+    }
     sessions.erase(key);
   }
   // Keyed by a view of the Session's own client_id (stable: map nodes stay put and the id
@@ -183,7 +190,7 @@ struct Broker::Impl {
   void maybe_compact_timers();
   // True when the entry is still its owner's armed timer (not stale).
   bool timer_live(const TimerEntry& e);
-  // Pops stale entries off the top so next_deadline() is exact; run after every event.
+  // Pops stale entries off the top so next_deadline() is exact; run by next_deadline().
   void prune_timers();
 
   // ---- persistence (persist.cpp)
@@ -343,8 +350,7 @@ struct Broker::Impl {
 
 // Around an entry point: records the event's time, marks where this event's writes start
 // in the open batch (see send_ack) and, whichever path it returns by, publishes the dead
-// letters the event collected (after the event, never inside its delivery loops) and
-// drops stale timer entries. The batch stays open across events until the caller takes
+// letters the event collected (after the event, never inside its delivery loops). The batch stays open across events until the caller takes
 // persist_requests(), so the packets of one socket read share one batch and one commit.
 template <class D>
 struct PruneOnExit {
@@ -354,8 +360,9 @@ struct PruneOnExit {
     d.last_now = now;
   }
   ~PruneOnExit() {
+    // Stale timers are popped by next_deadline(), once per round of events rather than per
+    // packet (maybe_compact_timers bounds them meanwhile).
     if (!d.dead_letters.empty()) d.flush_dead_letters();
-    d.prune_timers();
   }
 };
 

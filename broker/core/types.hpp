@@ -47,7 +47,7 @@ class MessageProps {
   MessageProps& operator=(MessageProps&&) noexcept = default;
   // Holds p, or nothing when p is empty.
   MessageProps& operator=(codec::Properties&& p) {
-    if (p == empty_set()) {
+    if (p.empty()) {
       p_.reset();
     } else if (p_) {
       *p_ = std::move(p);

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include "broker/core/types.hpp"
 
@@ -22,6 +23,48 @@ TEST_CASE("a message without properties holds no box and reads as an empty set",
   // One pointer in place of the ~500-byte property set.
   CHECK(sizeof(MessageProps) == sizeof(void*));
   CHECK(sizeof(Message) <= 160);
+}
+
+TEST_CASE("Properties::empty() agrees with == Properties{} for every single property",
+          "[core][message]") {
+  using P = codec::Properties;
+  const std::vector<void (*)(P&)> set_one = {
+      [](P& p) { p.payload_format_indicator = 0; },
+      [](P& p) { p.message_expiry_interval = 0; },
+      [](P& p) { p.content_type = ""; },
+      [](P& p) { p.response_topic = ""; },
+      [](P& p) { p.correlation_data = ""; },
+      [](P& p) { p.subscription_identifiers = {1}; },
+      [](P& p) { p.session_expiry_interval = 0; },
+      [](P& p) { p.assigned_client_identifier = ""; },
+      [](P& p) { p.server_keep_alive = 0; },
+      [](P& p) { p.authentication_method = ""; },
+      [](P& p) { p.authentication_data = ""; },
+      [](P& p) { p.request_problem_information = 0; },
+      [](P& p) { p.will_delay_interval = 0; },
+      [](P& p) { p.request_response_information = 0; },
+      [](P& p) { p.response_information = ""; },
+      [](P& p) { p.server_reference = ""; },
+      [](P& p) { p.reason_string = ""; },
+      [](P& p) { p.receive_maximum = 1; },
+      [](P& p) { p.topic_alias_maximum = 0; },
+      [](P& p) { p.topic_alias = 1; },
+      [](P& p) { p.maximum_qos = 0; },
+      [](P& p) { p.retain_available = 0; },
+      [](P& p) { p.user_properties = {{"", ""}}; },
+      [](P& p) { p.maximum_packet_size = 1; },
+      [](P& p) { p.wildcard_subscription_available = 0; },
+      [](P& p) { p.subscription_identifier_available = 0; },
+      [](P& p) { p.shared_subscription_available = 0; },
+  };
+  CHECK(P{}.empty());
+  for (std::size_t i = 0; i < set_one.size(); ++i) {
+    P p;
+    set_one[i](p);
+    INFO("property " << i);
+    CHECK_FALSE(p == P{});
+    CHECK_FALSE(p.empty());
+  }
 }
 
 TEST_CASE("take_props drops per-delivery fields and turns the expiry into a deadline",
