@@ -37,7 +37,7 @@ Status Committer::submit(Batch&& b, Callback done) {
     return Status();
   }
   // The deque keeps its elements in place, so the keys may point into the queued batch.
-  queued_keys_.note_all(queue_.back().batch);
+  const bool erases = queued_keys_.note_all(queue_.back().batch);
   if (!busy_) {
     if (queued_keys_.cancels_out()) {
       // Every batch queued cancels out (each message stored was acknowledged again by its
@@ -49,7 +49,8 @@ Status Committer::submit(Batch&& b, Callback done) {
     }
     // The oldest batches may cancel out on their own: their publishers' acknowledgements
     // need not wait for messages that came after (a window drained in rounds otherwise).
-    complete_front(lock);
+    // Only an erase can complete a cancelling pair.
+    if (erases) complete_front(lock);
   }
   // Wake the thread when it sleeps on an empty queue, when the group under collection is
   // full and need not wait out the window, or when only deletions are left (nothing can
@@ -72,28 +73,37 @@ bool Committer::batch_cancelled(const Batch& b) const {
 }
 
 void Committer::complete_front(std::unique_lock<std::mutex>& lock) {
-  std::size_t end = completed_front_;
-  while (end < queue_.size() && batch_cancelled(queue_[end].batch)) ++end;
-  if (end == completed_front_) return;
-  completing_.clear();
-  for (std::size_t i = completed_front_; i < end; ++i) {
-    completing_.push_back(std::move(queue_[i].done));
-    queue_[i].completed = true;
+  for (;;) {
+    std::size_t end = completed_front_;
+    while (end < queue_.size() && batch_cancelled(queue_[end].batch)) ++end;
+    if (end == completed_front_) break;
+    completing_.clear();
+    for (std::size_t i = completed_front_; i < end; ++i) {
+      completing_.push_back(std::move(queue_[i].done));
+      queue_[i].completed = true;
+    }
+    const std::size_t n = end - completed_front_;
+    completed_front_ = end;
+    const std::uint64_t seen = submitted_;
+    busy_ = true;  // as in complete_cancelled: callbacks keep their order
+    lock.unlock();
+    const Status ok;
+    for (Callback& cb : completing_) {
+      if (cb) cb(ok);
+    }
+    lock.lock();
+    completing_.clear();
+    busy_ = false;
+    stats_.batches += n;
+    completed_ += n;
+    done_cv_.notify_all();
+    // Batches submitted meanwhile found us busy and left the check to us.
+    if (submitted_ == seen) break;
+    if (queued_keys_.cancels_out()) {
+      complete_cancelled(lock);
+      return;
+    }
   }
-  const std::size_t n = end - completed_front_;
-  completed_front_ = end;
-  busy_ = true;  // as in complete_cancelled: callbacks keep their order
-  lock.unlock();
-  const Status ok;
-  for (Callback& cb : completing_) {
-    if (cb) cb(ok);
-  }
-  lock.lock();
-  completing_.clear();
-  busy_ = false;
-  stats_.batches += n;
-  completed_ += n;
-  done_cv_.notify_all();
   if (parked_ && (!queue_.empty() || stopping_)) work_cv_.notify_one();
 }
 

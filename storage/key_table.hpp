@@ -68,17 +68,21 @@ class KeyTable {
   // A range delete: its keys are only known to the store, so the run no longer cancels out.
   void note_range() { has_range_ = true; }
 
-  // Records every op of `b`.
-  void note_all(const Batch& b) {
+  // Records every op of `b`; true when one of them erases a key (which may complete a
+  // cancelling pair).
+  bool note_all(const Batch& b) {
     std::size_t pos = 0;
     Batch::Op op;
+    bool erases = false;
     while (b.next_op(pos, op)) {
       if (op.kind == Kind::erase_range) {
         note_range();
       } else {
         note(op.key, op.kind, 0);
+        erases = erases || op.kind == Kind::erase;
       }
     }
+    return erases;
   }
 
   // True when applying the ops noted since clear() would leave the store as it is: every

@@ -401,21 +401,27 @@ TEST_CASE("committer: the oldest batches complete once their own keys cancel out
   auto flow = [](std::uint16_t id) {
     return InflightInfo{id, id, InflightStage::await_puback, {1, false, {}}};
   };
+  // Three batches, callbacks id, id + 1, id + 2: message `acked` stored, message `pending`
+  // stored, then `acked` acknowledged by its receiver (deleted).
+  auto submit_three = [&](const std::string& client, std::uint16_t acked, std::uint16_t pending,
+                          int id) {
+    Batch ins_acked;
+    ins_acked.add_inflight(client, flow(acked), m.view());
+    Batch ins_pending;
+    ins_pending.add_inflight(client, flow(pending), m.view());
+    Batch del;
+    del.delete_inflight(client, acked);
+    REQUIRE(c.submit(std::move(ins_acked), done(id)).ok());
+    REQUIRE(c.submit(std::move(ins_pending), done(id + 1)).ok());
+    REQUIRE(c.submit(std::move(del), done(id + 2)).ok());
+  };
 
   // A write under way holds the queue: A (message 7), B (message 8) and C (7 acknowledged)
   // queue behind it.
   store.close_gate();
   REQUIRE(c.submit(one_entry("a", 1), done(0)).ok());
   store.wait_entered(1);
-  Batch a;
-  a.add_inflight("c", flow(7), m.view());
-  Batch b;
-  b.add_inflight("c", flow(8), m.view());
-  Batch del7;
-  del7.delete_inflight("c", 7);
-  REQUIRE(c.submit(std::move(a), done(1)).ok());
-  REQUIRE(c.submit(std::move(b), done(2)).ok());
-  REQUIRE(c.submit(std::move(del7), done(3)).ok());
+  submit_three("c", 7, 8, 1);
   CHECK(order().empty());
 
   // Once the write is done, A completes at once: its only key cancels against C. B waits
@@ -440,17 +446,9 @@ TEST_CASE("committer: the oldest batches complete once their own keys cancel out
   // submit(), on the submitting thread, while the newer batch still waits.
   done_order.clear();
   store.close_gate();
-  Batch a2;
-  a2.add_inflight("d", flow(1), m.view());
-  Batch b2;
-  b2.add_inflight("d", flow(2), m.view());
-  Batch del1;
-  del1.delete_inflight("d", 1);
-  REQUIRE(c.submit(std::move(a2), done(4)).ok());
-  REQUIRE(c.submit(std::move(b2), done(5)).ok());
-  // The storage thread may have taken A2 and B2 to its write meanwhile (after the lull):
-  // then the write completes them, in order, once the gate opens.
-  REQUIRE(c.submit(std::move(del1), done(6)).ok());
+  // The storage thread may take the first two to a write between the submits (after the
+  // lull): then that write completes them, in order, once the gate opens.
+  submit_three("d", 1, 2, 4);
   const std::vector<int> got = order();
   if (!got.empty()) CHECK(got == std::vector<int>{4});
   store.open_gate();
