@@ -28,6 +28,9 @@ constexpr core::Duration kFlushTimeout = std::chrono::seconds(5);
 constexpr core::Duration kLingerTimeout = std::chrono::seconds(2);
 // A carried-over partial packet buffer larger than this is shrunk once mostly consumed.
 constexpr std::size_t kShrinkInAbove = 64 * 1024;
+// Output waits for the end of the loop's poll batch (so several publishers' bytes to one
+// subscriber share a send), but not past this much.
+constexpr std::size_t kFlushEarlyAt = 64 * 1024;
 // Decoded packets handed to the broker per lock.
 constexpr std::size_t kMaxBatch = 64;
 
@@ -488,6 +491,14 @@ void Connection::adjust_queued(std::int64_t delta) {
 void Connection::appended(std::size_t n) {
   adjust_queued(static_cast<std::int64_t>(n));
   const ServerOptions& o = loop_.srv.opts;
+  // What the socket takes goes now once a chunk has gathered, and always before the client
+  // is judged slow: a reader that keeps up is never dropped because a poll batch queued
+  // more for it than the limit before the batch's writes.
+  if (!write_in_flight_ &&
+      (bufs_->out.size() >= kFlushEarlyAt || queued() > o.outbound_buffer_limit)) {
+    flush();
+    if (closed_) return;
+  }
   // A lone packet larger than the limit (possible when max_packet_size exceeds it) still
   // goes: the bound is then limit + one packet.
   if (o.on_slow_client == SlowClientPolicy::Disconnect && queued() > o.outbound_buffer_limit &&

@@ -2,6 +2,9 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <atomic>
+#include <thread>
+
 #include "tests/integration/harness/common.hpp"
 
 namespace tern::it {
@@ -158,6 +161,56 @@ TEST_CASE("Slow consumer (config outbound_buffer_limit: 64KiB): a subscriber tha
   CHECK(closed);
   CHECK(got < kFlood);
   CHECK(pub.is_open());
+}
+
+TEST_CASE("A subscriber that keeps reading is not judged slow when many publishers' bursts "
+          "reach it at once (outbound_buffer_limit: 64KiB)") {
+  if (TernBroker::reference_mode()) return;  // needs our config
+  // Each publisher's burst (256 KiB) is 4x the limit, and the bursts arrive together, so the
+  // broker reads them in one poll round: what it routes to the subscriber must go to its
+  // socket as it gathers, not wait for the round's end and then count as a backlog.
+  TernBroker broker({"mqtt:\n  max_packet_size: 16KiB\n"
+                     "sessions:\n  outbound_buffer_limit: 64KiB\n  on_slow_client: disconnect\n",
+                     {}});
+  RawClient sub(broker.port(), ProtocolVersion::v5);
+  REQUIRE(sub.connect("it-burst-sub").reason_code == 0);
+  REQUIRE(sub.subscribe("it/burst/#", 0).reason_codes[0] == 0);
+
+  constexpr int kPublishers = 8;
+  constexpr int kPerPublisher = 256;
+  constexpr int kTotal = kPublishers * kPerPublisher;
+  std::vector<std::unique_ptr<RawClient>> pubs;
+  std::vector<std::string> bursts;
+  for (int i = 0; i < kPublishers; ++i) {
+    pubs.push_back(std::make_unique<RawClient>(broker.port(), ProtocolVersion::v5));
+    REQUIRE(pubs.back()->connect("it-burst-pub-" + std::to_string(i)).reason_code == 0);
+    std::string bytes;
+    codec::Publish p;
+    p.topic = "it/burst/" + std::to_string(i);
+    p.payload = std::string(1024, 'b');
+    for (int k = 0; k < kPerPublisher; ++k) codec::encode(p, codec::ProtocolVersion::v5, bytes);
+    bursts.push_back(std::move(bytes));
+  }
+
+  std::atomic<int> got{0};
+  std::atomic<bool> closed{false};
+  std::thread reader([&] {
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (got < kTotal && std::chrono::steady_clock::now() < deadline) {
+      const RecvStatus st = sub.recv(2s);
+      if (st == RecvStatus::Packet) ++got;
+      if (st == RecvStatus::Closed) {
+        closed = true;
+        return;
+      }
+    }
+  });
+  for (int i = 0; i < kPublishers; ++i) pubs[i]->send_bytes(bursts[i]);
+  reader.join();
+  INFO("subscriber received " << got << " of " << kTotal);
+  CHECK_FALSE(closed);
+  CHECK(got == kTotal);
+  CHECK(sub.is_open());
 }
 
 }  // namespace
