@@ -526,7 +526,6 @@ void decode_into(std::string_view in, const DecodeOptions& opts, DecodeResult& r
   res.status = DecodeStatus::Ok;
   res.connect_protocol_level = level;
   res.consumed = static_cast<std::size_t>(total);
-  return;
 }
 
 DecodeResult decode(std::string_view in, const DecodeOptions& opts) {

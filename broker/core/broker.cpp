@@ -123,7 +123,8 @@ void Broker::Impl::end_connection(ConnectionState& c, bool publish_will, Time no
   assert(stats.clients_connected > 0);
   --stats.clients_connected;
   Session* s = find_session(c.session);
-  if (s) c.client_id = std::make_unique<std::string>(s->client_id);  // for what is still reported about c (client_id_of)
+  // For what is still reported about c (client_id_of).
+  if (s) c.client_id = std::make_unique<std::string>(s->client_id);
   if (!s || s->live != &c) return;
   s->live = nullptr;  // cleared before the connection state can be freed (on_closed)
   // [MQTT-3.1.2-8] the will goes out when the connection closes without DISCONNECT 0x00.
@@ -331,7 +332,7 @@ Broker::Broker(BrokerOptions opts) : impl_(std::make_unique<Impl>(std::move(opts
 Broker::~Broker() = default;
 
 void Broker::on_open(ConnId conn, Time now) {
-  const PruneOnExit<Impl> prune(*impl_, now);
+  const EventScope<Impl> scope(*impl_, now);
   Impl& d = *impl_;
   if (d.conns.count(conn)) return;  // ids are never reused; ignore a duplicate open
   ConnectionState& c = d.conns.try_emplace(conn).first->second;
@@ -348,7 +349,7 @@ void Broker::on_open_internal(ConnId conn, Time now, InternalSessionOptions opts
 }
 
 void Broker::on_packet(ConnId conn, codec::Packet&& packet, Time now) {
-  const PruneOnExit<Impl> prune(*impl_, now);
+  const EventScope<Impl> scope(*impl_, now);
   Impl& d = *impl_;
   ConnectionState* cp = d.find_conn(conn);
   if (!cp || cp->phase == ConnPhase::Closing) return;  // already being closed: ignore
@@ -412,7 +413,7 @@ void Broker::on_packet(ConnId conn, codec::Packet&& packet, Time now) {
 }
 
 void Broker::on_decode_error(ConnId conn, const codec::DecodeResult& error, Time now) {
-  const PruneOnExit<Impl> prune(*impl_, now);
+  const EventScope<Impl> scope(*impl_, now);
   Impl& d = *impl_;
   ConnectionState* c = d.find_conn(conn);
   if (!c || c->phase == ConnPhase::Closing) return;
@@ -420,7 +421,7 @@ void Broker::on_decode_error(ConnId conn, const codec::DecodeResult& error, Time
 }
 
 void Broker::on_closed(ConnId conn, Time now) {
-  const PruneOnExit<Impl> prune(*impl_, now);
+  const EventScope<Impl> scope(*impl_, now);
   Impl& d = *impl_;
   auto it = d.conns.find(conn);
   if (it == d.conns.end()) return;
@@ -437,7 +438,7 @@ void Broker::on_closed(ConnId conn, Time now) {
 }
 
 void Broker::on_tick(Time now) {
-  const PruneOnExit<Impl> prune(*impl_, now);
+  const EventScope<Impl> scope(*impl_, now);
   Impl& d = *impl_;
   while (auto e = d.timers.pop_due(now)) {
     switch (e->owner()) {
@@ -462,7 +463,7 @@ std::optional<Time> Broker::next_deadline() const {
 }
 
 void Broker::shutdown(Time now) {
-  const PruneOnExit<Impl> prune(*impl_, now);
+  const EventScope<Impl> scope(*impl_, now);
   Impl& d = *impl_;
   std::vector<ConnId> ids;
   ids.reserve(d.conns.size());
@@ -499,7 +500,7 @@ const BrokerOptions& Broker::options() const { return impl_->opts; }
 
 std::vector<std::string> Broker::end_internal_sessions_except(
     const std::vector<std::string>& keep, Time now) {
-  const PruneOnExit<Impl> prune(*impl_, now);
+  const EventScope<Impl> scope(*impl_, now);
   Impl& d = *impl_;
   std::vector<SessionKey> stale;
   std::vector<std::string> ids;

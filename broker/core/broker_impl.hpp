@@ -350,18 +350,19 @@ struct Broker::Impl {
 
 // Around an entry point: records the event's time, marks where this event's writes start
 // in the open batch (see send_ack) and, whichever path it returns by, publishes the dead
-// letters the event collected (after the event, never inside its delivery loops). The batch stays open across events until the caller takes
-// persist_requests(), so the packets of one socket read share one batch and one commit.
+// letters the event collected (after the event, never inside its delivery loops). The
+// batch stays open across events until the caller takes persist_requests(), so the
+// packets of one socket read share one batch and one commit. Stale timers are popped by
+// next_deadline(), once per round of events rather than per packet (maybe_compact_timers
+// bounds them meanwhile).
 template <class D>
-struct PruneOnExit {
+struct EventScope {
   D& d;
-  PruneOnExit(D& dd, Time now) : d(dd) {
+  EventScope(D& dd, Time now) : d(dd) {
     d.event_mark = d.batch.op_count();
     d.last_now = now;
   }
-  ~PruneOnExit() {
-    // Stale timers are popped by next_deadline(), once per round of events rather than per
-    // packet (maybe_compact_timers bounds them meanwhile).
+  ~EventScope() {
     if (!d.dead_letters.empty()) d.flush_dead_letters();
   }
 };

@@ -10,7 +10,7 @@
 namespace tern::core {
 
 bool Broker::publish_system(SystemMessage in, Time now) {
-  const PruneOnExit<Impl> prune(*impl_, now);
+  const EventScope<Impl> scope(*impl_, now);
   Impl& d = *impl_;
   // Checked as strictly as a client's PUBLISH, so nothing reaches a client that the
   // codec would refuse from one: a topic name [MQTT-3.3.2-2] and a payload announced as

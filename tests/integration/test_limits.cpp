@@ -117,12 +117,15 @@ TEST_CASE("shared_subscriptions and wildcard_subscriptions disabled: announced, 
   CHECK(c.is_open());
 }
 
+// A 64 KiB outbound limit; packets up to 16 KiB, as the limit must hold one.
+constexpr const char* kSlowClientConfig =
+    "mqtt:\n  max_packet_size: 16KiB\n"
+    "sessions:\n  outbound_buffer_limit: 64KiB\n  on_slow_client: disconnect\n";
+
 TEST_CASE("Slow consumer (config outbound_buffer_limit: 64KiB): a subscriber that stops reading "
           "is disconnected, the rest keep working") {
   if (TernBroker::reference_mode()) return;  // needs our config
-  TernBroker broker({"mqtt:\n  max_packet_size: 16KiB\n"
-                     "sessions:\n  outbound_buffer_limit: 64KiB\n  on_slow_client: disconnect\n",
-                     {}});
+  TernBroker broker({kSlowClientConfig, {}});
   RawClient stuck(broker.port(), ProtocolVersion::v311);
   const int small = 4096;  // keep the kernel from absorbing the whole flood
   ::setsockopt(stuck.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
@@ -169,9 +172,7 @@ TEST_CASE("A subscriber that keeps reading is not judged slow when many publishe
   // Each publisher's burst (256 KiB) is 4x the limit, and the bursts arrive together, so the
   // broker reads them in one poll round: what it routes to the subscriber must go to its
   // socket as it gathers, not wait for the round's end and then count as a backlog.
-  TernBroker broker({"mqtt:\n  max_packet_size: 16KiB\n"
-                     "sessions:\n  outbound_buffer_limit: 64KiB\n  on_slow_client: disconnect\n",
-                     {}});
+  TernBroker broker({kSlowClientConfig, {}});
   RawClient sub(broker.port(), ProtocolVersion::v5);
   REQUIRE(sub.connect("it-burst-sub").reason_code == 0);
   REQUIRE(sub.subscribe("it/burst/#", 0).reason_codes[0] == 0);
